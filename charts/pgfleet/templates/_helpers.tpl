@@ -1,0 +1,149 @@
+{{/* Names. The base is truncated so that every suffixed name fits in 63 characters. */}}
+{{- define "pgfleet.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 30 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* Base name of every object, at most 40 characters: shard StatefulSets stay <= 52. */}}
+{{- define "pgfleet.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 40 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := include "pgfleet.name" . -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 40 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 40 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Suffix-preserving name: (dict "root" $ "suffix" "x") -> <fullname truncated>-x, <= 63 characters. */}}
+{{- define "pgfleet.suffixed" -}}
+{{- $base := include "pgfleet.fullname" .root -}}
+{{- printf "%s-%s" ($base | trunc (int (sub 62 (len .suffix))) | trimSuffix "-") .suffix -}}
+{{- end -}}
+
+{{/* Shard name = Patroni scope = StatefulSet name: (dict "root" $ "shard" i) */}}
+{{- define "pgfleet.shard" -}}
+{{- include "pgfleet.suffixed" (dict "root" .root "suffix" (printf "shard-%d" (int .shard))) -}}
+{{- end -}}
+
+{{- define "pgfleet.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* Selector labels: only name, instance, component (and shard where given). Never user labels. */}}
+{{- define "pgfleet.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "pgfleet.name" .root }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+{{- if hasKey . "shard" }}
+pgfleet.io/shard: {{ .shard | quote }}
+{{- end }}
+{{- end -}}
+
+{{/* Full labels: selector labels + recommended labels + commonLabels. */}}
+{{- define "pgfleet.labels" -}}
+{{ include "pgfleet.selectorLabels" . }}
+app.kubernetes.io/version: {{ .root.Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .root.Release.Service }}
+app.kubernetes.io/part-of: pgfleet
+helm.sh/chart: {{ include "pgfleet.chart" .root }}
+{{- with .root.Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{- define "pgfleet.image" -}}
+{{- $img := . -}}
+{{- if $img.digest -}}
+{{- printf "%s/%s@%s" $img.registry $img.repository $img.digest -}}
+{{- else -}}
+{{- printf "%s/%s:%s" $img.registry $img.repository $img.tag -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "pgfleet.serviceAccountName" -}}
+{{- default (include "pgfleet.suffixed" (dict "root" . "suffix" "patroni")) .Values.serviceAccount.name -}}
+{{- end -}}
+
+{{- define "pgfleet.authSecret" -}}
+{{- default (include "pgfleet.suffixed" (dict "root" . "suffix" "auth")) .Values.auth.existingSecret -}}
+{{- end -}}
+
+{{- define "pgfleet.tlsSecret" -}}
+{{- if eq .Values.tls.provider "existingSecret" -}}
+{{- .Values.tls.existingSecret -}}
+{{- else -}}
+{{- include "pgfleet.suffixed" (dict "root" . "suffix" "tls") -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Label that marks a pod as an allowed database client (NetworkPolicy). */}}
+{{- define "pgfleet.clientLabel" -}}
+{{- printf "%s-client" (include "pgfleet.fullname" .) -}}
+{{- end -}}
+
+{{/* Restricted pod security: pod level and container level. */}}
+{{- define "pgfleet.podSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: {{ .uid | default 999 }}
+runAsGroup: {{ .uid | default 999 }}
+fsGroup: {{ .uid | default 999 }}
+fsGroupChangePolicy: OnRootMismatch
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}
+
+{{- define "pgfleet.containerSecurityContext" -}}
+allowPrivilegeEscalation: false
+readOnlyRootFilesystem: true
+runAsNonRoot: true
+capabilities:
+  drop: [ALL]
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}
+
+{{/* Secret key names in the auth Secret. */}}
+{{- define "pgfleet.authKeys" -}}
+superuser-password replication-password rewind-password admin-password app-password pooler-password
+{{- end -}}
+
+{{/* env entry reading one key of the auth Secret: (list $ "ENV_NAME" "key") */}}
+{{- define "pgfleet.secretEnv" -}}
+- name: {{ index . 1 }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "pgfleet.authSecret" (index . 0) }}
+      key: {{ index . 2 }}
+{{- end -}}
+
+{{/*
+Component contributions to the database pods: (dict "root" $ "shard" i "part" P) where P is one of
+containers, volumes, volumeMounts, env. Each component defines pgfleet.<component>.<part> returning a
+YAML list; this concatenates them.
+*/}}
+{{- define "pgfleet.parts" -}}
+{{- $all := list -}}
+{{- range $component := list "backup" "pooler" -}}
+{{- $all = concat $all (include (printf "pgfleet.%s.%s" $component $.part) $ | fromYamlArray) -}}
+{{- end -}}
+{{- if $all }}{{ toYaml $all }}{{ end -}}
+{{- end -}}
+
+{{/* Extra NetworkPolicy rules for the database pods contributed by components: (dict "root" $ "shard" i ...) -> YAML list. */}}
+{{- define "pgfleet.networkPolicy.extraIngress" -}}
+{{- $all := list -}}
+{{- range $component := list "backup" "pooler" -}}
+{{- $all = concat $all (include (printf "pgfleet.%s.ingress" $component) $ | fromYamlArray) -}}
+{{- end -}}
+{{- toYaml $all -}}
+{{- end -}}
+{{- define "pgfleet.networkPolicy.extraEgress" -}}
+{{- $all := list -}}
+{{- range $component := list "backup" "pooler" -}}
+{{- $all = concat $all (include (printf "pgfleet.%s.egress" $component) $ | fromYamlArray) -}}
+{{- end -}}
+{{- toYaml $all -}}
+{{- end -}}

@@ -1,0 +1,128 @@
+// Values for the shards themselves: topology, Patroni, PostgreSQL, storage, scheduling, security.
+import { bool, int, k8s, K8S_NAME, list, map, obj, oneOf, QUANTITY, str, type Schema } from './dsl.ts';
+
+const resources = (cpu: string, memory: string, limitMemory: string) => k8s(
+  'Container resources (requests and limits), passed through as a Kubernetes ResourceRequirements object.',
+  { requests: { cpu, memory }, limits: { memory: limitMemory } },
+);
+
+export const image = (description: string, repository: string, tag: string): Schema => obj(description, {
+  registry: str('Image registry.', repository.split('/')[0]!),
+  repository: str('Image repository, without the registry.', repository.split('/').slice(1).join('/')),
+  tag: str('Image tag (pinned; never `latest`).', tag, { not: { const: 'latest' } }),
+  digest: str('Image digest (`sha256:...`); when set it wins over the tag.', '', { pattern: '^(sha256:[a-f0-9]{64})?$' }),
+  pullPolicy: oneOf('Image pull policy.', ['IfNotPresent', 'Always', 'Never'], 'IfNotPresent'),
+});
+
+const parameterValue: Schema = { type: ['string', 'number', 'boolean'] };
+
+export const core: Record<string, Schema> = {
+  global: { type: 'object', description: 'Global values shared with parent charts (free-form).', default: {} },
+  nameOverride: str('Replaces the chart name in object names.', '', { pattern: '^([a-z0-9]([-a-z0-9]*[a-z0-9])?)?$', maxLength: 30 }),
+  fullnameOverride: str('Replaces the release-derived base name of every object.', '', { pattern: '^([a-z0-9]([-a-z0-9]*[a-z0-9])?)?$', maxLength: 40 }),
+  commonLabels: map('Labels added to every object (never to selectors).', { type: 'string' }),
+  shards: int('Number of independent Patroni clusters (shards). Each shard has its own StatefulSet, Services, PDB and pooler.', 1, { minimum: 1, maximum: 64 }),
+  replicas: int('Standbys per shard: each shard runs `replicas + 1` pods. Use 2 in production with synchronous mode.', 1, { minimum: 0, maximum: 8 }),
+  image: image('PostgreSQL + Patroni + pgBackRest image (built from images/postgres/Dockerfile).', 'ghcr.io/pgfleet/postgres', '17.6-patroni4.1.4-pgbackrest2.59.1'),
+  imagePullSecrets: list('Image pull secrets for every pod.', { type: 'object', properties: { name: { type: 'string' } }, required: ['name'] }),
+
+  patroni: obj('Patroni: leader election, failover and the dynamic configuration of each shard.', {
+    dcs: obj('Distributed configuration store holding the leader lock.', {
+      type: oneOf('`kubernetes`: ConfigMaps in the release namespace; `etcd3`: an external etcd cluster.', ['kubernetes', 'etcd3'], 'kubernetes'),
+      etcd3: obj('External etcd (used when `type: etcd3`).', {
+        hosts: list('etcd client endpoints as `host:port`.', { type: 'string', pattern: '^[^\\s:/]+:[0-9]{1,5}$' }),
+        protocol: oneOf('Protocol to reach etcd.', ['http', 'https'], 'http'),
+      }),
+    }),
+    ttl: int('Leader lock TTL in seconds: a hard-killed primary is replaced after at most this long. Patroni >= 4 clamps values below 20.', 20, { minimum: 20, maximum: 300 }),
+    loopWait: int('Seconds between Patroni HA loops.', 5, { minimum: 1, maximum: 60 }),
+    retryTimeout: int('Seconds Patroni retries DCS and PostgreSQL operations before demoting. `loopWait + 2 * retryTimeout` must be <= `ttl`.', 7, { minimum: 3, maximum: 120 }),
+    maximumLagOnFailover: int('A replica lagging more bytes than this is not promoted.', 1048576, { minimum: 0 }),
+    synchronousMode: oneOf('`off`, `on` (one synchronous standby), or `quorum` (Patroni >= 4). Needs `replicas >= 1`.', ['off', 'on', 'quorum'], 'off'),
+    synchronousModeStrict: bool('Refuse writes when no synchronous standby is available (never lose an acknowledged write, at the cost of availability).', false),
+    synchronousNodeCount: int('Number of synchronous standbys; must be <= `replicas`.', 1, { minimum: 1, maximum: 8 }),
+    failsafeMode: bool('Keep the primary running while the DCS is unreachable as long as it can reach every member.', true),
+    usePgRewind: bool('Rewind a demoted primary with pg_rewind instead of rebuilding it.', true),
+    cleanupOnUninstall: bool('Delete Patroni\'s leftover DCS ConfigMaps in a pre-delete hook, so a reinstall with the same name does not hang on a stale system ID.', true),
+    logLevel: oneOf('Patroni log level.', ['DEBUG', 'INFO', 'WARNING', 'ERROR'], 'INFO'),
+  }),
+
+  postgresql: obj('PostgreSQL settings.', {
+    parameters: map('Extra postgresql.conf parameters, written to the DCS at bootstrap. Keys the chart manages (archive_command, ssl, listen_addresses, ...) are refused.', parameterValue, {
+      max_connections: 200, shared_buffers: '256MB', wal_level: 'replica', wal_log_hints: 'on', max_wal_senders: 10,
+      max_replication_slots: 10, wal_keep_size: '1GB', password_encryption: 'scram-sha-256',
+      log_min_duration_statement: 1000, log_connections: 'on', log_disconnections: 'on',
+    }, { propertyNames: { pattern: '^[a-z_][a-z0-9_.]*$' } }),
+    database: str('Application database, owned by the application role.', 'app', { pattern: '^[a-z_][a-z0-9_]{0,62}$' }),
+    extraPgHba: list('Extra pg_hba.conf lines, inserted before the chart\'s final reject rules. `trust`, `password` and `md5` methods are refused.', { type: 'string', pattern: '^(local|host|hostssl|hostnossl)\\s', not: { pattern: '\\s(trust|password|md5)\\s*$' } }),
+  }),
+
+  auth: obj('Credentials. Never put passwords in values: use an existing Secret or let the chart generate them once.', {
+    existingSecret: str('Secret holding the keys `superuser-password`, `replication-password`, `rewind-password`, `admin-password`, `app-password` and `pooler-password`. Empty: the chart generates one and reuses it on upgrade.', '', { pattern: '^([a-z0-9]([-a-z0-9.]*[a-z0-9])?)?$' }),
+    superuser: str('Superuser name (reachable only from inside the pod).', 'postgres', { pattern: '^[a-z_][a-z0-9_]{0,62}$' }),
+    replicationUser: str('Replication role name.', 'replicator', { pattern: '^[a-z_][a-z0-9_]{0,62}$' }),
+    rewindUser: str('pg_rewind role name.', 'rewinder', { pattern: '^[a-z_][a-z0-9_]{0,62}$' }),
+    adminUser: str('Administrative role (CREATEDB, CREATEROLE; not a superuser).', 'admin', { pattern: '^[a-z_][a-z0-9_]{0,62}$' }),
+    appUser: str('Unprivileged application role owning the application database.', 'app', { pattern: '^[a-z_][a-z0-9_]{0,62}$' }),
+    poolerUser: str('Role the poolers authenticate as to look up client passwords (auth_query through a SECURITY DEFINER function).', 'pgfleet_pooler', { pattern: '^[a-z_][a-z0-9_]{0,62}$' }),
+  }),
+
+  tls: obj('TLS for PostgreSQL (server certificate; replication and clients use `hostssl`).', {
+    enabled: bool('Serve TLS and require it for every network connection.', true),
+    provider: oneOf('`helm`: self-signed CA generated by Helm and reused on upgrade; `cert-manager`: a Certificate per release; `existingSecret`: bring your own.', ['helm', 'cert-manager', 'existingSecret'], 'helm'),
+    existingSecret: str('kubernetes.io/tls Secret with `tls.crt`, `tls.key` and `ca.crt` (provider `existingSecret`).', '', { pattern: '^([a-z0-9]([-a-z0-9.]*[a-z0-9])?)?$' }),
+    certManager: obj('cert-manager settings (provider `cert-manager`).', {
+      issuerRef: obj('Issuer of the Certificate.', {
+        name: str('Issuer name.', ''),
+        kind: oneOf('Issuer kind.', ['Issuer', 'ClusterIssuer'], 'Issuer'),
+        group: str('Issuer API group.', 'cert-manager.io'),
+      }),
+      duration: str('Certificate lifetime.', '2160h', { pattern: '^[0-9]+(h|m|s)$' }),
+    }),
+  }),
+
+  storage: obj('Persistent storage of each PostgreSQL pod.', {
+    size: str('Volume size.', '10Gi', { pattern: QUANTITY }),
+    storageClass: str('StorageClass; empty uses the cluster default.', ''),
+    accessModes: list('Access modes.', { type: 'string', enum: ['ReadWriteOnce', 'ReadWriteOncePod'] }, ['ReadWriteOnce'], { minItems: 1 }),
+    retainOnDelete: bool('Keep PVCs when the StatefulSet is deleted or scaled down (persistentVolumeClaimRetentionPolicy Retain).', true),
+  }),
+
+  resources: resources('500m', '1Gi', '2Gi'),
+  scheduling: obj('Where pods land.', {
+    podAntiAffinity: oneOf('Spread a shard\'s pods across nodes: `soft` (preferred), `hard` (required) or `none`.', ['soft', 'hard', 'none'], 'soft'),
+    topologyKey: str('Topology key for anti-affinity.', 'kubernetes.io/hostname'),
+    zoneSpread: bool('Add a topology spread constraint across `topology.kubernetes.io/zone` (ScheduleAnyway).', true),
+    nodeSelector: map('Node selector.', { type: 'string' }),
+    tolerations: list('Tolerations.', { type: 'object' }),
+    priorityClassName: str('PriorityClass of the database pods.', ''),
+    terminationGracePeriodSeconds: int('Grace period: Patroni stops PostgreSQL (fast shutdown) and hands over leadership inside it.', 60, { minimum: 10, maximum: 3600 }),
+  }),
+  podLabels: map('Extra labels on database pods (never used in selectors).', { type: 'string' }),
+  podAnnotations: map('Extra annotations on database pods.', { type: 'string' }),
+
+  service: obj('Per-shard Services (`-primary`, `-replicas`, headless).', {
+    type: oneOf('Service type of the primary and replicas Services.', ['ClusterIP', 'NodePort', 'LoadBalancer'], 'ClusterIP'),
+    annotations: map('Service annotations.', { type: 'string' }),
+  }),
+  podDisruptionBudget: obj('PodDisruptionBudget per shard.', {
+    enabled: bool('Create a PDB per shard.', true),
+    maxUnavailable: int('Pods of a shard that may be voluntarily evicted at once.', 1, { minimum: 1 }),
+  }),
+  serviceAccount: obj('ServiceAccount for Patroni (a namespaced Role, never a ClusterRole).', {
+    create: bool('Create the ServiceAccount, Role and RoleBinding.', true),
+    name: str('Name to use; empty derives it from the release.', '', { pattern: '^([a-z0-9]([-a-z0-9.]*[a-z0-9])?)?$' }),
+    annotations: map('ServiceAccount annotations (e.g. IRSA role for S3).', { type: 'string' }),
+  }),
+  networkPolicy: obj('NetworkPolicies: on by default, allowing exactly the flows the chart needs.', {
+    enabled: bool('Create NetworkPolicies.', true),
+    allowedClients: list('Extra peers (NetworkPolicyPeer objects) allowed to reach PostgreSQL and the poolers. Pods labelled `<fullname>-client: "true"` in the namespace are always allowed.', { type: 'object', minProperties: 1 }),
+    kubeAPIServerCIDRs: list('CIDRs of the Kubernetes API server (Patroni\'s DCS); narrow this to your control plane.', { type: 'string', pattern: '^[0-9a-fA-F.:]+/[0-9]{1,3}$' }, ['0.0.0.0/0'], { minItems: 1 }),
+    kubeAPIServerPorts: list('Ports of the Kubernetes API server.', { type: 'integer', minimum: 1, maximum: 65535 }, [443, 6443], { minItems: 1 }),
+  }),
+  tests: obj('`helm test` hooks.', {
+    enabled: bool('Render the `helm test` Job that writes and reads through every shard.', true),
+  }),
+};
+
+export const NAME = K8S_NAME;

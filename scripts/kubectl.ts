@@ -1,0 +1,6 @@
+// `npm run -s kubectl -- <args>`: the project's kubectl (see scripts/lib/tools.ts for overrides).
+import { spawnSync } from 'node:child_process';
+import { toolPath } from './lib/tools.ts';
+
+const result = spawnSync(toolPath('kubectl'), process.argv.slice(2), { stdio: 'inherit' });
+process.exit(result.status ?? 1);

@@ -1,0 +1,67 @@
+// The only place that runs helm for rendering: render(values) -> typed objects.
+import { spawnSync } from 'node:child_process';
+import { parseAllDocuments } from 'yaml';
+import { chartDir, toolPath } from './tools.ts';
+
+export type K8sObject = {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  [key: string]: any;
+};
+
+export type RenderOptions = {
+  /** values files, in order */
+  values?: string[];
+  /** --set key=value pairs (helm's --set syntax) */
+  set?: Record<string, string | number | boolean>;
+  release?: string;
+  namespace?: string;
+  /** extra helm template arguments (e.g. --show-only) */
+  args?: string[];
+  chart?: string;
+};
+
+export type Rendered = { text: string; objects: K8sObject[] };
+
+export class RenderError extends Error {}
+
+function helmArgs(o: RenderOptions): string[] {
+  const args = ['template', o.release ?? 'db', o.chart ?? chartDir, '--namespace', o.namespace ?? 'default'];
+  for (const f of o.values ?? []) args.push('--values', f);
+  for (const [k, v] of Object.entries(o.set ?? {})) args.push('--set', `${k}=${v}`);
+  return [...args, ...(o.args ?? [])];
+}
+
+/** Runs `helm template`; throws RenderError carrying helm's message when the chart refuses the values. */
+export function render(o: RenderOptions = {}): Rendered {
+  const r = spawnSync(toolPath('helm'), helmArgs(o), { encoding: 'utf8', maxBuffer: 64 << 20 });
+  if (r.status !== 0) throw new RenderError((r.stderr || r.stdout || `helm exited ${r.status}`).trim());
+  return { text: r.stdout, objects: parseObjects(r.stdout) };
+}
+
+/** Parses a multi-document YAML stream, refusing any document with errors. */
+export function parseObjects(text: string): K8sObject[] {
+  const objects: K8sObject[] = [];
+  for (const doc of parseAllDocuments(text)) {
+    if (doc.errors.length) throw new Error(`rendered YAML does not parse: ${doc.errors[0]!.message}`);
+    const obj = doc.toJS();
+    if (obj) objects.push(obj as K8sObject);
+  }
+  return objects;
+}
+
+/** Runs helm with arbitrary arguments (lint, package, push...). */
+export function helm(args: string[]): { status: number; stdout: string; stderr: string } {
+  const r = spawnSync(toolPath('helm'), args, { encoding: 'utf8', maxBuffer: 64 << 20 });
+  return { status: r.status ?? 1, stdout: r.stdout, stderr: r.stderr };
+}
+
+export const find = (objects: K8sObject[], kind: string, name?: string) =>
+  objects.filter((o) => o.kind === kind && (name === undefined || o.metadata.name === name));
+
+export const one = (objects: K8sObject[], kind: string, name: string): K8sObject => {
+  const found = find(objects, kind, name);
+  if (found.length !== 1) throw new Error(`expected one ${kind}/${name}, found ${found.length}: ${objects.filter((o) => o.kind === kind).map((o) => o.metadata.name).join(', ')}`);
+  return found[0]!;
+};
