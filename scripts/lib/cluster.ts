@@ -1,0 +1,93 @@
+// The cluster interface the drills are written against. Two backends implement it: scripts/lib/local (processes
+// on this machine, built from the rendered manifests) and scripts/lib/kube (kubectl against any context).
+// Drills import only this file.
+
+export type Role = 'primary' | 'replica' | 'unknown';
+
+export type Member = {
+  /** pod name = Patroni member name */
+  name: string;
+  shard: string;
+  role: Role;
+  /** Patroni state: running, streaming, starting, stopped, ... ('unreachable' when the API does not answer) */
+  state: string;
+  /** pod IP */
+  host: string;
+  timeline?: number;
+  /** replication lag in bytes (replicas) */
+  lag?: number;
+  /** this replica is the synchronous standby */
+  sync?: boolean;
+};
+
+/** Where a query or a client goes: a Service of a shard, or one member (run inside the pod, like kubectl exec). */
+export type Endpoint =
+  | { service: 'primary' | 'replicas' | 'rw' | 'ro'; shard: string }
+  | { member: string };
+
+/** What a client needs to connect (the backend may forward a port to provide it). */
+export type ConnectionInfo = {
+  host: string;
+  port: number;
+  database: string;
+  user: string;
+  password: string;
+  /** PEM CA to verify the server with, when the cluster serves TLS */
+  ca?: string;
+};
+
+export type Signal = 'SIGKILL' | 'SIGTERM';
+
+export interface Cluster {
+  readonly backend: 'local' | 'kube';
+  /** shard names (= Patroni scopes) */
+  shards(): Promise<string[]>;
+  /** every database member of a shard (or of all shards), with role and state as Patroni reports them */
+  members(shard?: string): Promise<Member[]>;
+  /** the member holding the shard's leader lock, if any */
+  primary(shard: string): Promise<Member | undefined>;
+  /** the pooler pods of a shard (empty with pooler.type=none) */
+  poolers(shard: string, pool?: 'rw' | 'ro'): Promise<string[]>;
+  /** SIGKILL: every process of the pod dies at once (a node or container crash); SIGTERM: what a pod deletion sends. The pod stays down until start(). */
+  kill(pod: string, signal: Signal): Promise<void>;
+  /** brings a killed pod back (kubelet / StatefulSet recreating it); resolves once its processes run */
+  start(pod: string): Promise<void>;
+  /** isolates the pod from every other pod, Service and the DCS */
+  partition(pod: string): Promise<void>;
+  /** removes every partition */
+  heal(): Promise<void>;
+  /** planned switchover through Patroni; resolves with the new primary's name */
+  switchover(shard: string, candidate?: string): Promise<string>;
+  /** runs SQL; rows come back as arrays of text. Member endpoints run as the superuser inside the pod. */
+  sql(endpoint: Endpoint, query: string, opts?: { timeoutMs?: number; database?: string }): Promise<string[][]>;
+  /** connection parameters for a client (the application role) */
+  connection(endpoint: Endpoint): Promise<ConnectionInfo>;
+  /** the Service a write client should use: the rw pooler, or the primary Service with pooler.type=none */
+  writeEndpoint(shard: string): Promise<Endpoint>;
+  /** wipes a member's data volume and starts it again (replica rebuild) */
+  wipe(pod: string): Promise<void>;
+  /** whether backups (pgBackRest) are rendered */
+  backupsEnabled(): Promise<boolean>;
+  /** runs a backup of the shard now (what the CronJob would run); resolves with the backup label */
+  backup(shard: string, type?: 'full' | 'diff' | 'incr'): Promise<string>;
+  /** restores the shard in place to a point in time (stop all members, restore the leader, re-bootstrap replicas) */
+  restore(shard: string, target: Date): Promise<void>;
+  /** stops whatever the backend started for its own use (port-forwards, clients); the cluster itself stays */
+  close(): Promise<void>;
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Polls `fn` until it returns a truthy value or `timeoutMs` passes (then throws, naming `what`). */
+export async function waitFor<T>(what: string, timeoutMs: number, fn: () => Promise<T | undefined | false | null>, intervalMs = 250): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (err) { last = err; }
+    if (Date.now() > deadline) throw new Error(`timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}${last ? `: ${(last as Error).message ?? last}` : ''}`);
+    await sleep(intervalMs);
+  }
+}

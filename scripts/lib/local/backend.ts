@@ -1,0 +1,589 @@
+// The local backend: the chart's cluster as real processes on one Linux machine. Everything it runs comes from
+// the rendered manifests (helm template with the user's values + etcd3 DCS): Patroni/PostgreSQL from the
+// StatefulSets, poolers from the Deployments, Services as HAProxy listeners, Secrets and ConfigMaps as files.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, openSync, closeSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import pg from 'pg';
+import { parse as parseYaml, parseAllDocuments } from 'yaml';
+import { render, type K8sObject } from '../helm.ts';
+import { sleep, waitFor, type Cluster, type ConnectionInfo, type Endpoint, type Member, type Signal } from '../cluster.ts';
+import { containerEnv, expand, materialiseVolumes, objectData, resolvePort, rewriteMountedConfig, rewritePaths, selectorMatches, type MountMap } from './pod.ts';
+import { createBridge, createNamespace, isolate, planNet, sh, unisolate, writeHosts, namespacePids, type NetPlan } from './net.ts';
+import { haproxyConfig, type Listener } from './haproxy.ts';
+import { loadState, saveState, stateDir, teardown, type State } from './state.ts';
+import { PG_BIN, requireLocalPrerequisites } from './packages.ts';
+
+export type LocalOptions = {
+  /** cluster name: state dir .local/<name>, namespace and bridge prefix */
+  name?: string;
+  values?: string[];
+  set?: Record<string, string | number | boolean>;
+  release?: string;
+  namespace?: string;
+  /** third octet of 10.213.X.0/24 */
+  octet?: number;
+  log?: (line: string) => void;
+  /** seconds to wait for every shard to be healthy */
+  readyTimeoutS?: number;
+};
+
+type Pod = {
+  name: string;
+  kind: 'StatefulSet' | 'Deployment';
+  owner: string;
+  /** shard (= Patroni scope) of database and pooler pods */
+  shard?: string;
+  labels: Record<string, string>;
+  spec: any;
+  ns: string;
+  veth: string;
+  ip: string;
+  dir: string;
+  procs: Map<string, ChildProcess>;
+  down: boolean;
+  terminationGraceS: number;
+};
+
+const POSTGRES_UID = () => Number(sh('id', ['-u', 'postgres']).stdout.trim());
+const POSTGRES_GID = () => Number(sh('id', ['-g', 'postgres']).stdout.trim());
+const PATH = `${PG_BIN}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`;
+const ETCD_SERVICE = 'etcd';
+
+export class LocalCluster implements Cluster {
+  readonly backend = 'local' as const;
+  readonly name: string;
+  readonly dir: string;
+  readonly namespace: string;
+  private state!: State;
+  private net!: NetPlan;
+  private objects: K8sObject[] = [];
+  private pods: Pod[] = [];
+  private svcIps = new Map<string, string>();
+  private etcdIp = '';
+  private stopping = false;
+  private clients: pg.Client[] = [];
+  private log: (line: string) => void;
+  private opts: LocalOptions;
+
+  private constructor(opts: LocalOptions) {
+    this.opts = opts;
+    this.name = opts.name ?? 'pgfleet';
+    if (!/^[a-z][a-z0-9]{0,7}$/.test(this.name)) throw new Error(`local cluster name ${this.name}: 1-8 lowercase letters/digits (it prefixes interface names)`);
+    this.dir = stateDir(this.name);
+    this.namespace = opts.namespace ?? 'pgfleet';
+    this.log = opts.log ?? (() => {});
+  }
+
+  /** Renders the chart, builds the network and starts every process; resolves when every shard is healthy. */
+  static async up(opts: LocalOptions = {}): Promise<LocalCluster> {
+    requireLocalPrerequisites();
+    const c = new LocalCluster(opts);
+    const stale = loadState(c.name);
+    if (stale) { c.log(`cleaning up a previous run of ${c.name}`); await teardown(stale); }
+    rmSync(c.dir, { recursive: true, force: true });
+    c.state = { name: c.name, dir: c.dir, namespaces: [], pids: [], startedAt: new Date().toISOString() };
+    saveState(c.state);
+    try {
+      c.renderManifests();
+      c.buildNetwork();
+      await c.startEtcd();
+      await c.startServices();
+      for (const p of c.pods.filter((p) => p.kind === 'StatefulSet')) await c.startPod(p);
+      await c.waitHealthy(opts.readyTimeoutS ?? 180);
+      for (const p of c.pods.filter((p) => p.kind === 'Deployment')) await c.startPod(p);
+      await c.waitPoolers();
+    } catch (err) {
+      // Processes, namespaces and bridge go; the logs stay under .local/<name> for a look (the next run clears them).
+      await c.down({ keepData: true });
+      throw err;
+    }
+    return c;
+  }
+
+  // ---- rendering -------------------------------------------------------------------------------------------
+
+  private renderManifests(): void {
+    const set = { ...(this.opts.set ?? {}), 'patroni.dcs.type': 'etcd3', 'patroni.dcs.etcd3.hosts': `{${ETCD_SERVICE}:2379}`, 'patroni.dcs.etcd3.protocol': 'http' };
+    this.log('rendering the chart (helm template, etcd3 DCS)');
+    const r = render({ values: this.opts.values, set, release: this.opts.release ?? 'db', namespace: this.namespace });
+    writeFileSync(join(this.dir, 'manifests.yaml'), r.text, { mode: 0o600 });
+    // Kubernetes reads manifests as YAML 1.1 (defaultMode: 0640 is octal there, decimal 640 in YAML 1.2).
+    this.objects = parseAllDocuments(r.text, { version: '1.1' }).map((d) => d.toJS()).filter(Boolean) as K8sObject[];
+    const stsByShardLabel = new Map<string, string>();
+    for (const sts of this.objects.filter((o) => o.kind === 'StatefulSet')) {
+      const label = sts.spec.template.metadata?.labels?.['pgfleet.io/shard'];
+      if (label !== undefined) stsByShardLabel.set(label, sts.metadata.name);
+    }
+    let index = 0;
+    const octet = this.opts.octet ?? 77;
+    this.net = planNet(this.name, octet);
+    const ipOf = (i: number) => `${this.net.subnet}.${20 + i}`;
+    for (const o of this.objects) {
+      if (o.kind !== 'StatefulSet' && o.kind !== 'Deployment') continue;
+      const replicas = o.spec.replicas ?? 1;
+      for (let i = 0; i < replicas; i++) {
+        const name = `${o.metadata.name}-${i}`;
+        const labels = { ...(o.spec.template.metadata?.labels ?? {}) };
+        if (o.kind === 'StatefulSet') labels['statefulset.kubernetes.io/pod-name'] = name;
+        const shardLabel = labels['pgfleet.io/shard'];
+        this.pods.push({
+          name, kind: o.kind, owner: o.metadata.name, labels, spec: o.spec.template.spec,
+          shard: o.kind === 'StatefulSet' ? o.metadata.name : shardLabel !== undefined ? stsByShardLabel.get(shardLabel) : undefined,
+          ns: `${this.name}-${name}`, veth: `${this.name}v${index}`.slice(0, 13), ip: ipOf(index), dir: join(this.dir, 'pods', name),
+          procs: new Map(), down: false, terminationGraceS: o.spec.template.spec.terminationGracePeriodSeconds ?? 30,
+        });
+        index++;
+      }
+    }
+    if (!this.pods.some((p) => p.kind === 'StatefulSet')) throw new Error('the rendered chart has no StatefulSet');
+  }
+
+  private services(): K8sObject[] {
+    return this.objects.filter((o) => o.kind === 'Service');
+  }
+
+  private selected(svc: K8sObject): Pod[] {
+    const sel = svc.spec.selector ?? {};
+    // The role label is Patroni's to set: the listener's health check stands in for it.
+    return this.pods.filter((p) => selectorMatches(sel, p.labels, ['role']));
+  }
+
+  // ---- network -----------------------------------------------------------------------------------------------
+
+  private buildNetwork(): void {
+    this.log(`network: bridge ${this.net.bridge} ${this.net.subnet}.0/24, one namespace per pod`);
+    createBridge(this.net);
+    this.state.bridge = this.net.bridge;
+    saveState(this.state);
+    const svcs = this.services().filter((s) => s.spec.clusterIP !== 'None');
+    svcs.forEach((s, i) => this.svcIps.set(s.metadata.name, `${this.net.subnet}.${100 + i}`));
+    this.etcdIp = `${this.net.subnet}.2`;
+    const mk = (ns: string, veth: string, addrs: string[]) => {
+      this.state.namespaces.push(ns);
+      saveState(this.state);
+      createNamespace(ns, veth, this.net, addrs);
+    };
+    mk(`${this.name}-etcd`, `${this.name}ve`, [this.etcdIp]);
+    mk(`${this.name}-svc`, `${this.name}vs`, [...this.svcIps.values()]);
+    for (const p of this.pods) mk(p.ns, p.veth, [p.ip]);
+    const entries = this.dnsEntries();
+    writeHosts(`${this.name}-etcd`, undefined, undefined, entries);
+    writeHosts(`${this.name}-svc`, undefined, undefined, entries);
+    for (const p of this.pods) writeHosts(p.ns, p.name, p.ip, entries);
+    writeFileSync(join(this.dir, 'hosts'), entries.map(([ip, names]) => `${ip}\t${names.join(' ')}`).join('\n') + '\n');
+  }
+
+  /** What cluster DNS would answer: Services (<svc>, <svc>.<ns>.svc, <svc>.<ns>.svc.cluster.local), headless Services to every pod IP, StatefulSet pods under their governing Service. */
+  private dnsEntries(): [string, string[]][] {
+    const names = (n: string) => [n, `${n}.${this.namespace}`, `${n}.${this.namespace}.svc`, `${n}.${this.namespace}.svc.cluster.local`];
+    const out: [string, string[]][] = [[this.etcdIp, names(ETCD_SERVICE)]];
+    for (const svc of this.services()) {
+      if (svc.spec.clusterIP === 'None') for (const p of this.selected(svc)) out.push([p.ip, names(svc.metadata.name)]);
+      else out.push([this.svcIps.get(svc.metadata.name)!, names(svc.metadata.name)]);
+    }
+    for (const sts of this.objects.filter((o) => o.kind === 'StatefulSet' && o.spec.serviceName)) {
+      for (const p of this.pods.filter((x) => x.owner === sts.metadata.name)) out.push([p.ip, names(`${p.name}.${sts.spec.serviceName}`)]);
+    }
+    return out;
+  }
+
+  // ---- processes ---------------------------------------------------------------------------------------------
+
+  /** Spawns argv inside a namespace as the postgres user; stdout/stderr appended to `logFile`. */
+  private spawnIn(ns: string, argv: string[], env: Record<string, string>, logFile: string, what: string, cwd = this.dir): ChildProcess {
+    const fd = openSync(logFile, 'a');
+    const child = spawn('ip', ['netns', 'exec', ns, 'setpriv', '--reuid=postgres', '--regid=postgres', '--init-groups', '--', ...argv], {
+      env: { PATH, LANG: 'C.UTF-8', ...env }, cwd, detached: true, stdio: ['ignore', fd, fd],
+    });
+    closeSync(fd);
+    this.state.pids.push({ pid: child.pid!, what });
+    saveState(this.state);
+    child.on('exit', () => {
+      this.state.pids = this.state.pids.filter((p) => p.pid !== child.pid);
+      if (!this.stopping) saveState(this.state);
+    });
+    return child;
+  }
+
+  private async startEtcd(): Promise<void> {
+    const dir = join(this.dir, 'etcd');
+    mkdirSync(dir, { recursive: true });
+    sh('chown', ['postgres:postgres', dir]);
+    const ip = this.etcdIp;
+    this.log(`etcd at ${ip}:2379`);
+    this.spawnIn(`${this.name}-etcd`, ['etcd', '--name', 'etcd', '--data-dir', join(dir, 'data'), '--listen-client-urls', 'http://0.0.0.0:2379',
+      '--advertise-client-urls', `http://${ip}:2379`, '--listen-peer-urls', `http://${ip}:2380`, '--initial-advertise-peer-urls', `http://${ip}:2380`,
+      '--initial-cluster', `etcd=http://${ip}:2380`, '--initial-cluster-state', 'new'], {}, join(dir, 'etcd.log'), 'etcd');
+    await waitFor('etcd to answer', 30_000, async () => (await fetch(`http://${ip}:2379/health`, { signal: AbortSignal.timeout(1000) })).ok);
+  }
+
+  private async startServices(): Promise<void> {
+    const listeners: Listener[] = [];
+    for (const svc of this.services()) {
+      if (svc.spec.clusterIP === 'None') continue;
+      const role = svc.spec.selector?.role as string | undefined;
+      const pods = this.selected(svc);
+      for (const port of svc.spec.ports ?? []) {
+        listeners.push({
+          name: `${svc.metadata.name}-${port.port}`, bind: this.svcIps.get(svc.metadata.name)!, port: port.port,
+          backends: pods.map((p) => {
+            const containers = p.spec.containers;
+            const target = resolvePort(port.targetPort ?? port.port, containers);
+            // Patroni answers /primary and /replica with 200 exactly when its role label would say so.
+            return role ? { name: p.name, ip: p.ip, port: target, checkPort: resolvePort('patroni', containers), checkPath: `/${role}` } : { name: p.name, ip: p.ip, port: target };
+          }),
+        });
+      }
+    }
+    const dir = join(this.dir, 'services');
+    mkdirSync(dir, { recursive: true });
+    sh('chown', ['postgres:postgres', dir]);
+    const cfg = join(dir, 'haproxy.cfg');
+    writeFileSync(cfg, haproxyConfig(listeners, { pidfile: join(dir, 'haproxy.pid') }));
+    sh('haproxy', ['-c', '-q', '-f', cfg]);
+    this.log(`Services: ${[...this.svcIps].map(([n, ip]) => `${n}=${ip}`).join(' ')}`);
+    this.spawnIn(`${this.name}-svc`, ['haproxy', '-db', '-f', cfg], {}, join(dir, 'haproxy.log'), 'haproxy');
+  }
+
+  /** Mounts, environment and argv of one container of a pod, as the kubelet would set them up. */
+  private prepareContainer(p: Pod, c: any): { argv: string[]; env: Record<string, string>; mounts: MountMap } {
+    const owner = { uid: POSTGRES_UID(), gid: POSTGRES_GID() };
+    const mounts = materialiseVolumes(p.spec, c, p.dir, this.objects, owner);
+    const files = (dir: string): string[] => readdirSync(dir).flatMap((f) => {
+      const full = join(dir, f);
+      return statSync(full).isDirectory() ? files(full) : [full];
+    });
+    rewriteMountedConfig(p.spec, c, mounts, (f) => readFileSync(f, 'utf8'), (f, s) => writeFileSync(f, s), files);
+    const env = containerEnv(c, { name: p.name, namespace: this.namespace, ip: p.ip, labels: p.labels }, this.objects);
+    for (const k of Object.keys(env)) env[k] = rewritePaths(env[k]!, mounts);
+    if (!c.command?.length) throw new Error(`container ${c.name} of ${p.name} relies on the image's entrypoint: the local backend needs an explicit command`);
+    const argv = [...c.command, ...(c.args ?? [])].map((a: string) => rewritePaths(expand(String(a), env), mounts));
+    return { argv, env, mounts };
+  }
+
+  private async startPod(p: Pod): Promise<void> {
+    p.down = false;
+    // A new pod: fresh emptyDirs and ConfigMap/Secret files, the PVC (pvc-*) survives.
+    rmSync(join(p.dir, 'volumes'), { recursive: true, force: true });
+    mkdirSync(p.dir, { recursive: true });
+    for (const c of p.spec.initContainers ?? []) {
+      const { argv, env } = this.prepareContainer(p, c);
+      const child = this.spawnIn(p.ns, argv, env, join(p.dir, `${c.name}.log`), `${p.name}/${c.name}`, p.dir);
+      const code = await new Promise<number | null>((r) => child.on('exit', (c2) => r(c2)));
+      if (code !== 0) throw new Error(`init container ${c.name} of ${p.name} exited ${code}: see ${join(p.dir, `${c.name}.log`)}`);
+    }
+    for (const c of p.spec.containers) {
+      const { argv, env } = this.prepareContainer(p, c);
+      const run = () => {
+        const child = this.spawnIn(p.ns, argv, env, join(p.dir, `${c.name}.log`), `${p.name}/${c.name}`, p.dir);
+        p.procs.set(c.name, child);
+        // restartPolicy Always: the kubelet restarts a container that exits, unless the pod is being deleted.
+        child.on('exit', () => {
+          if (p.procs.get(c.name) === child) p.procs.delete(c.name);
+          if (!this.stopping && !p.down) setTimeout(() => { if (!this.stopping && !p.down && !p.procs.has(c.name)) run(); }, 1000);
+        });
+      };
+      run();
+    }
+    this.log(`pod ${p.name} (${p.ip}) started: ${p.spec.containers.map((c: any) => c.name).join(', ')}`);
+  }
+
+  private pod(name: string): Pod {
+    const p = this.pods.find((x) => x.name === name);
+    if (!p) throw new Error(`no pod ${name}; pods: ${this.pods.map((x) => x.name).join(', ')}`);
+    return p;
+  }
+
+  private async stopPod(p: Pod, signal: Signal): Promise<void> {
+    p.down = true;
+    if (signal === 'SIGKILL') {
+      // Everything in the pod dies at once: Patroni, the postmaster (Patroni starts it in its own session) and backends.
+      for (const pid of namespacePids(p.ns)) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+    } else {
+      // Pod deletion: SIGTERM to each container's main process, SIGKILL to what is left after the grace period.
+      for (const child of p.procs.values()) { try { process.kill(child.pid!, 'SIGTERM'); } catch { /* gone */ } }
+      const deadline = Date.now() + p.terminationGraceS * 1000;
+      while (Date.now() < deadline && p.procs.size) await sleep(100);
+      for (const pid of namespacePids(p.ns)) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+    }
+    await waitFor(`${p.name}'s processes to exit`, 15_000, async () => namespacePids(p.ns).length === 0 && p.procs.size === 0, 50);
+  }
+
+  // ---- health ------------------------------------------------------------------------------------------------
+
+  private async patroni(p: Pod, path: string, timeoutMs = 1000): Promise<any> {
+    const port = resolvePort('patroni', p.spec.containers);
+    const r = await fetch(`http://${p.ip}:${port}${path}`, { signal: AbortSignal.timeout(timeoutMs) });
+    const text = await r.text();
+    try { return JSON.parse(text); } catch { return text; }
+  }
+
+  private dbPods(shard?: string): Pod[] {
+    return this.pods.filter((p) => p.kind === 'StatefulSet' && (shard === undefined || p.shard === shard));
+  }
+
+  async waitHealthy(timeoutS = 180): Promise<void> {
+    for (const shard of await this.shards()) {
+      await waitFor(`shard ${shard}: a primary and every replica streaming`, timeoutS * 1000, async () => {
+        const ms = await this.members(shard);
+        const leader = ms.find((m) => m.role === 'primary' && m.state === 'running');
+        if (!leader || ms.filter((m) => m.role === 'primary').length !== 1) return false;
+        if (!ms.every((m) => m.role === 'primary' || (m.role === 'replica' && ['running', 'streaming'].includes(m.state) && (m.lag ?? 0) < 16 << 20))) return false;
+        // With synchronous mode on, healthy means a synchronous standby is in place.
+        const config = await this.patroni(this.pod(leader.name), '/config');
+        return !config?.synchronous_mode || ms.length < 2 || ms.some((m) => m.sync);
+      }, 500);
+      this.log(`shard ${shard} healthy`);
+    }
+  }
+
+  private async waitPoolers(): Promise<void> {
+    for (const p of this.pods.filter((x) => x.kind === 'Deployment')) {
+      const ports = p.spec.containers.flatMap((c: any) => (c.ports ?? []).map((x: any) => x.containerPort as number));
+      for (const port of ports) {
+        await waitFor(`${p.name} to listen on ${port}`, 60_000, async () => {
+          const { connect } = await import('node:net');
+          return new Promise<boolean>((res) => {
+            const s = connect({ host: p.ip, port, timeout: 500 }, () => { s.destroy(); res(true); });
+            s.on('error', () => res(false)).on('timeout', () => { s.destroy(); res(false); });
+          });
+        });
+      }
+    }
+  }
+
+  // ---- Cluster interface -------------------------------------------------------------------------------------
+
+  async shards(): Promise<string[]> {
+    return [...new Set(this.dbPods().map((p) => p.shard!))];
+  }
+
+  async members(shard?: string): Promise<Member[]> {
+    const out: Member[] = [];
+    for (const s of shard ? [shard] : await this.shards()) {
+      const pods = this.dbPods(s);
+      // The DCS view (any reachable member answers /cluster), completed by each member's own view.
+      let view: any;
+      for (const p of pods) {
+        if (p.down) continue;
+        try { view = await this.patroni(p, '/cluster'); if (view?.members) break; } catch { /* next */ }
+      }
+      for (const p of pods) {
+        const m = (view?.members ?? []).find((x: any) => x.name === p.name);
+        let role: Member['role'] = 'unknown';
+        let state = p.down ? 'stopped' : 'unreachable';
+        if (m) {
+          role = m.role === 'leader' || m.role === 'standby_leader' ? 'primary' : 'replica';
+          state = m.state;
+        }
+        out.push({ name: p.name, shard: s, role, state, host: p.ip, timeline: m?.timeline, lag: typeof m?.lag === 'number' ? m.lag : undefined, sync: m?.role === 'sync_standby' });
+      }
+    }
+    return out;
+  }
+
+  async primary(shard: string): Promise<Member | undefined> {
+    return (await this.members(shard)).find((m) => m.role === 'primary');
+  }
+
+  async poolers(shard: string, pool?: 'rw' | 'ro'): Promise<string[]> {
+    return this.pods.filter((p) => p.kind === 'Deployment' && p.shard === shard && p.labels['app.kubernetes.io/component'] === 'pgbouncer'
+      && (pool === undefined || p.labels['pgfleet.io/pool'] === pool)).map((p) => p.name);
+  }
+
+  async kill(pod: string, signal: Signal): Promise<void> {
+    await this.stopPod(this.pod(pod), signal);
+  }
+
+  async start(pod: string): Promise<void> {
+    const p = this.pod(pod);
+    if (!p.down) return;
+    await this.startPod(p);
+  }
+
+  async partition(pod: string): Promise<void> {
+    isolate(this.pod(pod).ns);
+  }
+
+  async heal(): Promise<void> {
+    for (const p of this.pods) unisolate(p.ns);
+  }
+
+  async switchover(shard: string, candidate?: string): Promise<string> {
+    const ms = await this.members(shard);
+    const leader = ms.find((m) => m.role === 'primary');
+    if (!leader) throw new Error(`shard ${shard} has no primary to switch over from`);
+    const target = candidate ?? (ms.find((m) => m.sync) ?? ms.find((m) => m.role === 'replica' && m.state !== 'stopped'))?.name;
+    if (!target) throw new Error(`shard ${shard} has no replica to switch over to`);
+    const p = this.pod(leader.name);
+    const port = resolvePort('patroni', p.spec.containers);
+    const r = await fetch(`http://${p.ip}:${port}/switchover`, {
+      method: 'POST', body: JSON.stringify({ leader: leader.name, candidate: target }), headers: { 'content-type': 'application/json' }, signal: AbortSignal.timeout(60_000),
+    });
+    const text = await r.text();
+    if (!r.ok) throw new Error(`switchover of ${shard} refused by Patroni (${r.status}): ${text}`);
+    return target;
+  }
+
+  /** The rendered patroni.yml of a database pod (paths already rewritten to the pod's directories). */
+  private patroniConfig(p: Pod): any {
+    const c = p.spec.containers[0];
+    const { argv } = this.prepareContainerView(p, c);
+    const file = argv.find((a) => /\.ya?ml$/.test(a) && existsSync(a));
+    if (!file) throw new Error(`${p.name}: no Patroni configuration file in the container command`);
+    return parseYaml(readFileSync(file, 'utf8'));
+  }
+
+  /** argv and env of a running pod's container without touching its volumes. */
+  private prepareContainerView(p: Pod, c: any): { argv: string[]; env: Record<string, string>; mounts: MountMap } {
+    const volumes = new Map<string, any>((p.spec.volumes ?? []).map((v: any) => [v.name, v]));
+    const mounts: MountMap = (c.volumeMounts ?? []).map((m: any) => {
+      const vol = volumes.get(m.name);
+      const dir = !vol ? join(p.dir, `pvc-${m.name}`) : vol.persistentVolumeClaim ? join(p.dir, `pvc-${vol.persistentVolumeClaim.claimName}`) : join(p.dir, 'volumes', m.name);
+      return { mountPath: m.mountPath, hostPath: m.subPath ? join(dir, m.subPath) : dir };
+    });
+    const env = containerEnv(c, { name: p.name, namespace: this.namespace, ip: p.ip, labels: p.labels }, this.objects);
+    for (const k of Object.keys(env)) env[k] = rewritePaths(env[k]!, mounts);
+    const argv = [...(c.command ?? []), ...(c.args ?? [])].map((a: string) => rewritePaths(expand(String(a), env), mounts));
+    return { argv, env, mounts };
+  }
+
+  /** Runs psql inside a pod's namespace as the superuser over the Unix socket (what kubectl exec would do). */
+  async exec(pod: string, argv: string[], opts: { timeoutMs?: number; env?: Record<string, string> } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+    const p = this.pod(pod);
+    const { env } = this.prepareContainerView(p, p.spec.containers[0]);
+    return new Promise((resolve) => {
+      const child = spawn('ip', ['netns', 'exec', p.ns, 'setpriv', '--reuid=postgres', '--regid=postgres', '--init-groups', '--', ...argv], {
+        env: { PATH, LANG: 'C.UTF-8', ...env, ...(opts.env ?? {}) }, cwd: p.dir, stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d) => { stdout += d; });
+      child.stderr.on('data', (d) => { stderr += d; });
+      const timer = setTimeout(() => { child.kill('SIGKILL'); stderr += `\n(timed out after ${opts.timeoutMs} ms)`; }, opts.timeoutMs ?? 30_000);
+      child.on('exit', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
+    });
+  }
+
+  private appCredentials(): { user: string; database: string; password: string } {
+    const scripts = this.objects.filter((o) => o.kind === 'ConfigMap').flatMap((o) => Object.values<string>(o.data ?? {})).join('\n');
+    const user = /app_user="?([a-z_][a-z0-9_]*)"?/.exec(scripts)?.[1];
+    const database = /app_db="?([a-z_][a-z0-9_]*)"?/.exec(scripts)?.[1];
+    if (!user || !database) throw new Error('the rendered post-bootstrap script does not name the application role and database (app_user / app_db)');
+    const db = this.dbPods()[0]!;
+    const { env } = this.prepareContainerView(db, db.spec.containers[0]);
+    const password = env.PGFLEET_APP_PASSWORD;
+    if (!password) throw new Error('the database container has no PGFLEET_APP_PASSWORD (the application password) in its environment');
+    return { user, database, password };
+  }
+
+  private tlsCa(): string | undefined {
+    const db = this.dbPods()[0]!;
+    for (const v of db.spec.volumes ?? []) {
+      if (!v.secret) continue;
+      const data = objectData(this.objects, 'Secret', v.secret.secretName);
+      if (data['ca.crt']) return data['ca.crt'].toString();
+    }
+    return undefined;
+  }
+
+  private serviceName(e: { service: string; shard: string }): string {
+    const has = (n: string) => this.svcIps.has(n);
+    switch (e.service) {
+      case 'primary': return `${e.shard}-primary`;
+      case 'replicas': return `${e.shard}-replicas`;
+      case 'rw': return has(`${e.shard}-pgbouncer-rw`) ? `${e.shard}-pgbouncer-rw` : `${e.shard}-primary`;
+      case 'ro': return has(`${e.shard}-pgbouncer-ro`) ? `${e.shard}-pgbouncer-ro` : `${e.shard}-replicas`;
+    }
+    throw new Error(`unknown service ${e.service}`);
+  }
+
+  async connection(endpoint: Endpoint): Promise<ConnectionInfo> {
+    const { user, database, password } = this.appCredentials();
+    if ('member' in endpoint) return { host: this.pod(endpoint.member).ip, port: 5432, user, database, password, ca: this.tlsCa() };
+    const name = this.serviceName(endpoint);
+    const svc = this.services().find((s) => s.metadata.name === name);
+    if (!svc) throw new Error(`Service ${name} is not rendered`);
+    return { host: this.svcIps.get(name)!, port: svc.spec.ports[0].port, user, database, password, ca: this.tlsCa() };
+  }
+
+  async writeEndpoint(shard: string): Promise<Endpoint> {
+    return { service: 'rw', shard };
+  }
+
+  async sql(endpoint: Endpoint, query: string, opts: { timeoutMs?: number; database?: string } = {}): Promise<string[][]> {
+    if ('member' in endpoint) {
+      const p = this.pod(endpoint.member);
+      const cfg = this.patroniConfig(p);
+      const socket = String(cfg.postgresql?.parameters?.unix_socket_directories ?? '/var/run/postgresql').split(',')[0]!.trim();
+      const port = Number(String(cfg.postgresql?.listen ?? '0.0.0.0:5432').split(':').pop());
+      const su = cfg.postgresql?.authentication?.superuser?.username ?? 'postgres';
+      const { env } = this.prepareContainerView(p, p.spec.containers[0]);
+      const db = opts.database ?? this.appCredentials().database;
+      const r = await this.exec(p.name, ['psql', '-X', '-q', '-A', '-t', '-F', '\x1f', '-v', 'ON_ERROR_STOP=1', '-h', socket, '-p', String(port), '-U', su, '-d', db, '-c', query], {
+        timeoutMs: opts.timeoutMs, env: { PGPASSWORD: env.PATRONI_SUPERUSER_PASSWORD ?? '', PGCONNECT_TIMEOUT: '3' },
+      });
+      if (r.code !== 0) throw new Error(`psql on ${p.name} failed: ${r.stderr.trim()}`);
+      return r.stdout.split('\n').filter((l) => l.length).map((l) => l.split('\x1f'));
+    }
+    const info = await this.connection(endpoint);
+    const client = new pg.Client({ ...clientConfig(info), database: opts.database ?? info.database, query_timeout: opts.timeoutMs ?? 30_000 });
+    await client.connect();
+    try {
+      const r = await client.query({ text: query, rowMode: 'array' });
+      const rows = Array.isArray(r) ? r.at(-1)!.rows : r.rows;
+      return rows.map((row: unknown[]) => row.map((v) => (v === null ? '' : v instanceof Date ? v.toISOString() : String(v))));
+    } finally { await client.end().catch(() => {}); }
+  }
+
+  async wipe(pod: string): Promise<void> {
+    const p = this.pod(pod);
+    await this.stopPod(p, 'SIGKILL');
+    for (const f of readdirSync(p.dir)) if (f.startsWith('pvc-')) rmSync(join(p.dir, f), { recursive: true, force: true });
+    await this.startPod(p);
+  }
+
+  async backupsEnabled(): Promise<boolean> {
+    return this.objects.some((o) => o.kind === 'CronJob' && /backup/.test(o.metadata.name));
+  }
+
+  async backup(shard: string): Promise<string> {
+    throw new Error(`backup of ${shard}: the rendered chart has no backup CronJob the local backend can run yet`);
+  }
+
+  async restore(shard: string): Promise<void> {
+    throw new Error(`restore of ${shard}: the rendered chart has no restore bootstrap the local backend can run yet`);
+  }
+
+  async close(): Promise<void> {
+    for (const c of this.clients) await c.end().catch(() => {});
+  }
+
+  /** Pod names, IPs and Service addresses, for `npm start`. */
+  describe(): { pods: { name: string; ip: string; shard?: string; kind: string }[]; services: { name: string; ip: string; ports: number[] }[] } {
+    return {
+      pods: this.pods.map((p) => ({ name: p.name, ip: p.ip, shard: p.shard, kind: p.kind })),
+      services: this.services().filter((s) => this.svcIps.has(s.metadata.name)).map((s) => ({ name: s.metadata.name, ip: this.svcIps.get(s.metadata.name)!, ports: s.spec.ports.map((x: any) => x.port) })),
+    };
+  }
+
+  credentials() { return this.appCredentials(); }
+
+  /** Stops every process, removes namespaces, bridge and directories. */
+  async down(opts: { keepData?: boolean } = {}): Promise<void> {
+    this.stopping = true;
+    await this.close();
+    for (const p of this.pods) p.down = true;
+    if (this.state) await teardown(this.state, opts);
+  }
+}
+
+export function clientConfig(info: ConnectionInfo): pg.ClientConfig {
+  return {
+    host: info.host, port: info.port, user: info.user, password: info.password, database: info.database,
+    connectionTimeoutMillis: 3000,
+    // verify-ca: the chain is checked against the cluster CA; the name is not (clients here dial IPs).
+    ssl: info.ca ? { ca: info.ca, checkServerIdentity: () => undefined } : false,
+  };
+}

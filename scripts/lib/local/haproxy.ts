@@ -1,0 +1,32 @@
+// Service stand-ins: one HAProxy listener per ClusterIP Service port. Services that select on Patroni's role
+// label health-check Patroni's REST API (/primary or /replica: the signal Patroni's role label follows);
+// the others (poolers) check that the port accepts connections, as endpoints follow pod readiness.
+
+export type Backend = { name: string; ip: string; port: number; checkPort?: number; checkPath?: string };
+export type Listener = { name: string; bind: string; port: number; backends: Backend[]; balance?: 'first' | 'roundrobin' };
+
+export function haproxyConfig(listeners: Listener[], opts: { pidfile: string; stats?: string }): string {
+  const out = [
+    'global',
+    '  maxconn 4096',
+    `  pidfile ${opts.pidfile}`,
+    ...(opts.stats ? [`  stats socket ${opts.stats} mode 600 level admin`] : []),
+    'defaults',
+    '  mode tcp',
+    '  timeout connect 2s',
+    '  timeout client 1h',
+    '  timeout server 1h',
+    '  timeout check 1s',
+    '',
+  ];
+  for (const l of listeners) {
+    const http = l.backends.some((b) => b.checkPath);
+    out.push(`listen ${l.name}`, `  bind ${l.bind}:${l.port}`, `  balance ${l.balance ?? 'roundrobin'}`);
+    if (http) out.push(`  option httpchk GET ${l.backends[0]!.checkPath}`, '  http-check expect status 200');
+    // Endpoints change within about a second of the signal, like the endpoints controller after a label flip.
+    out.push('  default-server inter 500ms fastinter 250ms downinter 500ms fall 2 rise 1');
+    for (const b of l.backends) out.push(`  server ${b.name} ${b.ip}:${b.port} check${b.checkPort ? ` port ${b.checkPort}` : ''}`);
+    out.push('');
+  }
+  return out.join('\n');
+}
