@@ -46,6 +46,8 @@ export interface Cluster {
   members(shard?: string): Promise<Member[]>;
   /** the member holding the shard's leader lock, if any */
   primary(shard: string): Promise<Member | undefined>;
+  /** Patroni's dynamic configuration of the shard (ttl, loop_wait, synchronous_mode, ...) */
+  dynamicConfig(shard: string): Promise<Record<string, any>>;
   /** the pooler pods of a shard (empty with pooler.type=none) */
   poolers(shard: string, pool?: 'rw' | 'ro'): Promise<string[]>;
   /** SIGKILL: every process of the pod dies at once (a node or container crash); SIGTERM: what a pod deletion sends. The pod stays down until start(). */

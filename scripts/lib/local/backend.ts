@@ -387,6 +387,14 @@ export class LocalCluster implements Cluster {
     return (await this.members(shard)).find((m) => m.role === 'primary');
   }
 
+  async dynamicConfig(shard: string): Promise<Record<string, any>> {
+    for (const p of this.dbPods(shard)) {
+      if (p.down) continue;
+      try { const c = await this.patroni(p, '/config'); if (c && typeof c === 'object') return c; } catch { /* next */ }
+    }
+    throw new Error(`no member of ${shard} answers /config`);
+  }
+
   async poolers(shard: string, pool?: 'rw' | 'ro'): Promise<string[]> {
     return this.pods.filter((p) => p.kind === 'Deployment' && p.shard === shard && p.labels['app.kubernetes.io/component'] === 'pgbouncer'
       && (pool === undefined || p.labels['pgfleet.io/pool'] === pool)).map((p) => p.name);

@@ -1,0 +1,321 @@
+// Failover drills: each breaks the cluster on purpose while a writer inserts marker rows, then measures what the
+// client saw. Knows ONLY the cluster interface (scripts/lib/cluster.ts), so it runs against local processes and
+// real clusters alike.
+import { sleep, waitFor, type Cluster, type Member } from '../cluster.ts';
+import { TABLE, Writer, summary, writeGap, type Ack } from './writer.ts';
+
+export type Stat = { p50: number; p95: number; max: number };
+
+export type RunResult = {
+  run: number;
+  writeGapMs: number;
+  acknowledgedWrites: number;
+  acknowledgedWritesLost: number;
+  clientErrors: number;
+  rejoinMs?: number;
+  oldPrimary?: string;
+  newPrimary?: string;
+  /** partition: writes acknowledged by the isolated old primary after the new primary's first acknowledgement */
+  splitBrainWrites?: number;
+  notes?: string[];
+};
+
+export type DrillResult = {
+  scenario: string;
+  runs: number;
+  shard: string;
+  writeGapMs: Stat;
+  acknowledgedWrites: number;
+  acknowledgedWritesLost: number;
+  clientErrors: number;
+  rejoinMs?: Stat;
+  splitBrainWrites?: number;
+  synchronousMode: boolean;
+  ttl?: number;
+  perRun: RunResult[];
+  /** invariant violations (lost writes in synchronous mode, split brain, no recovery) */
+  failures: string[];
+};
+
+export type DrillOptions = {
+  runs?: number;
+  shard?: string;
+  log?: (line: string) => void;
+  /** seconds to wait for recovery steps */
+  timeoutS?: number;
+  /** chaos: total duration in seconds */
+  durationS?: number;
+  /** deterministic randomness for chaos */
+  seed?: number;
+};
+
+type Ctx = { cluster: Cluster; shard: string; log: (l: string) => void; timeoutMs: number; run: number; opts: DrillOptions };
+type Scenario = (ctx: Ctx) => Promise<RunResult>;
+
+const now = () => Date.now();
+
+async function healthy(ctx: Ctx): Promise<Member> {
+  const { cluster, shard } = ctx;
+  const sync = (await cluster.dynamicConfig(shard)).synchronous_mode;
+  return waitFor(`shard ${shard} to be healthy (one primary, every replica running${sync ? ', a synchronous standby' : ''})`, ctx.timeoutMs, async () => {
+    const ms = await cluster.members(shard);
+    const p = ms.filter((m) => m.role === 'primary' && m.state === 'running');
+    if (p.length !== 1) return undefined;
+    if (!ms.every((m) => m.role === 'primary' || (m.role === 'replica' && ['running', 'streaming'].includes(m.state)))) return undefined;
+    if (sync && ms.length > 1 && !ms.some((m) => m.sync)) return undefined;
+    return p[0];
+  }, 500);
+}
+
+async function newPrimary(ctx: Ctx, old: string): Promise<Member> {
+  return waitFor(`a new primary other than ${old}`, ctx.timeoutMs, async () => {
+    const p = await ctx.cluster.primary(ctx.shard);
+    return p && p.name !== old && p.state === 'running' ? p : undefined;
+  }, 100);
+}
+
+async function ackedBy(ctx: Ctx, w: Writer, host: string, after: number): Promise<Ack> {
+  return waitFor(`a write acknowledged by ${host}`, ctx.timeoutMs, async () => w.acks.find((a) => a.server === host && a.ackAt > after), 50);
+}
+
+async function rejoined(ctx: Ctx, name: string): Promise<number> {
+  await waitFor(`${name} to rejoin as a replica`, ctx.timeoutMs, async () => {
+    const m = (await ctx.cluster.members(ctx.shard)).find((x) => x.name === name);
+    return m && m.role === 'replica' && ['running', 'streaming'].includes(m.state);
+  }, 250);
+  return now();
+}
+
+/** Acknowledged ids missing from the shard after the drill (read through the primary Service). */
+async function lostWrites(ctx: Ctx, acks: Ack[], run: string): Promise<number> {
+  const rows = await waitFor('the primary Service to answer', ctx.timeoutMs, async () => ctx.cluster.sql({ service: 'primary', shard: ctx.shard }, `SELECT id FROM ${TABLE} WHERE run = '${run}'`));
+  const present = new Set(rows.map((r) => Number(r[0])));
+  return acks.filter((a) => !present.has(a.id)).length;
+}
+
+async function withWriter(ctx: Ctx, name: string, body: (w: Writer, hostOf: (m: string) => Promise<string>) => Promise<Partial<RunResult> & { faultAt: number }>): Promise<RunResult> {
+  const { cluster, shard } = ctx;
+  await healthy(ctx);
+  const info = await cluster.connection(await cluster.writeEndpoint(shard));
+  await Writer.prepare(info);
+  const runId = `${name}-${ctx.run}-${now()}`;
+  const w = new Writer(info, runId);
+  w.start();
+  const hosts = new Map((await cluster.members(shard)).map((m) => [m.name, m.host]));
+  const hostOf = async (m: string) => hosts.get(m) ?? (await cluster.members(shard)).find((x) => x.name === m)!.host;
+  let r: Partial<RunResult> & { faultAt: number };
+  try {
+    await waitFor('the writer to get its first acknowledgements', ctx.timeoutMs, async () => w.acks.length >= 20, 50);
+    r = await body(w, hostOf);
+    await sleep(1000);
+  } finally {
+    await w.stop();
+  }
+  await healthy(ctx);
+  const lost = await lostWrites(ctx, w.acks, runId);
+  const gap = writeGap(w.acks, r.faultAt);
+  const errors = w.errors.filter((e) => e.at >= r.faultAt - 1000).length;
+  ctx.log(`  run ${ctx.run}: gap ${(gap.gapMs / 1000).toFixed(2)} s, ${w.acks.length} acked, ${lost} lost, ${w.errors.length} client errors${r.rejoinMs !== undefined ? `, rejoin ${(r.rejoinMs / 1000).toFixed(1)} s` : ''}`);
+  const { faultAt: _, ...rest } = r;
+  return { run: ctx.run, writeGapMs: gap.gapMs, acknowledgedWrites: w.acks.length, acknowledgedWritesLost: lost, clientErrors: w.errors.length, ...rest, notes: [...(rest.notes ?? []), ...(errors !== w.errors.length ? [`${w.errors.length - errors} errors before the fault`] : [])] };
+}
+
+/** Kill the primary with `signal`; the killed pod comes back once a new primary serves writes. */
+const killPrimary = (signal: 'SIGKILL' | 'SIGTERM'): Scenario => (ctx) => withWriter(ctx, signal === 'SIGKILL' ? 'failover' : 'graceful', async (w, hostOf) => {
+  const old = (await ctx.cluster.primary(ctx.shard))!;
+  ctx.log(`  ${signal} ${old.name} (primary)`);
+  const faultAt = now();
+  await ctx.cluster.kill(old.name, signal);
+  const next = await newPrimary(ctx, old.name);
+  await ackedBy(ctx, w, await hostOf(next.name), faultAt);
+  await ctx.cluster.start(old.name);
+  const rejoinAt = await rejoined(ctx, old.name);
+  return { faultAt, oldPrimary: old.name, newPrimary: next.name, rejoinMs: rejoinAt - faultAt };
+});
+
+const switchover: Scenario = (ctx) => withWriter(ctx, 'switchover', async (w, hostOf) => {
+  const old = (await ctx.cluster.primary(ctx.shard))!;
+  const faultAt = now();
+  const next = await ctx.cluster.switchover(ctx.shard);
+  ctx.log(`  switchover ${old.name} -> ${next}`);
+  await ackedBy(ctx, w, await hostOf(next), faultAt);
+  const rejoinAt = await rejoined(ctx, old.name);
+  return { faultAt, oldPrimary: old.name, newPrimary: next, rejoinMs: rejoinAt - faultAt };
+});
+
+const partition: Scenario = (ctx) => withWriter(ctx, 'partition', async (w, hostOf) => {
+  const old = (await ctx.cluster.primary(ctx.shard))!;
+  const oldHost = await hostOf(old.name);
+  ctx.log(`  isolating ${old.name} (primary) from everything`);
+  const faultAt = now();
+  await ctx.cluster.partition(old.name);
+  // A client stuck on the old primary's side: keeps writing to it directly (inside the pod, as kubectl exec would).
+  const probeAcks: Ack[] = [];
+  let probing = true;
+  const probe = (async () => {
+    let id = -now();
+    while (probing) {
+      const t0 = now();
+      id -= 1;
+      try {
+        await ctx.cluster.sql({ member: old.name }, `INSERT INTO ${TABLE} (id, run, server) VALUES (${id}, '${w.run}-probe', host(inet_server_addr()))`, { timeoutMs: 2000 });
+        probeAcks.push({ id, sentAt: t0, ackAt: now(), server: oldHost });
+      } catch { /* refused or hung: not acknowledged */ }
+      await sleep(Math.max(0, 250 - (now() - t0)));
+    }
+  })();
+  let next: Member;
+  let firstNew: Ack;
+  try {
+    next = await newPrimary(ctx, old.name);
+    firstNew = await ackedBy(ctx, w, await hostOf(next.name), faultAt);
+    await sleep(2000);
+  } finally {
+    probing = false;
+    await probe;
+    await ctx.cluster.heal();
+  }
+  const rejoinAt = await rejoined(ctx, old.name);
+  const split = [...w.acks.filter((a) => a.server === oldHost), ...probeAcks].filter((a) => a.ackAt > firstNew.ackAt).length;
+  const notes = [`old primary acknowledged ${probeAcks.length} direct writes after isolation`];
+  return { faultAt, oldPrimary: old.name, newPrimary: next.name, rejoinMs: rejoinAt - faultAt, splitBrainWrites: split, notes };
+});
+
+const pooler: Scenario = async (ctx) => {
+  const pods = await ctx.cluster.poolers(ctx.shard, 'rw');
+  if (!pods.length) throw new Error(`shard ${ctx.shard} has no rw pooler pods (pooler.type must be pgbouncer)`);
+  return withWriter(ctx, 'pooler', async (w) => {
+    const victim = pods[ctx.run % pods.length]!;
+    ctx.log(`  SIGKILL ${victim} (rw pooler)`);
+    const faultAt = now();
+    await ctx.cluster.kill(victim, 'SIGKILL');
+    await waitFor('writes through the pooler Service again', ctx.timeoutMs, async () => w.acks.some((a) => a.ackAt > faultAt + 200), 50);
+    await ctx.cluster.start(victim);
+    return { faultAt, rejoinMs: now() - faultAt };
+  });
+};
+
+const replicaRebuild: Scenario = (ctx) => withWriter(ctx, 'replica-rebuild', async (w) => {
+  const ms = await ctx.cluster.members(ctx.shard);
+  const victim = ms.find((m) => m.role === 'replica' && !m.sync) ?? ms.find((m) => m.role === 'replica');
+  if (!victim) throw new Error(`shard ${ctx.shard} has no replica to rebuild`);
+  ctx.log(`  wiping ${victim.name}'s data volume`);
+  const faultAt = now();
+  await ctx.cluster.wipe(victim.name);
+  const rejoinAt = await rejoined(ctx, victim.name);
+  // The rebuilt replica must hold everything acknowledged before it was wiped.
+  const before = w.acks.filter((a) => a.ackAt < faultAt);
+  const rows = await waitFor(`${victim.name} to replay the writer's rows`, ctx.timeoutMs, async () => {
+    const r = await ctx.cluster.sql({ member: victim.name }, `SELECT count(*) FROM ${TABLE} WHERE run = '${w.run}' AND id <= ${before.at(-1)!.id}`);
+    return Number(r[0]![0]) >= before.length ? r : undefined;
+  }, 500);
+  return { faultAt, oldPrimary: undefined, rejoinMs: rejoinAt - faultAt, notes: [`rebuilt replica holds ${rows[0]![0]} of ${before.length} rows acknowledged before the wipe${(await ctx.cluster.backupsEnabled()) ? ' (rebuilt from the backup repository when one exists)' : ''}`] };
+});
+
+const restore: Scenario = async (ctx) => {
+  const { cluster, shard } = ctx;
+  if (!(await cluster.backupsEnabled())) throw new Error('the restore drill needs backups.enabled=true');
+  await healthy(ctx);
+  const info = await cluster.connection(await cluster.writeEndpoint(shard));
+  await Writer.prepare(info);
+  const runId = `restore-${ctx.run}-${now()}`;
+  ctx.log('  full backup');
+  await cluster.backup(shard, 'full');
+  const before = new Writer(info, runId, { firstId: 1_000_000 * (ctx.run + 1) });
+  before.start();
+  await sleep(3000);
+  await before.stop();
+  await sleep(1500);
+  const target = new Date((await cluster.sql({ service: 'primary', shard }, 'SELECT extract(epoch FROM clock_timestamp())'))[0]![0] as unknown as number * 1000);
+  await sleep(1500);
+  const after = new Writer(info, runId, { firstId: 1_000_000 * (ctx.run + 1) + 500_000 });
+  after.start();
+  await sleep(3000);
+  await after.stop();
+  // Make sure the later writes are archived too: the restore must stop at the target, not at the archive's end.
+  await cluster.sql({ service: 'primary', shard }, 'SELECT pg_switch_wal()').catch(() => []);
+  ctx.log(`  restoring ${shard} to ${target.toISOString()}`);
+  const faultAt = now();
+  await cluster.restore(shard, target);
+  await healthy(ctx);
+  const rows = await cluster.sql({ service: 'primary', shard }, `SELECT id FROM ${TABLE} WHERE run = '${runId}' ORDER BY id`);
+  const got = rows.map((r) => Number(r[0]));
+  const want = before.acks.map((a) => a.id).sort((a, b) => a - b);
+  const missing = want.filter((id) => !got.includes(id));
+  const extra = got.filter((id) => !want.includes(id));
+  const notes = [`restored ${got.length} rows; expected exactly the ${want.length} acknowledged before the target; missing ${missing.length}, extra ${extra.length}`];
+  ctx.log(`  ${notes[0]}`);
+  return { run: ctx.run, writeGapMs: now() - faultAt, acknowledgedWrites: before.acks.length + after.acks.length, acknowledgedWritesLost: missing.length, clientErrors: before.errors.length + after.errors.length, splitBrainWrites: extra.length, notes };
+};
+
+const chaos: Scenario = (ctx) => withWriter(ctx, 'chaos', async () => {
+  let seed = ctx.opts.seed ?? 42;
+  const rnd = () => { seed = (seed * 1103515245 + 12345) % 2 ** 31; return seed / 2 ** 31; };
+  const end = now() + (ctx.opts.durationS ?? 120) * 1000;
+  const faultAt = now();
+  let kills = 0;
+  while (now() < end) {
+    const ms = await ctx.cluster.members(ctx.shard);
+    const victim = ms[Math.floor(rnd() * ms.length)]!;
+    const signal = rnd() < 0.5 ? 'SIGKILL' : 'SIGTERM';
+    ctx.log(`  chaos: ${signal} ${victim.name} (${victim.role})`);
+    await ctx.cluster.kill(victim.name, signal);
+    kills++;
+    if (victim.role === 'primary') await newPrimary(ctx, victim.name);
+    await sleep(2000);
+    await ctx.cluster.start(victim.name);
+    await healthy(ctx);
+    await sleep(Math.min(Math.max(0, end - now()), (15 + rnd() * 15) * 1000));
+  }
+  return { faultAt, notes: [`${kills} members killed`] };
+});
+
+export const SCENARIOS: Record<string, { run: Scenario; describe: string }> = {
+  failover: { run: killPrimary('SIGKILL'), describe: 'SIGKILL the primary pod (Patroni and PostgreSQL at once)' },
+  graceful: { run: killPrimary('SIGTERM'), describe: 'SIGTERM the primary pod (what a pod deletion sends)' },
+  switchover: { run: switchover, describe: 'planned switchover through Patroni' },
+  partition: { run: partition, describe: 'isolate the primary from every other pod, Service and the DCS' },
+  pooler: { run: pooler, describe: 'SIGKILL one rw PgBouncer; clients must recover' },
+  'replica-rebuild': { run: replicaRebuild, describe: 'wipe a replica\'s data; it must rejoin' },
+  restore: { run: restore, describe: 'backup, more writes, point-in-time restore between them, compare rows' },
+  chaos: { run: chaos, describe: 'kill a random member every 15-30 s for a bounded time' },
+};
+
+export async function runDrill(cluster: Cluster, scenario: string, opts: DrillOptions = {}): Promise<DrillResult> {
+  const s = SCENARIOS[scenario];
+  if (!s) throw new Error(`unknown drill ${scenario}; drills: ${Object.keys(SCENARIOS).join(', ')}`);
+  const log = opts.log ?? (() => {});
+  const shard = opts.shard ?? (await cluster.shards())[0]!;
+  const config = await cluster.dynamicConfig(shard);
+  const runs = scenario === 'chaos' ? 1 : (opts.runs ?? 1);
+  const perRun: RunResult[] = [];
+  log(`${scenario}: ${s.describe} (${runs} run${runs > 1 ? 's' : ''}, shard ${shard})`);
+  for (let i = 0; i < runs; i++) {
+    perRun.push(await s.run({ cluster, shard, log, timeoutMs: (opts.timeoutS ?? 120) * 1000, run: i + 1, opts }));
+  }
+  const sync = Boolean(config.synchronous_mode);
+  const sum = (k: keyof RunResult) => perRun.reduce((a, r) => a + Number(r[k] ?? 0), 0);
+  const rejoin = perRun.map((r) => r.rejoinMs).filter((x): x is number => x !== undefined);
+  const result: DrillResult = {
+    scenario, runs, shard, synchronousMode: sync, ttl: config.ttl,
+    writeGapMs: summary(perRun.map((r) => r.writeGapMs)),
+    acknowledgedWrites: sum('acknowledgedWrites'), acknowledgedWritesLost: sum('acknowledgedWritesLost'), clientErrors: sum('clientErrors'),
+    ...(rejoin.length ? { rejoinMs: summary(rejoin) } : {}),
+    ...(perRun.some((r) => r.splitBrainWrites !== undefined) ? { splitBrainWrites: sum('splitBrainWrites') } : {}),
+    perRun, failures: [],
+  };
+  if (result.acknowledgedWritesLost && (sync || scenario === 'restore' || scenario === 'switchover' || scenario === 'pooler')) result.failures.push(`${result.acknowledgedWritesLost} acknowledged writes lost`);
+  if (result.splitBrainWrites) result.failures.push(scenario === 'restore' ? `${result.splitBrainWrites} rows after the target time restored` : `${result.splitBrainWrites} writes acknowledged by the isolated old primary after the new primary's first`);
+  return result;
+}
+
+const fmt = (ms: number | undefined) => (ms === undefined || Number.isNaN(ms) ? '-' : `${(ms / 1000).toFixed(2)} s`);
+
+/** A human-readable table of drill results. */
+export function table(results: DrillResult[]): string {
+  const head = ['scenario', 'runs', 'gap p50', 'gap p95', 'gap max', 'acked', 'lost', 'errors', 'rejoin p50', 'split brain', 'result'];
+  const rows = results.map((r) => [r.scenario, String(r.runs), fmt(r.writeGapMs.p50), fmt(r.writeGapMs.p95), fmt(r.writeGapMs.max), String(r.acknowledgedWrites), String(r.acknowledgedWritesLost), String(r.clientErrors), fmt(r.rejoinMs?.p50), r.splitBrainWrites === undefined ? '-' : String(r.splitBrainWrites), r.failures.length ? `FAIL: ${r.failures.join('; ')}` : 'ok']);
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ');
+  return [line(head), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+}
