@@ -96,10 +96,11 @@ async function lostWrites(ctx: Ctx, acks: Ack[], run: string): Promise<number> {
 async function withWriter(ctx: Ctx, name: string, body: (w: Writer, hostOf: (m: string) => Promise<string>) => Promise<Partial<RunResult> & { faultAt: number }>): Promise<RunResult> {
   const { cluster, shard } = ctx;
   await healthy(ctx);
-  const info = await cluster.connection(await cluster.writeEndpoint(shard));
-  await Writer.prepare(info);
+  const endpoint = await cluster.writeEndpoint(shard);
+  await Writer.prepare(await cluster.connection(endpoint));
   const runId = `${name}-${ctx.run}-${now()}`;
-  const w = new Writer(info, runId);
+  // Asked again at every reconnect, so a backend can point the client at a new forward.
+  const w = new Writer(() => cluster.connection(endpoint), runId);
   w.start();
   const hosts = new Map((await cluster.members(shard)).map((m) => [m.name, m.host]));
   const hostOf = async (m: string) => hosts.get(m) ?? (await cluster.members(shard)).find((x) => x.name === m)!.host;

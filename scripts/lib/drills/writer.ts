@@ -28,7 +28,8 @@ export class Writer {
   private client?: pg.Client;
   private seq: number;
 
-  constructor(private info: ConnectionInfo, readonly run: string, private opts: { intervalMs?: number; timeoutMs?: number; firstId?: number } = {}) {
+  /** `target`: connection parameters, or a function asked again at every reconnect (a backend may re-forward a port). */
+  constructor(private target: ConnectionInfo | (() => Promise<ConnectionInfo>), readonly run: string, private opts: { intervalMs?: number; timeoutMs?: number; firstId?: number } = {}) {
     this.seq = opts.firstId ?? Date.now() * 1000;
   }
 
@@ -67,7 +68,8 @@ export class Writer {
       const id = ++this.seq;
       try {
         if (!this.client) {
-          const c = new pg.Client(clientConfig(this.info));
+          const info = typeof this.target === 'function' ? await this.target() : this.target;
+          const c = new pg.Client(clientConfig(info));
           c.on('error', () => { if (this.client === c) this.drop(); });
           await withTimeout(c.connect(), timeout, 'connect', () => { try { (c as any).connection?.stream?.destroy(); } catch { /* */ } });
           this.client = c;

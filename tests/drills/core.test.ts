@@ -1,0 +1,91 @@
+// Tier 2: the rendered chart runs as processes (local backend) and survives the drills. One cluster for the
+// suite (replicas: 2, synchronous mode on), torn down in `after` even when an assertion fails.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { existsSync } from 'node:fs';
+import { LocalCluster } from '../../scripts/lib/local/backend.ts';
+import { runDrill, table, type DrillResult } from '../../scripts/lib/drills/index.ts';
+import { loadState } from '../../scripts/lib/local/state.ts';
+import { namespacePids } from '../../scripts/lib/local/net.ts';
+
+const NAME = 'tdcore';
+const log = (l: string) => console.log(`  [${new Date().toISOString().slice(11, 19)}] ${l}`);
+const drills = suite('drills: core (local backend, replicas 2, synchronous mode)');
+let cluster: LocalCluster;
+let namespaces: string[] = [];
+let ttl = 0;
+const results: DrillResult[] = [];
+const run = async (name: string) => {
+  const r = await runDrill(cluster, name, { runs: 1, log, timeoutS: 90 });
+  results.push(r);
+  return r;
+};
+
+drills.before(async () => {
+  cluster = await LocalCluster.up({ name: NAME, octet: 91, set: { replicas: 2, 'patroni.synchronousMode': 'on' }, log, readyTimeoutS: 150 });
+  namespaces = [...loadState(NAME)!.namespaces];
+  ttl = (await cluster.dynamicConfig((await cluster.shards())[0]!)).ttl;
+});
+
+drills.after(async () => {
+  await cluster?.down();
+  if (results.length) console.log(table(results));
+});
+
+drills('failover (SIGKILL): gap <= ttl + 2 s, no acknowledged write lost, old primary rejoins', async () => {
+  const r = await run('failover');
+  assert.is(r.acknowledgedWritesLost, 0);
+  assert.ok(r.writeGapMs.p50 <= (ttl + 2) * 1000, `gap ${r.writeGapMs.p50} ms > ttl ${ttl} s + 2 s`);
+  assert.ok(r.rejoinMs && r.rejoinMs.max > 0, 'old primary did not rejoin');
+  assert.equal(r.failures, []);
+});
+
+drills('graceful (SIGTERM): gap <= 3 s, none lost', async () => {
+  const r = await run('graceful');
+  assert.is(r.acknowledgedWritesLost, 0);
+  assert.ok(r.writeGapMs.p50 <= 3000, `gap ${r.writeGapMs.p50} ms > 3 s`);
+});
+
+drills('switchover: gap <= 3 s, none lost; through a pooler no client error', async () => {
+  const r = await run('switchover');
+  assert.is(r.acknowledgedWritesLost, 0);
+  assert.ok(r.writeGapMs.p50 <= 3000, `gap ${r.writeGapMs.p50} ms > 3 s`);
+  if ((await cluster.poolers(r.shard, 'rw')).length) assert.is(r.clientErrors, 0, 'clients saw errors through the pooler');
+});
+
+drills('partition: the isolated old primary acknowledges nothing after the new primary\'s first write', async () => {
+  const r = await run('partition');
+  assert.is(r.splitBrainWrites, 0);
+  assert.is(r.acknowledgedWritesLost, 0);
+  assert.equal(r.failures, []);
+});
+
+drills('pooler: a killed rw PgBouncer does not lose writes (or the drill refuses clearly without poolers)', async () => {
+  const shard = (await cluster.shards())[0]!;
+  if (!(await cluster.poolers(shard, 'rw')).length) {
+    try { await run('pooler'); assert.unreachable('the pooler drill ran without poolers'); } catch (err) { assert.match((err as Error).message, /no rw pooler pods/); }
+    return;
+  }
+  const r = await run('pooler');
+  assert.is(r.acknowledgedWritesLost, 0);
+  assert.ok(r.writeGapMs.p50 < 10_000, `clients did not recover within 10 s (${r.writeGapMs.p50} ms)`);
+});
+
+drills('replica-rebuild: a wiped replica rejoins with every acknowledged row', async () => {
+  const r = await run('replica-rebuild');
+  assert.ok(r.rejoinMs && r.rejoinMs.max > 0);
+  assert.is(r.acknowledgedWritesLost, 0);
+  const m = /holds (\d+) of (\d+) rows/.exec(r.perRun[0]!.notes!.join(' '));
+  assert.ok(m && Number(m[1]) >= Number(m[2]) && Number(m[2]) > 0, `rebuilt replica is missing rows: ${r.perRun[0]!.notes}`);
+});
+
+drills('teardown leaves no process, namespace or state behind', async () => {
+  await cluster.down();
+  for (const ns of namespaces) {
+    assert.is(existsSync(`/var/run/netns/${ns}`), false, `namespace ${ns} left behind`);
+    assert.equal(namespacePids(ns), []);
+  }
+  assert.is(loadState(NAME), undefined);
+});
+
+drills.run();
