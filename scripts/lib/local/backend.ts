@@ -369,14 +369,16 @@ export class LocalCluster implements Cluster {
         if (p.down) continue;
         try { view = await this.patroni(p, '/cluster'); if (view?.members) break; } catch { /* next */ }
       }
-      for (const p of pods) {
+      // The DCS keeps a dead member's key until its TTL runs out: a member counts as running only if its own API says so.
+      const own = await Promise.all(pods.map((p) => (p.down ? Promise.resolve(undefined) : this.patroni(p, '/patroni').catch(() => undefined))));
+      for (const [i, p] of pods.entries()) {
         const m = (view?.members ?? []).find((x: any) => x.name === p.name);
+        const self = own[i];
         let role: Member['role'] = 'unknown';
         let state = p.down ? 'stopped' : 'unreachable';
-        if (m) {
-          role = m.role === 'leader' || m.role === 'standby_leader' ? 'primary' : 'replica';
-          state = m.state;
-        }
+        if (m) role = m.role === 'leader' || m.role === 'standby_leader' ? 'primary' : 'replica';
+        if (self && typeof self === 'object') state = self.state ?? state;
+        if (m && self && typeof self === 'object' && self.role === 'replica' && role === 'primary') role = 'unknown';
         out.push({ name: p.name, shard: s, role, state, host: p.ip, timeline: m?.timeline, lag: typeof m?.lag === 'number' ? m.lag : undefined, sync: m?.role === 'sync_standby' });
       }
     }
@@ -583,7 +585,8 @@ export class LocalCluster implements Cluster {
     this.stopping = true;
     await this.close();
     for (const p of this.pods) p.down = true;
-    if (this.state) await teardown(this.state, opts);
+    // PGFLEET_KEEP_LOGS=1 keeps .local/<name> (pod logs, data) after the processes are gone.
+    if (this.state) await teardown(this.state, { keepData: opts.keepData ?? Boolean(process.env.PGFLEET_KEEP_LOGS) });
   }
 }
 

@@ -14,6 +14,8 @@ export function haproxyConfig(listeners: Listener[], opts: { pidfile: string; st
     'defaults',
     '  mode tcp',
     '  timeout connect 2s',
+    // kube-proxy forwards once: a refused connection reaches the client at once (no retries, no redispatch).
+    '  retries 0',
     '  timeout client 1h',
     '  timeout server 1h',
     '  timeout check 1s',
