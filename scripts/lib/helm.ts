@@ -6,7 +6,7 @@ import { chartDir, toolPath } from './tools.ts';
 export type K8sObject = {
   apiVersion: string;
   kind: string;
-  metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  metadata: { name: string; namespace?: string; [key: string]: any };
   [key: string]: any;
 };
 

@@ -68,3 +68,15 @@ notes('warns about replicas: 0 and synchronous mode with a single standby', () =
   assert.not.match(notesOf(['--set', 'replicas=2', '--set', 'patroni.synchronousMode=on']), 'WARNING: synchronous mode');
 });
 notes.run();
+
+const image = suite('images/postgres/Dockerfile');
+image('its versions are the ones the default image tag names', () => {
+  const dockerfile = readFileSync(join(root, 'images', 'postgres', 'Dockerfile'), 'utf8');
+  const arg = (name: string) => new RegExp(`^ARG ${name}=(\\S+)$`, 'm').exec(dockerfile)?.[1];
+  const pg = /^FROM postgres:(\d+\.\d+)-bookworm$/m.exec(dockerfile)?.[1];
+  const values = parse(readFileSync(join(chartDir, 'values.yaml'), 'utf8'));
+  assert.is(values.image.tag, `${pg}-patroni${arg('PATRONI_VERSION')}-pgbackrest${arg('PGBACKREST_VERSION')}`);
+  assert.is(chart.appVersion, pg);
+  assert.match(dockerfile, /^USER 999:999$/m);
+});
+image.run();

@@ -37,7 +37,7 @@ tls('helm provider: CA-signed certificate for every shard Service, mounted 0640'
   assert.is(s.type, 'kubernetes.io/tls');
   assert.ok(s.data['tls.crt'] && s.data['tls.key'] && s.data['ca.crt']);
   const cert = new X509Certificate(Buffer.from(s.data['tls.crt'], 'base64'));
-  for (const name of ['db-pgfleet-shard-0-primary', 'db-pgfleet-shard-1-replicas.default.svc']) assert.ok(cert.subjectAltName.includes(name), `${name} missing from SAN`);
+  for (const name of ['db-pgfleet-shard-0-primary', 'db-pgfleet-shard-1-replicas.default.svc']) assert.ok((cert.subjectAltName ?? '').includes(name), `${name} missing from SAN`);
   const vol = one(objects, 'StatefulSet', S).spec.template.spec.volumes.find((v: any) => v.name === 'tls');
   assert.is(vol.secret.defaultMode, 0o640);
 });
