@@ -120,6 +120,9 @@ export const core: Record<string, Schema> = {
     kubeAPIServerCIDRs: list('CIDRs of the Kubernetes API server (Patroni\'s DCS); narrow this to your control plane.', { type: 'string', pattern: '^[0-9a-fA-F.:]+/[0-9]{1,3}$' }, ['0.0.0.0/0'], { minItems: 1 }),
     kubeAPIServerPorts: list('Ports of the Kubernetes API server.', { type: 'integer', minimum: 1, maximum: 65535 }, [443, 6443], { minItems: 1 }),
   }),
+  upgradeGuards: obj('Refuse, at upgrade time, changes that would lose data or break a running cluster (compared with the state recorded at the last install/upgrade).', {
+    allowShardRemoval: bool('Allow lowering `shards`: the removed shards\' StatefulSets are deleted (their PVCs are kept) and their data is no longer served.', false),
+  }),
   tests: obj('`helm test` hooks.', {
     enabled: bool('Render the `helm test` Job that writes and reads through every shard.', true),
   }),
