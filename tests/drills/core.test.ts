@@ -22,7 +22,8 @@ const run = async (name: string) => {
 };
 
 drills.before(async () => {
-  cluster = await LocalCluster.up({ name: NAME, octet: 91, set: { replicas: 2, 'patroni.synchronousMode': 'on' }, log, readyTimeoutS: 150 });
+  // uvu does not print a failing hook's error: say it here.
+  cluster = await LocalCluster.up({ name: NAME, octet: 91, set: { replicas: 2, 'patroni.synchronousMode': 'on' }, log, readyTimeoutS: 150 }).catch((err) => { console.error(`cluster did not come up: ${err.message}`); throw err; });
   namespaces = [...loadState(NAME)!.namespaces];
   ttl = (await cluster.dynamicConfig((await cluster.shards())[0]!)).ttl;
 });

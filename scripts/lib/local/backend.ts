@@ -491,7 +491,7 @@ export class LocalCluster implements Cluster {
   private tlsCa(): string | undefined {
     const db = this.dbPods()[0]!;
     for (const v of db.spec.volumes ?? []) {
-      if (!v.secret) continue;
+      if (!v.secret?.secretName) continue;
       const data = objectData(this.objects, 'Secret', v.secret.secretName);
       if (data['ca.crt']) return data['ca.crt'].toString();
     }

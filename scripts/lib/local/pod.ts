@@ -104,32 +104,36 @@ export function materialiseVolumes(podSpec: any, container: any, podDir: string,
       mkdirSync(dir, { recursive: true });
       chownSync(dir, owner.uid, owner.gid);
       chmodSync(dir, 0o1777);
-    } else if (vol.configMap || vol.secret) {
-      const kind = vol.secret ? 'Secret' : 'ConfigMap';
-      const src = vol.secret ?? vol.configMap;
-      const name = vol.secret ? src.secretName : src.name;
+    } else if (vol.configMap || vol.secret || vol.projected) {
       dir = join(podDir, 'volumes', m.name);
       mkdirSync(dir, { recursive: true });
       chmodSync(dir, 0o755);
-      let data: Record<string, Buffer> = {};
-      try { data = objectData(objects, kind, name); } catch (err) { if (!src.optional) throw err; }
-      const items: { key: string; path: string; mode?: number }[] = src.items ?? Object.keys(data).map((key) => ({ key, path: key }));
-      for (const item of items) {
-        const content = data[item.key];
-        if (content === undefined) throw new ManifestError(`volume ${m.name}: ${kind} ${name} has no key ${item.key}`);
-        const file = join(dir, item.path);
-        mkdirSync(dirname(file), { recursive: true });
-        writeFileSync(file, content);
-        // Owned by root, group fsGroup (Kubernetes' fsGroup semantics): mode 0640 keys are accepted by PostgreSQL.
-        chownSync(file, 0, owner.gid);
-        chmodSync(file, item.mode ?? src.defaultMode ?? 0o644);
+      // A projected volume is several ConfigMap/Secret sources in one directory, under one defaultMode.
+      const sources = vol.projected
+        ? (vol.projected.sources ?? []).filter((x: any) => x.secret || x.configMap).map((x: any) => ({ kind: x.secret ? 'Secret' : 'ConfigMap', src: x.secret ?? x.configMap, mode: vol.projected.defaultMode }))
+        : [{ kind: vol.secret ? 'Secret' : 'ConfigMap', src: vol.secret ?? vol.configMap, mode: (vol.secret ?? vol.configMap).defaultMode }];
+      for (const { kind, src, mode } of sources as { kind: 'Secret' | 'ConfigMap'; src: any; mode?: number }[]) {
+        const name = src.secretName ?? src.name;
+        let data: Record<string, Buffer> = {};
+        try { data = objectData(objects, kind, name); } catch (err) { if (!src.optional) throw err; }
+        const items: { key: string; path: string; mode?: number }[] = src.items ?? Object.keys(data).map((key) => ({ key, path: key }));
+        for (const item of items) {
+          const content = data[item.key];
+          if (content === undefined) throw new ManifestError(`volume ${m.name}: ${kind} ${name} has no key ${item.key}`);
+          const file = join(dir, item.path);
+          mkdirSync(dirname(file), { recursive: true });
+          writeFileSync(file, content);
+          // Owned by root, group fsGroup (Kubernetes' fsGroup semantics): mode 0640 keys are accepted by PostgreSQL.
+          chownSync(file, 0, owner.gid);
+          chmodSync(file, item.mode ?? mode ?? 0o644);
+        }
       }
     } else if (vol.persistentVolumeClaim) {
       dir = join(podDir, `pvc-${vol.persistentVolumeClaim.claimName}`);
       mkdirSync(dir, { recursive: true });
       chownSync(dir, owner.uid, owner.gid);
     } else {
-      throw new ManifestError(`volume ${m.name}: only configMap, secret, emptyDir and PVC volumes run locally`);
+      throw new ManifestError(`volume ${m.name}: only configMap, secret, projected, emptyDir and PVC volumes run locally`);
     }
     mounts.push({ mountPath: m.mountPath, hostPath: m.subPath ? join(dir, m.subPath) : dir });
   }
