@@ -1,5 +1,5 @@
 // Kubernetes pod semantics of the local backend, on the rendered chart: env resolution, `$(VAR)` expansion,
-// volumes as files with their modes, path rewriting under mountPaths.
+// volumes as files with their modes.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { render, type K8sObject } from '../../scripts/lib/helm.ts';
-import { containerEnv, expand, materialiseVolumes, objectData, rewritePaths } from '../../scripts/lib/local/pod.ts';
+import { containerEnv, expand, materialiseVolumes, objectData } from '../../scripts/lib/local/pod.ts';
 
 const text = render({ set: { 'patroni.dcs.type': 'etcd3', 'patroni.dcs.etcd3.hosts': '{etcd:2379}' }, namespace: 'ns1' }).text;
 const objects = parseAllDocuments(text, { version: '1.1' }).map((d) => d.toJS()).filter(Boolean) as K8sObject[];
@@ -43,11 +43,5 @@ volumes('Secret and ConfigMap volumes become files with their defaultMode (YAML 
   assert.match(readFileSync(join(at('/etc/patroni'), 'patroni.yml'), 'utf8'), /data_dir: \/var\/lib\/postgresql\/data\/pgdata/);
   assert.match(at('/var/lib/postgresql/data'), /pvc-data$/);
   assert.ok(statSync(at('/tmp')).isDirectory());
-});
-volumes('absolute paths under a mountPath are rewritten at path boundaries only', () => {
-  const mounts = [{ mountPath: '/var/lib/postgresql/data', hostPath: '/x/pvc' }, { mountPath: '/tmp', hostPath: '/x/tmp' }, { mountPath: '/etc/pgfleet/tls', hostPath: '/x/tls' }];
-  assert.is(rewritePaths('data_dir: /var/lib/postgresql/data/pgdata', mounts), 'data_dir: /x/pvc/pgdata');
-  assert.is(rewritePaths('pgpass: /tmp/pgpass HOME=/tmp', mounts), 'pgpass: /x/tmp/pgpass HOME=/x/tmp');
-  assert.is(rewritePaths('/tmpfoo /var/tmp /etc/pgfleet/tls/ca.crt', mounts), '/tmpfoo /var/tmp /x/tls/ca.crt');
 });
 volumes.run();

@@ -227,14 +227,19 @@ const restore: Scenario = async (ctx) => {
   await sleep(3000);
   await before.stop();
   await sleep(1500);
-  const target = new Date((await cluster.sql({ service: 'primary', shard }, 'SELECT extract(epoch FROM clock_timestamp())'))[0]![0] as unknown as number * 1000);
+  const target = new Date(Number((await cluster.sql({ service: 'primary', shard }, 'SELECT extract(epoch FROM clock_timestamp())'))[0]![0]) * 1000);
   await sleep(1500);
   const after = new Writer(info, runId, { firstId: 1_000_000 * (ctx.run + 1) + 500_000 });
   after.start();
   await sleep(3000);
   await after.stop();
-  // Make sure the later writes are archived too: the restore must stop at the target, not at the archive's end.
-  await cluster.sql({ service: 'primary', shard }, 'SELECT pg_switch_wal()').catch(() => []);
+  // Archive the later writes too: the restore must stop at the target, not at the end of the archive.
+  const primary = (await cluster.primary(shard))!;
+  const segment = (await cluster.sql({ member: primary.name }, 'SELECT pg_walfile_name(pg_switch_wal())'))[0]![0]!;
+  await waitFor(`WAL segment ${segment} to be archived`, ctx.timeoutMs, async () => {
+    const last = (await cluster.sql({ member: primary.name }, "SELECT coalesce(last_archived_wal, '') FROM pg_stat_archiver"))[0]![0]!;
+    return last >= segment;
+  }, 500);
   ctx.log(`  restoring ${shard} to ${target.toISOString()}`);
   const faultAt = now();
   await cluster.restore(shard, target);

@@ -6,9 +6,11 @@ import { existsSync, mkdirSync, openSync, closeSync, readFileSync, readdirSync, 
 import { join } from 'node:path';
 import pg from 'pg';
 import { parse as parseYaml, parseAllDocuments } from 'yaml';
+import { randomBytes } from 'node:crypto';
 import { render, type K8sObject } from '../helm.ts';
+import { chartDir, root } from '../tools.ts';
 import { sleep, waitFor, type Cluster, type ConnectionInfo, type Endpoint, type Member, type Signal } from '../cluster.ts';
-import { containerEnv, expand, materialiseVolumes, objectData, resolvePort, rewriteMountedConfig, rewritePaths, selectorMatches, type MountMap } from './pod.ts';
+import { containerEnv, expand, materialiseVolumes, objectData, resolvePort, selectorMatches, type MountMap } from './pod.ts';
 import { createBridge, createNamespace, isolate, planNet, sh, unisolate, writeHosts, namespacePids, type NetPlan } from './net.ts';
 import { haproxyConfig, type Listener } from './haproxy.ts';
 import { loadState, saveState, stateDir, teardown, type State } from './state.ts';
@@ -26,11 +28,13 @@ export type LocalOptions = {
   log?: (line: string) => void;
   /** seconds to wait for every shard to be healthy */
   readyTimeoutS?: number;
+  /** chart directory (default: this checkout's charts/pgfleet) */
+  chart?: string;
 };
 
 type Pod = {
   name: string;
-  kind: 'StatefulSet' | 'Deployment';
+  kind: 'StatefulSet' | 'Deployment' | 'Job';
   owner: string;
   /** shard (= Patroni scope) of database and pooler pods */
   shard?: string;
@@ -49,6 +53,11 @@ const POSTGRES_UID = () => Number(sh('id', ['-u', 'postgres']).stdout.trim());
 const POSTGRES_GID = () => Number(sh('id', ['-g', 'postgres']).stdout.trim());
 const PATH = `${PG_BIN}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`;
 const ETCD_SERVICE = 'etcd';
+const S3_SERVICE = 's3rver';
+const S3_PORT = 4568;
+const S3_SECRET = 'pgfleet-local-s3';
+const CIPHER_SECRET = 'pgfleet-local-cipher';
+const S3_KEY = 'S3RVER';
 
 export class LocalCluster implements Cluster {
   readonly backend = 'local' as const;
@@ -61,6 +70,9 @@ export class LocalCluster implements Cluster {
   private pods: Pod[] = [];
   private svcIps = new Map<string, string>();
   private etcdIp = '';
+  private get s3Ip() { return `${this.net.subnet}.3`; }
+  private get jobIp() { return `${this.net.subnet}.4`; }
+  private jobs = 0;
   private stopping = false;
   private clients: pg.Client[] = [];
   private log: (line: string) => void;
@@ -85,9 +97,10 @@ export class LocalCluster implements Cluster {
     c.state = { name: c.name, dir: c.dir, namespaces: [], pids: [], startedAt: new Date().toISOString() };
     saveState(c.state);
     try {
-      c.renderManifests();
+      c.planPods();
       c.buildNetwork();
       await c.startEtcd();
+      await c.startS3();
       await c.startServices();
       for (const p of c.pods.filter((p) => p.kind === 'StatefulSet')) await c.startPod(p);
       await c.waitHealthy(opts.readyTimeoutS ?? 180);
@@ -103,13 +116,41 @@ export class LocalCluster implements Cluster {
 
   // ---- rendering -------------------------------------------------------------------------------------------
 
-  private renderManifests(): void {
-    const set = { ...(this.opts.set ?? {}), 'patroni.dcs.type': 'etcd3', 'patroni.dcs.etcd3.hosts': `{${ETCD_SERVICE}:2379}`, 'patroni.dcs.etcd3.protocol': 'http' };
-    this.log('rendering the chart (helm template, etcd3 DCS)');
-    const r = render({ values: this.opts.values, set, release: this.opts.release ?? 'db', namespace: this.namespace });
-    writeFileSync(join(this.dir, 'manifests.yaml'), r.text, { mode: 0o600 });
+  /** What Kubernetes would be told on top of the user's values: etcd3 as the DCS, the local S3 store for backups. */
+  private overrides(extra: Record<string, string | number | boolean> = {}): Record<string, string | number | boolean> {
+    const set: Record<string, string | number | boolean> = { ...(this.opts.set ?? {}), 'patroni.dcs.type': 'etcd3', 'patroni.dcs.etcd3.hosts': `{${ETCD_SERVICE}:2379}`, 'patroni.dcs.etcd3.protocol': 'http' };
+    const schema = JSON.parse(readFileSync(join(this.opts.chart ?? chartDir, 'values.schema.json'), 'utf8'));
+    if (schema.properties?.backups?.properties?.s3) {
+      // The repository is the local s3rver (TLS, self-signed, path-style); its keys and the cipher passphrase live
+      // in Secrets the user would have created (synthesised below, never in values).
+      Object.assign(set, {
+        'backups.s3.endpoint': S3_SERVICE, 'backups.s3.port': S3_PORT, 'backups.s3.bucket': 'pgfleet', 'backups.s3.region': 'us-east-1',
+        'backups.s3.uriStyle': 'path', 'backups.s3.verifyTls': false, 'backups.s3.keyType': 'shared', 'backups.s3.existingSecret': S3_SECRET,
+        'backups.encryption.existingSecret': CIPHER_SECRET,
+      });
+    }
+    return { ...set, ...extra };
+  }
+
+  private renderManifests(extra: Record<string, string | number | boolean> = {}): K8sObject[] {
+    this.log(`rendering the chart (helm template, etcd3 DCS${Object.keys(extra).length ? `, ${Object.entries(extra).map(([k, v]) => `${k}=${v}`).join(' ')}` : ''})`);
+    const r = render({ values: this.opts.values, set: this.overrides(extra), release: this.opts.release ?? 'db', namespace: this.namespace, chart: this.opts.chart });
     // Kubernetes reads manifests as YAML 1.1 (defaultMode: 0640 is octal there, decimal 640 in YAML 1.2).
-    this.objects = parseAllDocuments(r.text, { version: '1.1' }).map((d) => d.toJS()).filter(Boolean) as K8sObject[];
+    const objects = parseAllDocuments(r.text, { version: '1.1' }).map((d) => d.toJS()).filter(Boolean) as K8sObject[];
+    const secret = (name: string, data: Record<string, string>): K8sObject => ({ apiVersion: 'v1', kind: 'Secret', metadata: { name }, data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v).toString('base64')])) });
+    if (objects.some((o) => JSON.stringify(o).includes(S3_SECRET))) objects.push(secret(S3_SECRET, { 'access-key-id': S3_KEY, 'secret-access-key': S3_KEY }));
+    if (objects.some((o) => JSON.stringify(o).includes(CIPHER_SECRET))) objects.push(secret(CIPHER_SECRET, { 'cipher-pass': randomBytes(24).toString('base64url') }));
+    // helm upgrade semantics: Secrets the chart generates with `lookup` keep their existing data.
+    for (const o of objects) {
+      const before = this.objects.find((x) => x.kind === 'Secret' && o.kind === 'Secret' && x.metadata.name === o.metadata.name);
+      if (before) { o.data = before.data; delete o.stringData; }
+    }
+    writeFileSync(join(this.dir, 'manifests.yaml'), objects.map((o) => JSON.stringify(o)).join('\n---\n'), { mode: 0o600 });
+    return objects;
+  }
+
+  private planPods(): void {
+    this.objects = this.renderManifests();
     const stsByShardLabel = new Map<string, string>();
     for (const sts of this.objects.filter((o) => o.kind === 'StatefulSet')) {
       const label = sts.spec.template.metadata?.labels?.['pgfleet.io/shard'];
@@ -166,10 +207,12 @@ export class LocalCluster implements Cluster {
     };
     mk(`${this.name}-etcd`, `${this.name}ve`, [this.etcdIp]);
     mk(`${this.name}-svc`, `${this.name}vs`, [...this.svcIps.values()]);
+    // Job pods (backups) run one at a time in their own namespace.
+    mk(`${this.name}-job`, `${this.name}vj`, [this.jobIp]);
+    if (this.backupsRendered()) mk(`${this.name}-s3`, `${this.name}v3`, [this.s3Ip]);
     for (const p of this.pods) mk(p.ns, p.veth, [p.ip]);
     const entries = this.dnsEntries();
-    writeHosts(`${this.name}-etcd`, undefined, undefined, entries);
-    writeHosts(`${this.name}-svc`, undefined, undefined, entries);
+    for (const ns of [`${this.name}-etcd`, `${this.name}-svc`, `${this.name}-job`, ...(this.backupsRendered() ? [`${this.name}-s3`] : [])]) writeHosts(ns, undefined, undefined, entries);
     for (const p of this.pods) writeHosts(p.ns, p.name, p.ip, entries);
     writeFileSync(join(this.dir, 'hosts'), entries.map(([ip, names]) => `${ip}\t${names.join(' ')}`).join('\n') + '\n');
   }
@@ -177,7 +220,7 @@ export class LocalCluster implements Cluster {
   /** What cluster DNS would answer: Services (<svc>, <svc>.<ns>.svc, <svc>.<ns>.svc.cluster.local), headless Services to every pod IP, StatefulSet pods under their governing Service. */
   private dnsEntries(): [string, string[]][] {
     const names = (n: string) => [n, `${n}.${this.namespace}`, `${n}.${this.namespace}.svc`, `${n}.${this.namespace}.svc.cluster.local`];
-    const out: [string, string[]][] = [[this.etcdIp, names(ETCD_SERVICE)]];
+    const out: [string, string[]][] = [[this.etcdIp, names(ETCD_SERVICE)], [this.s3Ip, names(S3_SERVICE)]];
     for (const svc of this.services()) {
       if (svc.spec.clusterIP === 'None') for (const p of this.selected(svc)) out.push([p.ip, names(svc.metadata.name)]);
       else out.push([this.svcIps.get(svc.metadata.name)!, names(svc.metadata.name)]);
@@ -190,10 +233,14 @@ export class LocalCluster implements Cluster {
 
   // ---- processes ---------------------------------------------------------------------------------------------
 
-  /** Spawns argv inside a namespace as the postgres user; stdout/stderr appended to `logFile`. */
-  private spawnIn(ns: string, argv: string[], env: Record<string, string>, logFile: string, what: string, cwd = this.dir): ChildProcess {
+  /**
+   * Spawns argv inside a network namespace as the postgres user; stdout/stderr appended to `logFile`. With
+   * `mounts`, the process also gets its own mount namespace in which each volume's directory is bind-mounted at
+   * its mountPath, so every path the chart renders means what it means in the container.
+   */
+  private spawnIn(ns: string, argv: string[], env: Record<string, string>, logFile: string, what: string, cwd = this.dir, mounts: MountMap = []): ChildProcess {
     const fd = openSync(logFile, 'a');
-    const child = spawn('ip', ['netns', 'exec', ns, 'setpriv', '--reuid=postgres', '--regid=postgres', '--init-groups', '--', ...argv], {
+    const child = spawn('ip', ['netns', 'exec', ns, ...this.wrap(argv, mounts)], {
       env: { PATH, LANG: 'C.UTF-8', ...env }, cwd, detached: true, stdio: ['ignore', fd, fd],
     });
     closeSync(fd);
@@ -206,6 +253,15 @@ export class LocalCluster implements Cluster {
     return child;
   }
 
+  /** argv run as postgres, after bind-mounting the volumes (parents first) in a private mount namespace. */
+  private wrap(argv: string[], mounts: MountMap): string[] {
+    const drop = ['setpriv', '--reuid=postgres', '--regid=postgres', '--init-groups', '--'];
+    if (!mounts.length) return [...drop, ...argv];
+    const sorted = [...mounts].sort((a, b) => a.mountPath.length - b.mountPath.length);
+    const script = 'set -e; while [ "$1" != -- ]; do if [ -d "$1" ]; then mkdir -p "$2"; else mkdir -p "$(dirname "$2")"; [ -e "$2" ] || : > "$2"; fi; mount --bind "$1" "$2"; shift 2; done; shift; exec "$@"';
+    return ['unshare', '--mount', '--propagation', 'private', '--', '/bin/sh', '-c', script, 'pod', ...sorted.flatMap((m) => [m.hostPath, m.mountPath]), '--', ...drop, ...argv];
+  }
+
   private async startEtcd(): Promise<void> {
     const dir = join(this.dir, 'etcd');
     mkdirSync(dir, { recursive: true });
@@ -216,6 +272,52 @@ export class LocalCluster implements Cluster {
       '--advertise-client-urls', `http://${ip}:2379`, '--listen-peer-urls', `http://${ip}:2380`, '--initial-advertise-peer-urls', `http://${ip}:2380`,
       '--initial-cluster', `etcd=http://${ip}:2380`, '--initial-cluster-state', 'new'], {}, join(dir, 'etcd.log'), 'etcd');
     await waitFor('etcd to answer', 30_000, async () => (await fetch(`http://${ip}:2379/health`, { signal: AbortSignal.timeout(1000) })).ok);
+  }
+
+  /** Whether the rendered chart archives to S3 (pgBackRest configuration pointing at the local store). */
+  private backupsRendered(): boolean {
+    return this.objects.some((o) => o.kind === 'ConfigMap' && Object.values<string>(o.data ?? {}).some((v) => v.includes(`repo1-s3-endpoint=${S3_SERVICE}`)));
+  }
+
+  /** s3rver over TLS (self-signed) as the S3 endpoint, in its own namespace, with the bucket the chart names. */
+  private async startS3(): Promise<void> {
+    if (!this.backupsRendered()) return;
+    const dir = join(this.dir, 's3');
+    mkdirSync(join(dir, 'data'), { recursive: true });
+    const conf = this.objects.filter((o) => o.kind === 'ConfigMap').flatMap((o) => Object.values<string>(o.data ?? {})).join('\n');
+    const bucket = /repo1-s3-bucket=(\S+)/.exec(conf)?.[1] ?? 'pgfleet';
+    sh('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '7', '-subj', `/CN=${S3_SERVICE}`, '-addext', `subjectAltName=DNS:${S3_SERVICE},IP:${this.s3Ip}`]);
+    sh('chown', ['-R', 'postgres:postgres', dir]);
+    const script = join(dir, 's3rver.mjs');
+    writeFileSync(script, [
+      `import S3rver from ${JSON.stringify(join(root, 'node_modules', 's3rver', 'lib', 's3rver.js'))};`,
+      "import { readFileSync } from 'node:fs';",
+      `const s = new S3rver({ address: '0.0.0.0', port: ${S3_PORT}, silent: true, directory: ${JSON.stringify(join(dir, 'data'))},`,
+      `  key: readFileSync(${JSON.stringify(join(dir, 'key.pem'))}), cert: readFileSync(${JSON.stringify(join(dir, 'cert.pem'))}),`,
+      `  configureBuckets: [{ name: ${JSON.stringify(bucket)} }], allowMismatchedSignatures: false });`,
+      'await s.run();',
+      "console.log('s3rver listening');",
+    ].join('\n'));
+    this.log(`S3 (s3rver, TLS) at ${this.s3Ip}:${S3_PORT}, bucket ${bucket}`);
+    this.spawnIn(`${this.name}-s3`, [process.execPath, script], {}, join(dir, 's3rver.log'), 's3rver', dir);
+    await waitFor('s3rver to listen', 30_000, async () => readFileSync(join(dir, 's3rver.log'), 'utf8').includes('listening'));
+  }
+
+  /** Runs a Job's pod (e.g. a CronJob's jobTemplate) to completion in the job namespace; throws on failure. */
+  private async runJob(name: string, spec: any, labels: Record<string, string> = {}): Promise<string> {
+    const p: Pod = { name, kind: 'Job', owner: name, labels, spec, ns: `${this.name}-job`, veth: '', ip: this.jobIp, dir: join(this.dir, 'jobs', name), procs: new Map(), down: false, terminationGraceS: 0 };
+    mkdirSync(p.dir, { recursive: true });
+    let out = '';
+    for (const c of [...(spec.initContainers ?? []), ...spec.containers]) {
+      const { argv, env, mounts } = this.prepareContainer(p, c);
+      const log = join(p.dir, `${c.name}.log`);
+      const child = this.spawnIn(p.ns, argv, env, log, `${name}/${c.name}`, p.dir, mounts);
+      const code = await new Promise<number | null>((r) => child.on('exit', (x) => r(x)));
+      out = readFileSync(log, 'utf8');
+      if (code !== 0) throw new Error(`job ${name} container ${c.name} exited ${code}:\n${out.split('\n').slice(-15).join('\n')}`);
+    }
+    for (const pid of namespacePids(p.ns)) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+    return out;
   }
 
   private async startServices(): Promise<void> {
@@ -250,15 +352,9 @@ export class LocalCluster implements Cluster {
   private prepareContainer(p: Pod, c: any): { argv: string[]; env: Record<string, string>; mounts: MountMap } {
     const owner = { uid: POSTGRES_UID(), gid: POSTGRES_GID() };
     const mounts = materialiseVolumes(p.spec, c, p.dir, this.objects, owner);
-    const files = (dir: string): string[] => readdirSync(dir).flatMap((f) => {
-      const full = join(dir, f);
-      return statSync(full).isDirectory() ? files(full) : [full];
-    });
-    rewriteMountedConfig(p.spec, c, mounts, (f) => readFileSync(f, 'utf8'), (f, s) => writeFileSync(f, s), files);
     const env = containerEnv(c, { name: p.name, namespace: this.namespace, ip: p.ip, labels: p.labels }, this.objects);
-    for (const k of Object.keys(env)) env[k] = rewritePaths(env[k]!, mounts);
     if (!c.command?.length) throw new Error(`container ${c.name} of ${p.name} relies on the image's entrypoint: the local backend needs an explicit command`);
-    const argv = [...c.command, ...(c.args ?? [])].map((a: string) => rewritePaths(expand(String(a), env), mounts));
+    const argv = [...c.command, ...(c.args ?? [])].map((a: string) => expand(String(a), env));
     return { argv, env, mounts };
   }
 
@@ -268,15 +364,15 @@ export class LocalCluster implements Cluster {
     rmSync(join(p.dir, 'volumes'), { recursive: true, force: true });
     mkdirSync(p.dir, { recursive: true });
     for (const c of p.spec.initContainers ?? []) {
-      const { argv, env } = this.prepareContainer(p, c);
-      const child = this.spawnIn(p.ns, argv, env, join(p.dir, `${c.name}.log`), `${p.name}/${c.name}`, p.dir);
+      const { argv, env, mounts } = this.prepareContainer(p, c);
+      const child = this.spawnIn(p.ns, argv, env, join(p.dir, `${c.name}.log`), `${p.name}/${c.name}`, p.dir, mounts);
       const code = await new Promise<number | null>((r) => child.on('exit', (c2) => r(c2)));
       if (code !== 0) throw new Error(`init container ${c.name} of ${p.name} exited ${code}: see ${join(p.dir, `${c.name}.log`)}`);
     }
     for (const c of p.spec.containers) {
-      const { argv, env } = this.prepareContainer(p, c);
+      const { argv, env, mounts } = this.prepareContainer(p, c);
       const run = () => {
-        const child = this.spawnIn(p.ns, argv, env, join(p.dir, `${c.name}.log`), `${p.name}/${c.name}`, p.dir);
+        const child = this.spawnIn(p.ns, argv, env, join(p.dir, `${c.name}.log`), `${p.name}/${c.name}`, p.dir, mounts);
         p.procs.set(c.name, child);
         // restartPolicy Always: the kubelet restarts a container that exits, unless the pod is being deleted.
         child.on('exit', () => {
@@ -439,8 +535,12 @@ export class LocalCluster implements Cluster {
   /** The rendered patroni.yml of a database pod (paths already rewritten to the pod's directories). */
   private patroniConfig(p: Pod): any {
     const c = p.spec.containers[0];
-    const { argv } = this.prepareContainerView(p, c);
-    const file = argv.find((a) => /\.ya?ml$/.test(a) && existsSync(a));
+    const { argv, mounts } = this.prepareContainerView(p, c);
+    const host = (path: string) => {
+      const m = [...mounts].sort((a, b) => b.mountPath.length - a.mountPath.length).find((x) => path === x.mountPath || path.startsWith(`${x.mountPath}/`));
+      return m ? m.hostPath + path.slice(m.mountPath.length) : path;
+    };
+    const file = argv.filter((a) => /\.ya?ml$/.test(a)).map(host).find((a) => existsSync(a));
     if (!file) throw new Error(`${p.name}: no Patroni configuration file in the container command`);
     return parseYaml(readFileSync(file, 'utf8'));
   }
@@ -454,17 +554,16 @@ export class LocalCluster implements Cluster {
       return { mountPath: m.mountPath, hostPath: m.subPath ? join(dir, m.subPath) : dir };
     });
     const env = containerEnv(c, { name: p.name, namespace: this.namespace, ip: p.ip, labels: p.labels }, this.objects);
-    for (const k of Object.keys(env)) env[k] = rewritePaths(env[k]!, mounts);
-    const argv = [...(c.command ?? []), ...(c.args ?? [])].map((a: string) => rewritePaths(expand(String(a), env), mounts));
+    const argv = [...(c.command ?? []), ...(c.args ?? [])].map((a: string) => expand(String(a), env));
     return { argv, env, mounts };
   }
 
-  /** Runs psql inside a pod's namespace as the superuser over the Unix socket (what kubectl exec would do). */
+  /** Runs argv in a pod as its first container would see it (network, volumes, environment): kubectl exec. */
   async exec(pod: string, argv: string[], opts: { timeoutMs?: number; env?: Record<string, string> } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
     const p = this.pod(pod);
-    const { env } = this.prepareContainerView(p, p.spec.containers[0]);
+    const { env, mounts } = this.prepareContainerView(p, p.spec.containers[0]);
     return new Promise((resolve) => {
-      const child = spawn('ip', ['netns', 'exec', p.ns, 'setpriv', '--reuid=postgres', '--regid=postgres', '--init-groups', '--', ...argv], {
+      const child = spawn('ip', ['netns', 'exec', p.ns, ...this.wrap(argv, mounts)], {
         env: { PATH, LANG: 'C.UTF-8', ...env, ...(opts.env ?? {}) }, cwd: p.dir, stdio: ['ignore', 'pipe', 'pipe'],
       });
       let stdout = '';
@@ -555,15 +654,48 @@ export class LocalCluster implements Cluster {
   }
 
   async backupsEnabled(): Promise<boolean> {
-    return this.objects.some((o) => o.kind === 'CronJob' && /backup/.test(o.metadata.name));
+    return this.backupsRendered();
   }
 
-  async backup(shard: string): Promise<string> {
-    throw new Error(`backup of ${shard}: the rendered chart has no backup CronJob the local backend can run yet`);
+  /** Runs the shard's backup CronJob once (the Job its jobTemplate describes), as the CronJob controller would. */
+  async backup(shard: string, type: 'full' | 'diff' | 'incr' = 'full'): Promise<string> {
+    const sts = this.objects.find((o) => o.kind === 'StatefulSet' && o.metadata.name === shard);
+    const idx = sts?.spec.template.metadata?.labels?.['pgfleet.io/shard'];
+    const cjs = this.objects.filter((o) => o.kind === 'CronJob' && o.metadata.labels?.['app.kubernetes.io/component'] === 'backup' && o.metadata.labels?.['pgfleet.io/shard'] === idx && o.metadata.labels?.['pgfleet.io/backup-type']);
+    const cj = cjs.find((o) => o.metadata.labels!['pgfleet.io/backup-type'] === type) ?? cjs[0];
+    if (!cj) throw new Error(`no backup CronJob rendered for ${shard}`);
+    let spec = cj.spec.jobTemplate.spec.template.spec;
+    if (cj.metadata.labels!['pgfleet.io/backup-type'] !== type) {
+      // Only another type's schedule is rendered: the same Job with the requested type (its last argument).
+      spec = JSON.parse(JSON.stringify(spec).replace(`"${cj.metadata.labels!['pgfleet.io/backup-type']}"]`, `"${type}"]`));
+    }
+    const name = `${cj.metadata.name}-${++this.jobs}`;
+    this.log(`job ${name}: ${type} backup of ${shard}`);
+    const out = await this.runJob(name, spec, cj.spec.jobTemplate.spec.template.metadata?.labels ?? {});
+    return /new backup label = (\S+)/.exec(out)?.[1] ?? name;
   }
 
-  async restore(shard: string): Promise<void> {
-    throw new Error(`restore of ${shard}: the rendered chart has no restore bootstrap the local backend can run yet`);
+  /**
+   * Point-in-time restore in place, the way a user would do it with the chart: `helm upgrade` with restore values
+   * (restore.enabled, target time) after deleting the shard's volumes and DCS state; Patroni bootstraps the
+   * shard with its custom bootstrap (pgbackrest restore), replicas follow.
+   */
+  async restore(shard: string, target: Date): Promise<void> {
+    const time = target.toISOString().replace('T', ' ').replace('Z', '+00');
+    const objects = this.renderManifests({ 'restore.enabled': true, 'restore.target.type': 'time', 'restore.target.time': time });
+    const pods = this.dbPods(shard);
+    this.log(`restore ${shard} to ${time}: stopping its members, deleting their volumes and DCS keys`);
+    for (const p of pods) await this.stopPod(p, 'SIGTERM');
+    for (const p of pods) for (const f of readdirSync(p.dir)) if (f.startsWith('pvc-')) rmSync(join(p.dir, f), { recursive: true, force: true });
+    const cfg = parseYaml(objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === `${shard}-patroni`)?.data?.['patroni.yml'] ?? '{}');
+    const prefix = `${String(cfg.namespace ?? '/service/').replace(/\/?$/, '/')}${shard}/`;
+    const r = sh('ip', ['netns', 'exec', `${this.name}-etcd`, 'etcdctl', '--endpoints', `http://${this.etcdIp}:2379`, 'del', '--prefix', prefix]);
+    this.log(`deleted ${r.stdout.trim()} DCS keys under ${prefix}`);
+    this.objects = objects;
+    const sts = objects.find((o) => o.kind === 'StatefulSet' && o.metadata.name === shard)!;
+    for (const p of pods) p.spec = sts.spec.template.spec;
+    for (const p of pods) await this.startPod(p);
+    await this.waitHealthy(this.opts.readyTimeoutS ?? 300);
   }
 
   async close(): Promise<void> {

@@ -1,6 +1,6 @@
 // Kubernetes pod semantics the local backend needs, as pure functions over the rendered manifests:
-// env resolution (value, fieldRef, secretKeyRef, configMapKeyRef, `$(VAR)` expansion), volumes materialised as
-// per-pod directories, and absolute paths under a mountPath rewritten to that directory.
+// env resolution (value, fieldRef, secretKeyRef, configMapKeyRef, `$(VAR)` expansion) and volumes materialised
+// as per-pod directories (bind-mounted at their mountPaths in the container's own mount namespace).
 import { chmodSync, chownSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { K8sObject } from '../helm.ts';
@@ -138,34 +138,6 @@ export function materialiseVolumes(podSpec: any, container: any, podDir: string,
     mounts.push({ mountPath: m.mountPath, hostPath: m.subPath ? join(dir, m.subPath) : dir });
   }
   return mounts;
-}
-
-const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-
-/**
- * Rewrites every absolute path that falls under one of the mountPaths (the path itself or below it) to the
- * pod's directory. Longest mountPath wins; a path is only matched at a path boundary.
- */
-export function rewritePaths(text: string, mounts: MountMap): string {
-  const sorted = [...mounts].filter((m) => m.mountPath !== '/').sort((a, b) => b.mountPath.length - a.mountPath.length);
-  if (!sorted.length) return text;
-  const re = new RegExp(`(?<![A-Za-z0-9_.~/-])(${sorted.map((m) => escapeRe(m.mountPath.replace(/\/+$/, ''))).join('|')})(?=/|$|[^A-Za-z0-9_.-])`, 'g');
-  return text.replace(re, (p) => sorted.find((m) => m.mountPath.replace(/\/+$/, '') === p)!.hostPath);
-}
-
-/** Rewrites the files of ConfigMap volumes in place (scripts and configuration refer to mounted paths). */
-export function rewriteMountedConfig(podSpec: any, container: any, mounts: MountMap, readFile: (p: string) => string, write: (p: string, s: string) => void, list: (dir: string) => string[]): void {
-  const volumes = new Map<string, any>((podSpec.volumes ?? []).map((v: any) => [v.name, v]));
-  for (const m of container.volumeMounts ?? []) {
-    const vol = volumes.get(m.name);
-    if (!vol?.configMap) continue;
-    const host = mounts.find((x) => x.mountPath === m.mountPath)!.hostPath;
-    for (const f of list(host)) {
-      const before = readFile(f);
-      const after = rewritePaths(before, mounts);
-      if (after !== before) write(f, after);
-    }
-  }
 }
 
 /** Does a Service/NetworkPolicy selector match these labels (ignoring the keys given)? */
