@@ -32,8 +32,10 @@ export type ConnectionInfo = {
   database: string;
   user: string;
   password: string;
-  /** PEM CA to verify the server with, when the cluster serves TLS */
+  /** PEM CA to verify the server with, when the endpoint serves TLS */
   ca?: string;
+  /** whether the endpoint speaks TLS to clients (a pooler may not) */
+  tls: boolean;
 };
 
 export type Signal = 'SIGKILL' | 'SIGTERM';

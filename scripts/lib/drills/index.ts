@@ -17,6 +17,8 @@ export type RunResult = {
   newPrimary?: string;
   /** partition: writes acknowledged by the isolated old primary after the new primary's first acknowledgement */
   splitBrainWrites?: number;
+  /** restore: rows present after the restore that were written after the target time */
+  extraRows?: number;
   notes?: string[];
 };
 
@@ -30,6 +32,7 @@ export type DrillResult = {
   clientErrors: number;
   rejoinMs?: Stat;
   splitBrainWrites?: number;
+  extraRows?: number;
   synchronousMode: boolean;
   ttl?: number;
   perRun: RunResult[];
@@ -118,7 +121,10 @@ async function withWriter(ctx: Ctx, name: string, body: (w: Writer, hostOf: (m: 
   const errors = w.errors.filter((e) => e.at >= r.faultAt - 1000).length;
   ctx.log(`  run ${ctx.run}: gap ${(gap.gapMs / 1000).toFixed(2)} s, ${w.acks.length} acked, ${lost} lost, ${w.errors.length} client errors${r.rejoinMs !== undefined ? `, rejoin ${(r.rejoinMs / 1000).toFixed(1)} s` : ''}`);
   const { faultAt: _, ...rest } = r;
-  return { run: ctx.run, writeGapMs: gap.gapMs, acknowledgedWrites: w.acks.length, acknowledgedWritesLost: lost, clientErrors: w.errors.length, ...rest, notes: [...(rest.notes ?? []), ...(errors !== w.errors.length ? [`${w.errors.length - errors} errors before the fault`] : [])] };
+  const kinds = new Map<string, number>();
+  for (const e of w.errors) kinds.set(e.message, (kinds.get(e.message) ?? 0) + 1);
+  const errorNotes = [...kinds].sort((a, b) => b[1] - a[1]).slice(0, 3).map(([m, n]) => `${n}x client error: ${m}`);
+  return { run: ctx.run, writeGapMs: gap.gapMs, acknowledgedWrites: w.acks.length, acknowledgedWritesLost: lost, clientErrors: w.errors.length, ...rest, notes: [...(rest.notes ?? []), ...errorNotes, ...(errors !== w.errors.length ? [`${w.errors.length - errors} errors before the fault`] : [])] };
 }
 
 /** Kill the primary with `signal`; the killed pod comes back once a new primary serves writes. */
@@ -186,13 +192,19 @@ const pooler: Scenario = async (ctx) => {
   const pods = await ctx.cluster.poolers(ctx.shard, 'rw');
   if (!pods.length) throw new Error(`shard ${ctx.shard} has no rw pooler pods (pooler.type must be pgbouncer)`);
   return withWriter(ctx, 'pooler', async (w) => {
-    const victim = pods[ctx.run % pods.length]!;
-    ctx.log(`  SIGKILL ${victim} (rw pooler)`);
+    // Every rw PgBouncer in turn, so the one the client is connected to is certainly among them.
     const faultAt = now();
-    await ctx.cluster.kill(victim, 'SIGKILL');
-    await waitFor('writes through the pooler Service again', ctx.timeoutMs, async () => w.acks.some((a) => a.ackAt > faultAt + 200), 50);
-    await ctx.cluster.start(victim);
-    return { faultAt, rejoinMs: now() - faultAt };
+    let back = 0;
+    for (const victim of pods) {
+      ctx.log(`  SIGKILL ${victim} (rw pooler)`);
+      const at = now();
+      await ctx.cluster.kill(victim, 'SIGKILL');
+      await waitFor('writes through the pooler Service again', ctx.timeoutMs, async () => w.acks.some((a) => a.sentAt > at + 100), 50);
+      await ctx.cluster.start(victim);
+      back = Math.max(back, now() - at);
+      await sleep(1500);
+    }
+    return { faultAt, rejoinMs: back };
   });
 };
 
@@ -200,6 +212,12 @@ const replicaRebuild: Scenario = (ctx) => withWriter(ctx, 'replica-rebuild', asy
   const ms = await ctx.cluster.members(ctx.shard);
   const victim = ms.find((m) => m.role === 'replica' && !m.sync) ?? ms.find((m) => m.role === 'replica');
   if (!victim) throw new Error(`shard ${ctx.shard} has no replica to rebuild`);
+  const fromRepo = await ctx.cluster.backupsEnabled();
+  if (fromRepo) {
+    // A backup in the repository, so the new replica is restored from it (create_replica_methods) and replays WAL.
+    ctx.log(`  full backup first (replicas are rebuilt from the repository)`);
+    await ctx.cluster.backup(ctx.shard, 'full');
+  }
   ctx.log(`  wiping ${victim.name}'s data volume`);
   const faultAt = now();
   await ctx.cluster.wipe(victim.name);
@@ -210,7 +228,7 @@ const replicaRebuild: Scenario = (ctx) => withWriter(ctx, 'replica-rebuild', asy
     const r = await ctx.cluster.sql({ member: victim.name }, `SELECT count(*) FROM ${TABLE} WHERE run = '${w.run}' AND id <= ${before.at(-1)!.id}`);
     return Number(r[0]![0]) >= before.length ? r : undefined;
   }, 500);
-  return { faultAt, oldPrimary: undefined, rejoinMs: rejoinAt - faultAt, notes: [`rebuilt replica holds ${rows[0]![0]} of ${before.length} rows acknowledged before the wipe${(await ctx.cluster.backupsEnabled()) ? ' (rebuilt from the backup repository when one exists)' : ''}`] };
+  return { faultAt, oldPrimary: undefined, rejoinMs: rejoinAt - faultAt, notes: [`rebuilt replica holds ${rows[0]![0]} of ${before.length} rows acknowledged before the wipe${fromRepo ? ' (backups on: a full backup was taken first, so the rebuild can come from the repository)' : ''}`] };
 });
 
 const restore: Scenario = async (ctx) => {
@@ -251,7 +269,7 @@ const restore: Scenario = async (ctx) => {
   const extra = got.filter((id) => !want.includes(id));
   const notes = [`restored ${got.length} rows; expected exactly the ${want.length} acknowledged before the target; missing ${missing.length}, extra ${extra.length}`];
   ctx.log(`  ${notes[0]}`);
-  return { run: ctx.run, writeGapMs: now() - faultAt, acknowledgedWrites: before.acks.length + after.acks.length, acknowledgedWritesLost: missing.length, clientErrors: before.errors.length + after.errors.length, splitBrainWrites: extra.length, notes };
+  return { run: ctx.run, writeGapMs: now() - faultAt, acknowledgedWrites: before.acks.length + after.acks.length, acknowledgedWritesLost: missing.length, clientErrors: before.errors.length + after.errors.length, extraRows: extra.length, notes };
 };
 
 const chaos: Scenario = (ctx) => withWriter(ctx, 'chaos', async () => {
@@ -308,10 +326,12 @@ export async function runDrill(cluster: Cluster, scenario: string, opts: DrillOp
     acknowledgedWrites: sum('acknowledgedWrites'), acknowledgedWritesLost: sum('acknowledgedWritesLost'), clientErrors: sum('clientErrors'),
     ...(rejoin.length ? { rejoinMs: summary(rejoin) } : {}),
     ...(perRun.some((r) => r.splitBrainWrites !== undefined) ? { splitBrainWrites: sum('splitBrainWrites') } : {}),
+    ...(perRun.some((r) => r.extraRows !== undefined) ? { extraRows: sum('extraRows') } : {}),
     perRun, failures: [],
   };
   if (result.acknowledgedWritesLost && (sync || scenario === 'restore' || scenario === 'switchover' || scenario === 'pooler')) result.failures.push(`${result.acknowledgedWritesLost} acknowledged writes lost`);
-  if (result.splitBrainWrites) result.failures.push(scenario === 'restore' ? `${result.splitBrainWrites} rows after the target time restored` : `${result.splitBrainWrites} writes acknowledged by the isolated old primary after the new primary's first`);
+  if (result.splitBrainWrites) result.failures.push(`${result.splitBrainWrites} writes acknowledged by the isolated old primary after the new primary's first`);
+  if (result.extraRows) result.failures.push(`${result.extraRows} rows written after the target time came back with the restore`);
   return result;
 }
 

@@ -14,7 +14,7 @@ export function clientConfig(info: ConnectionInfo): pg.ClientConfig {
     host: info.host, port: info.port, user: info.user, password: info.password, database: info.database,
     connectionTimeoutMillis: 3000,
     // verify-ca: the chain is checked against the cluster CA; the name is not (clients may dial IPs).
-    ssl: info.ca ? { ca: info.ca, checkServerIdentity: () => undefined } : false,
+    ssl: info.tls ? (info.ca ? { ca: info.ca, checkServerIdentity: () => undefined } : { rejectUnauthorized: false }) : false,
   };
 }
 
@@ -35,6 +35,7 @@ export class Writer {
 
   static async prepare(info: ConnectionInfo): Promise<void> {
     const c = new pg.Client(clientConfig(info));
+    c.on('error', () => { /* surfaces through the pending call */ });
     await c.connect();
     try { await c.query(CREATE_TABLE); } finally { await c.end().catch(() => {}); }
   }

@@ -197,7 +197,14 @@ export class KubeCluster implements Cluster {
       setTimeout(() => reject(new Error(`kubectl port-forward service/${svc.name}: no port after 15 s`)), 15_000);
     });
     const cred = this.credentials(endpoint.shard);
-    return { host: '127.0.0.1', port, ...cred };
+    return { host: '127.0.0.1', port, ...cred, tls: svc.port === 5432 ? Boolean(cred.ca) : this.poolerTls(svc.name) };
+  }
+
+  /** A PgBouncer's client TLS mode, from its rendered ini (ConfigMap named like its Service). */
+  poolerTls(service: string): boolean {
+    const r = this.run([...this.base(), 'get', 'configmap', service, '-o', 'jsonpath={.data.pgbouncer\\.ini}']);
+    const ini = r.status === 0 ? r.stdout : '';
+    return /^\s*client_tls_sslmode\s*=/m.test(ini) && !/^\s*client_tls_sslmode\s*=\s*disable\s*$/m.test(ini);
   }
 
   async writeEndpoint(shard: string): Promise<Endpoint> {

@@ -294,7 +294,7 @@ export class LocalCluster implements Cluster {
       "import { readFileSync } from 'node:fs';",
       `const s = new S3rver({ address: '0.0.0.0', port: ${S3_PORT}, silent: true, directory: ${JSON.stringify(join(dir, 'data'))},`,
       `  key: readFileSync(${JSON.stringify(join(dir, 'key.pem'))}), cert: readFileSync(${JSON.stringify(join(dir, 'cert.pem'))}),`,
-      `  configureBuckets: [{ name: ${JSON.stringify(bucket)} }], allowMismatchedSignatures: false });`,
+      `  configureBuckets: [{ name: ${JSON.stringify(bucket)} }], vhostBuckets: false, allowMismatchedSignatures: false });`,
       'await s.run();',
       "console.log('s3rver listening');",
     ].join('\n'));
@@ -434,8 +434,8 @@ export class LocalCluster implements Cluster {
     }
   }
 
-  private async waitPoolers(): Promise<void> {
-    for (const p of this.pods.filter((x) => x.kind === 'Deployment')) {
+  private async waitPoolers(pods = this.pods.filter((x) => x.kind === 'Deployment')): Promise<void> {
+    for (const p of pods) {
       const ports = p.spec.containers.flatMap((c: any) => (c.ports ?? []).map((x: any) => x.containerPort as number));
       for (const port of ports) {
         await waitFor(`${p.name} to listen on ${port}`, 60_000, async () => {
@@ -506,6 +506,7 @@ export class LocalCluster implements Cluster {
     const p = this.pod(pod);
     if (!p.down) return;
     await this.startPod(p);
+    if (p.kind === 'Deployment') await this.waitPoolers([p]);
   }
 
   async partition(pod: string): Promise<void> {
@@ -597,6 +598,18 @@ export class LocalCluster implements Cluster {
     return undefined;
   }
 
+  /** Whether the pods behind a Service speak TLS to clients: a PgBouncer says so in its ini (client_tls_sslmode). */
+  private clientTls(svc: K8sObject, postgresTls: boolean): boolean {
+    const pod = this.selected(svc)[0];
+    if (!pod || pod.kind === 'StatefulSet') return postgresTls;
+    for (const v of pod.spec.volumes ?? []) {
+      if (!v.configMap) continue;
+      const ini = this.objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === v.configMap.name)?.data?.['pgbouncer.ini'] as string | undefined;
+      if (ini) return !/^\s*client_tls_sslmode\s*=\s*disable\s*$/m.test(ini) && /^\s*client_tls_sslmode\s*=/m.test(ini);
+    }
+    return postgresTls;
+  }
+
   private serviceName(e: { service: string; shard: string }): string {
     const has = (n: string) => this.svcIps.has(n);
     switch (e.service) {
@@ -610,11 +623,12 @@ export class LocalCluster implements Cluster {
 
   async connection(endpoint: Endpoint): Promise<ConnectionInfo> {
     const { user, database, password } = this.appCredentials();
-    if ('member' in endpoint) return { host: this.pod(endpoint.member).ip, port: 5432, user, database, password, ca: this.tlsCa() };
+    const ca = this.tlsCa();
+    if ('member' in endpoint) return { host: this.pod(endpoint.member).ip, port: 5432, user, database, password, ca, tls: Boolean(ca) };
     const name = this.serviceName(endpoint);
     const svc = this.services().find((s) => s.metadata.name === name);
     if (!svc) throw new Error(`Service ${name} is not rendered`);
-    return { host: this.svcIps.get(name)!, port: svc.spec.ports[0].port, user, database, password, ca: this.tlsCa() };
+    return { host: this.svcIps.get(name)!, port: svc.spec.ports[0].port, user, database, password, ca, tls: this.clientTls(svc, Boolean(ca)) };
   }
 
   async writeEndpoint(shard: string): Promise<Endpoint> {
@@ -638,6 +652,7 @@ export class LocalCluster implements Cluster {
     }
     const info = await this.connection(endpoint);
     const client = new pg.Client({ ...clientConfig(info), database: opts.database ?? info.database, query_timeout: opts.timeoutMs ?? 30_000 });
+    client.on('error', () => { /* surfaces through the pending call */ });
     await client.connect();
     try {
       const r = await client.query({ text: query, rowMode: 'array' });
@@ -727,6 +742,6 @@ export function clientConfig(info: ConnectionInfo): pg.ClientConfig {
     host: info.host, port: info.port, user: info.user, password: info.password, database: info.database,
     connectionTimeoutMillis: 3000,
     // verify-ca: the chain is checked against the cluster CA; the name is not (clients here dial IPs).
-    ssl: info.ca ? { ca: info.ca, checkServerIdentity: () => undefined } : false,
+    ssl: info.tls ? (info.ca ? { ca: info.ca, checkServerIdentity: () => undefined } : { rejectUnauthorized: false }) : false,
   };
 }
