@@ -14,7 +14,7 @@ import { containerEnv, expand, materialiseVolumes, objectData, resolvePort, sele
 import { createBridge, createNamespace, isolate, planNet, sh, unisolate, writeHosts, namespacePids, type NetPlan } from './net.ts';
 import { haproxyConfig, type Listener } from './haproxy.ts';
 import { loadState, saveState, stateDir, teardown, type State } from './state.ts';
-import { PG_BIN, requireLocalPrerequisites } from './packages.ts';
+import { INSTALL_HINT, PG_BIN, requireLocalPrerequisites } from './packages.ts';
 
 export type LocalOptions = {
   /** cluster name: state dir .local/<name>, namespace and bridge prefix */
@@ -353,8 +353,9 @@ export class LocalCluster implements Cluster {
     const owner = { uid: POSTGRES_UID(), gid: POSTGRES_GID() };
     const mounts = materialiseVolumes(p.spec, c, p.dir, this.objects, owner);
     const env = containerEnv(c, { name: p.name, namespace: this.namespace, ip: p.ip, labels: p.labels }, this.objects);
-    if (!c.command?.length) throw new Error(`container ${c.name} of ${p.name} relies on the image's entrypoint: the local backend needs an explicit command`);
-    const argv = [...c.command, ...(c.args ?? [])].map((a: string) => expand(String(a), env));
+    const command = c.command?.length ? c.command : imageEntrypoint(c.image);
+    if (!command) throw new Error(`container ${c.name} of ${p.name} relies on the entrypoint of ${c.image}, which the local backend does not know`);
+    const argv = [...command, ...(c.args ?? [])].map((a: string) => expand(String(a), env));
     return { argv, env, mounts };
   }
 
@@ -370,6 +371,10 @@ export class LocalCluster implements Cluster {
       if (code !== 0) throw new Error(`init container ${c.name} of ${p.name} exited ${code}: see ${join(p.dir, `${c.name}.log`)}`);
     }
     for (const c of p.spec.containers) {
+      if (!c.command?.length && imageEntrypoint(c.image) && !existsSync(imageEntrypoint(c.image)![0]!)) {
+        this.log(`pod ${p.name}: skipping container ${c.name} (${imageEntrypoint(c.image)![0]} is not installed: ${INSTALL_HINT.split('   ')[0]})`);
+        continue;
+      }
       const { argv, env, mounts } = this.prepareContainer(p, c);
       const run = () => {
         const child = this.spawnIn(p.ns, argv, env, join(p.dir, `${c.name}.log`), `${p.name}/${c.name}`, p.dir, mounts);
@@ -382,7 +387,7 @@ export class LocalCluster implements Cluster {
       };
       run();
     }
-    this.log(`pod ${p.name} (${p.ip}) started: ${p.spec.containers.map((c: any) => c.name).join(', ')}`);
+    this.log(`pod ${p.name} (${p.ip}) started: ${[...p.procs.keys()].join(', ')}`);
   }
 
   private pod(name: string): Pod {
@@ -735,6 +740,16 @@ export class LocalCluster implements Cluster {
     // PGFLEET_KEEP_LOGS=1 keeps .local/<name> (pod logs, data) after the processes are gone.
     if (this.state) await teardown(this.state, { keepData: opts.keepData ?? Boolean(process.env.PGFLEET_KEEP_LOGS) });
   }
+}
+
+/** Local binaries standing in for the entrypoints of images whose containers the chart renders without a command. */
+const ENTRYPOINTS: [RegExp, string[]][] = [
+  [/\/postgres-exporter(:|@|$)/, ['/usr/bin/prometheus-postgres-exporter']],
+  [/\/pgbouncer-exporter(:|@|$)/, ['/usr/bin/prometheus-pgbouncer-exporter']],
+];
+
+export function imageEntrypoint(image: string | undefined): string[] | undefined {
+  return ENTRYPOINTS.find(([re]) => re.test(image ?? ''))?.[1];
 }
 
 export function clientConfig(info: ConnectionInfo): pg.ClientConfig {

@@ -2,7 +2,9 @@
 import { existsSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 
-export const PACKAGES = ['postgresql-15', 'patroni', 'python3-etcd', 'pgbouncer', 'pgbackrest', 'etcd-server', 'etcd-client', 'haproxy', 'iproute2', 'iptables', 'yamllint'] as const;
+export const PACKAGES = ['postgresql-15', 'patroni', 'python3-etcd', 'pgbouncer', 'pgbackrest', 'etcd-server', 'etcd-client', 'haproxy', 'iproute2', 'iptables', 'yamllint',
+  // the monitoring sidecars' binaries (optional: a pod runs without its exporter when they are missing)
+  'prometheus-postgres-exporter', 'prometheus-pgbouncer-exporter'] as const;
 
 /** Binaries (absolute paths) the local backend needs, and the package that ships each. */
 const BINARIES: [string, string][] = [
