@@ -6,7 +6,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parse } from 'yaml';
 import { SELECTOR_PLACEHOLDER } from '../../schema/alerts.ts';
-import { find, one, render, type K8sObject } from '../../scripts/lib/helm.ts';
+import { find, helm, one, render, type K8sObject } from '../../scripts/lib/helm.ts';
 import { chartDir } from '../../scripts/lib/tools.ts';
 import { validateObject } from '../lib/k8s.ts';
 import { restrictedViolations } from '../lib/podsecurity.ts';
@@ -128,8 +128,17 @@ pm.run();
 const net = suite('NetworkPolicy for Prometheus');
 const ingress = (set: Record<string, unknown> = {}) => one(render({ set: set as any }).objects, 'NetworkPolicy', S).spec.ingress as any[];
 const scrapeRule = (rules: any[]) => rules.find((r) => r.ports.some((p: any) => p.port === 9187 || p.port === 8008) && !r.from.some((f: any) => f.podSelector?.matchLabels?.['app.kubernetes.io/component'] === 'database'));
-net('no selector: nothing may scrape (and NOTES say so)', () => {
+net('no selector: nothing may scrape, and NOTES say so', () => {
   assert.is(scrapeRule(ingress()), undefined);
+  const notes = (args: string[]) => {
+    const r = helm(['install', 'db', chartDir, '--dry-run=client', '--namespace', 'prod', ...args]);
+    assert.is(r.status, 0, r.stderr);
+    return r.stdout.slice(r.stdout.indexOf('NOTES:'));
+  };
+  assert.match(notes([]), 'WARNING: monitoring.prometheusSelector is empty');
+  const ok = notes(['--set', 'monitoring.prometheusSelector[0].namespaceSelector.matchLabels.name=monitoring', '--set', 'monitoring.podMonitor.enabled=true']);
+  assert.not.match(ok, 'monitoring.prometheusSelector is empty');
+  assert.match(ok, 'scraped through PodMonitor db-pgfleet-database');
 });
 net('monitoring.prometheusSelector: 9187 and 8008 from those peers only', () => {
   const rule = scrapeRule(ingress({ 'monitoring.prometheusSelector[0].namespaceSelector.matchLabels.name': 'monitoring', 'monitoring.prometheusSelector[0].podSelector.matchLabels.app': 'prometheus' }));
