@@ -8,7 +8,7 @@ its -replicas Service (role "replica"); explicit roles, never role = "auto". Sec
 {{- $v := .Values -}}
 {{- $d := $v.pooler.pgdog -}}
 {{- $db := $v.postgresql.database -}}
-# Rendered by the pgfleet chart for {{ int $v.shards }} shard(s). Placeholders @secret:...@ are filled at pod start.
+# Rendered by the pgfleet chart for {{ int $v.shards }} shard(s). Secret placeholders are filled at pod start.
 [general]
 host = "0.0.0.0"
 port = 6432
@@ -66,7 +66,7 @@ password = "@secret:pooler-admin-password@"
 
 {{/* users.toml: the application role and the admin role on the application database; passwords filled at pod start. */}}
 {{- define "pgfleet.pgdog.users" -}}
-# Rendered by the pgfleet chart. Placeholders @secret:...@ are filled at pod start from the auth Secret.
+# Rendered by the pgfleet chart. Password placeholders are filled at pod start from the auth Secret.
 {{- range $u := list (list .Values.auth.appUser "app-password") (list .Values.auth.adminUser "admin-password") }}
 
 [[users]]
@@ -89,6 +89,8 @@ out=$2
 umask 077
 : > "$out.tmp"
 while IFS= read -r line || [ -n "$line" ]; do
+  done_part=""
+  # Left to right: a filled-in value is never scanned again, whatever it contains.
   while :; do
     case "$line" in
       *@secret:*@*) ;;
@@ -97,15 +99,15 @@ while IFS= read -r line || [ -n "$line" ]; do
     head=${line%%@secret:*}
     rest=${line#*@secret:}
     key=${rest%%@*}
-    tail=${rest#*@}
     case "$key" in
       *[!a-z0-9-]*|"") echo "render-config: bad placeholder in $in" >&2; exit 1 ;;
     esac
+    [ -s "$secrets/$key" ] || { echo "render-config: $secrets/$key is missing or empty" >&2; exit 1; }
     value=$(sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' "$secrets/$key")
-    [ -n "$value" ] || { echo "render-config: $secrets/$key is empty" >&2; exit 1; }
-    line=$head$value$tail
+    done_part=$done_part$head$value
+    line=${rest#*@}
   done
-  printf '%s\n' "$line" >> "$out.tmp"
+  printf '%s%s\n' "$done_part" "$line" >> "$out.tmp"
 done < "$in"
 mv "$out.tmp" "$out"
 echo "render-config: wrote $out" >&2
