@@ -6,6 +6,7 @@ import * as assert from 'uvu/assert';
 import { parse as parseIni } from 'ini';
 import { parse as parseToml } from 'smol-toml';
 import { parse as parseYaml } from 'yaml';
+import { Ajv } from 'ajv';
 import { find, one, render, RenderError, type K8sObject } from '../../scripts/lib/helm.ts';
 import { chartDir } from '../../scripts/lib/tools.ts';
 
@@ -288,7 +289,7 @@ pgdog('Deployment: replicas, PDB, probes, metrics port, restricted, image pinned
   assert.is(c.securityContext.readOnlyRootFilesystem, true);
   assert.is(podSpec(d).securityContext.runAsNonRoot, true);
   assert.is(one(pd, 'PodDisruptionBudget', `${R}-pgfleet-pgdog`).spec.maxUnavailable, 1);
-  assert.is(one(pd, 'ConfigMap', `${R}-pgfleet-pgdog`).metadata.annotations['pgfleet.io/shards'], '3');
+  assert.is(one(pd, 'ConfigMap', `${R}-pgfleet-pgdog`).metadata.annotations?.['pgfleet.io/shards'], '3');
   assert.is(deployments(pd, 'pgbouncer').length, 0);
   const env = one(pd, 'StatefulSet', shard(1)).spec.template.spec.containers[0].env;
   assert.is(env.find((e: any) => e.name === 'PGFLEET_POOLER_HOSTS').value, `${R}-pgfleet-pgdog-headless`);
@@ -336,10 +337,21 @@ refusals('there are at least 8 pooler fixtures, both layers', () => {
   assert.equal([...layers].sort(), ['schema', 'template']);
 });
 
+const ajv = new Ajv({ allErrors: true, strict: false });
+const validateValues = ajv.compile(JSON.parse(readFileSync(join(chartDir, 'values.schema.json'), 'utf8')));
+const defaults = parseYaml(readFileSync(join(chartDir, 'values.yaml'), 'utf8'));
+const merge = (a: any, b: any): any => (a && b && typeof a === 'object' && typeof b === 'object' && !Array.isArray(a) && !Array.isArray(b)
+  ? Object.fromEntries([...new Set([...Object.keys(a), ...Object.keys(b)])].map((k) => [k, k in b ? merge(a[k], b[k]) : a[k]]))
+  : b ?? a);
+
 for (const f of badFiles) {
   refusals(f, () => {
     const text = readFileSync(join(badDir, f), 'utf8');
     const expect = /^# expect: (.+)$/m.exec(text)![1]!;
+    const layer = /^# layer: (schema|template)$/m.exec(text)?.[1];
+    assert.ok(layer, `${f}: second line is # layer: schema|template`);
+    const schemaOk = validateValues(merge(defaults, parseYaml(text)));
+    assert.is(schemaOk, layer === 'template', `${f}: ajv ${schemaOk ? 'accepts' : 'refuses'} it but the layer is ${layer}`);
     try {
       render({ values: [join(badDir, f)] });
       assert.unreachable(`${f} rendered`);
