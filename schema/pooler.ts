@@ -13,7 +13,7 @@ const resources = (cpu: string, memory: string, limitMemory: string) => k8s(
 export const pooler: Record<string, Schema> = {
   pooler: obj('Connection pooler in front of every shard. Applications connect to the pooler, never to the database pods.', {
     type: oneOf('`pgbouncer`: read-write and read-only PgBouncer per shard; `pgdog`: one sharding-aware PgDog router; `none`: bring your own.', ['pgbouncer', 'pgdog', 'none'], 'pgbouncer'),
-    existingSecret: str('Secret holding `admin-password` and `stats-password` for the pooler\'s own admin and stats roles. Empty: the chart generates one and reuses it on upgrade.', '', { pattern: '^([a-z0-9]([-a-z0-9.]*[a-z0-9])?)?$' }),
+    existingSecret: str('Secret holding `pooler-admin-password` and `pooler-stats-password` for the pooler\'s own admin and stats roles. Empty: `auth.existingSecret` when that is set (add the two keys to it), otherwise the chart generates one and reuses it on upgrade.', '', { pattern: '^([a-z0-9]([-a-z0-9.]*[a-z0-9])?)?$' }),
     adminUser: str('Pooler-local admin role (PgBouncer `admin_users`, PgDog `[admin] user`). It is not a PostgreSQL role; the failover callback uses it to send `RECONNECT`.', 'pgfleet_pooler_admin', { pattern: ROLE }),
     statsUser: str('Pooler-local read-only stats role (PgBouncer `stats_users`) for exporters.', 'pgfleet_pooler_stats', { pattern: ROLE }),
     podAnnotations: map('Extra annotations on pooler pods.', { type: 'string' }),

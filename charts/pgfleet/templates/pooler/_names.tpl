@@ -24,9 +24,9 @@ Pooler names. Per-shard names keep their suffix when the base name is long: (dic
 {{- include "pgfleet.suffixed" (dict "root" . "suffix" "pgdog-headless") -}}
 {{- end -}}
 
-{{/* Secret with the pooler-local admin and stats passwords. */}}
+{{/* Secret with the pooler-local admin and stats passwords: pooler.existingSecret, else auth.existingSecret, else generated. */}}
 {{- define "pgfleet.pooler.secret" -}}
-{{- default (include "pgfleet.suffixed" (dict "root" . "suffix" "pooler")) .Values.pooler.existingSecret -}}
+{{- coalesce .Values.pooler.existingSecret .Values.auth.existingSecret (include "pgfleet.suffixed" (dict "root" . "suffix" "pooler")) -}}
 {{- end -}}
 
 {{/* Database host behind a pool: (dict "root" $ "shard" i "pool" "rw"|"ro"). ro falls back to the primary without replicas. */}}

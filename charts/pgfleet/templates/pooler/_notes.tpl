@@ -21,11 +21,7 @@ Connect through PgDog, which routes across all {{ int $v.shards }} shard(s) (por
 {{- end }}
 Client pods need the label {{ include "pgfleet.clientLabel" $ }}: "true" (or a networkPolicy.allowedClients entry).
 {{- else -}}
-No pooler (pooler.type: none). Point your own pooler at, per shard:
-{{- range $i := until (int $v.shards) }}
-{{- $shard := include "pgfleet.shard" (dict "root" $ "shard" $i) }}
-  shard {{ $i }}: read-write {{ $shard }}-primary.{{ $ns }}.svc:5432, read-only {{ $shard }}-replicas.{{ $ns }}.svc:5432
-{{- end }}
-Your pooler does not follow failover by itself: send it RECONNECT (or an equivalent) when a shard's primary changes.
+No pooler (pooler.type: none): point your own pooler at the endpoints above. It must follow failover by itself
+(for PgBouncer: send RECONNECT when a shard's primary changes).
 {{- end -}}
 {{- end -}}

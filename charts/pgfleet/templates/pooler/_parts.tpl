@@ -22,7 +22,7 @@
   valueFrom:
     secretKeyRef:
       name: {{ include "pgfleet.pooler.secret" $ }}
-      key: admin-password
+      key: pooler-admin-password
 {{- end -}}
 {{- end -}}
 

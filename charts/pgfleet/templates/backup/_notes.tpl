@@ -1,0 +1,2 @@
+{{/* backup lines for NOTES.txt. */}}
+{{- define "pgfleet.backup.notes" -}}{{- end -}}
