@@ -1,5 +1,6 @@
 // Monitoring: the postgres_exporter sidecar, the monitoring role, Patroni /metrics, PodMonitor, NetworkPolicy
 // ingress for Prometheus, PrometheusRule and the Grafana dashboard ConfigMap, each per values.
+import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
@@ -7,7 +8,8 @@ import * as assert from 'uvu/assert';
 import { parse } from 'yaml';
 import { SELECTOR_PLACEHOLDER } from '../../schema/alerts.ts';
 import { find, helm, one, render, type K8sObject } from '../../scripts/lib/helm.ts';
-import { chartDir } from '../../scripts/lib/tools.ts';
+import { chartDir, toolPath } from '../../scripts/lib/tools.ts';
+import { startFakeApiServer } from '../lib/fake-apiserver.ts';
 import { validateObject } from '../lib/k8s.ts';
 import { restrictedViolations } from '../lib/podsecurity.ts';
 
@@ -188,3 +190,24 @@ dash('everything on renders valid objects', async () => {
   for (const o of render({ set: ALL_ON }).objects) await validateObject(o);
 });
 dash.run();
+
+const upgrade = suite('enabling monitoring on existing shards');
+// NOTES as `helm install --dry-run=server` prints them, with `installed` served by a fake API server for lookup.
+async function notesAgainst(installed: K8sObject[]): Promise<string> {
+  const api = await startFakeApiServer(installed);
+  try {
+    const stdout = await new Promise<string>((resolve, reject) => execFile(toolPath('helm'), ['install', 'db', chartDir, '--namespace', 'default', '--dry-run=server', '--disable-openapi-validation', '--kube-apiserver', api.url, '--set', 'shards=2'], { encoding: 'utf8', env: { ...process.env, KUBECONFIG: '/dev/null' } }, (err, out, errOut) => (err ? reject(new Error(errOut || err.message)) : resolve(out))));
+    return stdout.slice(stdout.indexOf('NOTES:'));
+  } finally { await api.close(); }
+}
+upgrade('shards that run without the exporter: NOTES say the monitoring role must be created by hand', async () => {
+  const notes = await notesAgainst(render({ set: { shards: 2, 'monitoring.enabled': false } }).objects);
+  assert.match(notes, 'WARNING: monitoring was just enabled on shards bootstrapped without it (db-pgfleet-shard-0, db-pgfleet-shard-1): their role "pgfleet_monitor" does not exist yet');
+});
+upgrade('shards that already run it, or a fresh install: no such warning', async () => {
+  assert.not.match(await notesAgainst(render({ set: { shards: 2 } }).objects), 'monitoring was just enabled');
+  const fresh = await notesAgainst([]);
+  assert.match(fresh, 'Metrics: postgres_exporter on port 9187');
+  assert.not.match(fresh, 'monitoring was just enabled');
+});
+upgrade.run();
