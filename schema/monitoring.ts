@@ -25,7 +25,7 @@ export const monitoring: Record<string, Schema> = {
     prometheusRule: obj('prometheus-operator PrometheusRule with the chart\'s alerts (runbooks in the chart README). Needs the PodMonitor\'s `cluster_name` label, or the same relabelling in your own scrape config.', {
       enabled: bool('Create the PrometheusRule.', false),
       labels: map('Extra labels on the PrometheusRule (to match your Prometheus `ruleSelector`).', { type: 'string' }),
-      alertLabels: map('Extra labels on every alert (e.g. `team`), for Alertmanager routing.', { type: 'string' }),
+      alertLabels: map('Extra labels on every alert (e.g. `team`), for Alertmanager routing; an alert\'s own `severity` is kept.', { type: 'string' }),
     }),
     grafanaDashboard: obj('Grafana dashboard ConfigMap, picked up by the Grafana sidecar.', {
       enabled: bool('Create the dashboard ConfigMap.', false),

@@ -169,11 +169,12 @@ rule('embeds the generated rules with the release\'s namespace and shards in eve
     assert.equal(x.annotations, source[i].annotations);
   }
 });
-rule('alertLabels reach every alert; dots in the release name are matched literally', () => {
-  const r = one(render({ release: 'db.v2', set: { 'monitoring.prometheusRule.enabled': true, 'monitoring.prometheusRule.alertLabels.team': 'data' } }).objects, 'PrometheusRule', 'db.v2-pgfleet-alerts');
-  for (const x of r.spec.groups.flatMap((g: any) => g.rules)) {
+rule('alertLabels reach every alert but never replace its severity; dots in the release name are matched literally', () => {
+  const r = one(render({ release: 'db.v2', set: { 'monitoring.prometheusRule.enabled': true, 'monitoring.prometheusRule.alertLabels.team': 'data', 'monitoring.prometheusRule.alertLabels.severity': 'page' } }).objects, 'PrometheusRule', 'db.v2-pgfleet-alerts');
+  const source = generated.groups.flatMap((g: any) => g.rules);
+  for (const [i, x] of r.spec.groups.flatMap((g: any) => g.rules).entries()) {
     assert.is(x.labels.team, 'data');
-    assert.ok(['critical', 'warning', 'info'].includes(x.labels.severity));
+    assert.is(x.labels.severity, source[i].labels.severity);
     assert.match(x.expr, 'cluster_name=~"db[.]v2-pgfleet-shard-[0-9]+"');
   }
 });
