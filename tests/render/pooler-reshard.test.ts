@@ -6,8 +6,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { one, render, RenderError } from '../../scripts/lib/helm.ts';
+import { one, render, renderAsync, RenderError, type K8sObject } from '../../scripts/lib/helm.ts';
+import { parse as parseToml } from 'smol-toml';
+import { startFakeApiServer, type FakeApiServer } from '../lib/fake-apiserver.ts';
 import { chartDir } from '../../scripts/lib/tools.ts';
+
+const toml = (o: K8sObject[]) => parseToml(one(o, 'ConfigMap', 'db-pgfleet-pgdog').data['pgdog.toml']) as any;
 
 const reshard = suite('pooler: PgDog refuses a shard-count change on an installed release');
 const scratch = mkdtempSync(join(tmpdir(), 'pgfleet-reshard-'));
@@ -57,3 +61,39 @@ reshard('the guard only applies to PgDog', () => {
 });
 
 reshard.run();
+
+// ---------------------------------------------------------------------------------------------------------
+// The same guard through a real `lookup`: the previous release's objects served by the fake API server.
+const upgrade = suite('pooler: upgrade against the installed release (fake API server)');
+let api: FakeApiServer;
+let installed: K8sObject[] = [];
+upgrade.before(async () => {
+  installed = render({ set: { shards: 2, 'pooler.type': 'pgdog' } }).objects;
+  api = await startFakeApiServer(installed);
+});
+upgrade.after(async () => { await api?.close(); });
+const upgradeWith = (set: Record<string, string | number | boolean>) => renderAsync({ set: { shards: 2, 'pooler.type': 'pgdog', ...set }, apiServer: api.url });
+
+upgrade('adding a shard under PgDog is refused, naming shards and the reason', async () => {
+  try {
+    await upgradeWith({ shards: 3 });
+  } catch (e) {
+    assert.match((e as Error).message, /shards: this release routes with PgDog over 2 shard\(s\) and would now get 3/);
+    assert.ok(api.requests.includes('GET /api/v1/namespaces/default/configmaps/db-pgfleet-pgdog'), api.requests.join('\n'));
+    return;
+  }
+  assert.unreachable('the upgrade was accepted');
+});
+
+upgrade('allowReshard lets it through; an unchanged count needs nothing', async () => {
+  const { objects } = await upgradeWith({ shards: 3, 'pooler.pgdog.allowReshard': true });
+  assert.is(toml(objects).databases.length, 6);
+  await upgradeWith({});
+});
+
+upgrade('the pooler passwords are reused on upgrade, not regenerated', async () => {
+  const { objects } = await upgradeWith({});
+  assert.equal(one(objects, 'Secret', 'db-pgfleet-pooler').data, one(installed, 'Secret', 'db-pgfleet-pooler').data);
+});
+
+upgrade.run();

@@ -6,7 +6,7 @@ import * as assert from 'uvu/assert';
 import { parse as parseIni } from 'ini';
 import { parse as parseToml } from 'smol-toml';
 import { parse as parseYaml } from 'yaml';
-import { find, one, render, type K8sObject } from '../../scripts/lib/helm.ts';
+import { find, helm, one, render, type K8sObject } from '../../scripts/lib/helm.ts';
 import { chartDir } from '../../scripts/lib/tools.ts';
 
 const R = 'db';
@@ -331,6 +331,36 @@ none('no pooler objects, no callback, no pooler env on the database pods', () =>
 });
 
 none.run();
+
+// ---------------------------------------------------------------------------------------------------------
+const notes = suite('pooler: connection endpoints in NOTES.txt (pgfleet.pooler.notes)');
+const notesOf = (args: string[]) => {
+  const r = helm(['install', 'db', chartDir, '--dry-run=client', '--namespace', 'prod', ...args]);
+  assert.is(r.status, 0, r.stderr);
+  return r.stdout.slice(r.stdout.indexOf('NOTES:'));
+};
+
+notes('PgBouncer: a read-write and a read-only URL per shard', () => {
+  const text = notesOf(['--set', 'shards=2']);
+  for (const i of [0, 1]) {
+    assert.match(text, `read-write: postgresql://app@db-pgfleet-shard-${i}-pgbouncer-rw.prod.svc:6432/app`);
+    assert.match(text, `read-only:  postgresql://app@db-pgfleet-shard-${i}-pgbouncer-ro.prod.svc:6432/app`);
+  }
+  assert.not.match(text, 'served by the primary');
+  assert.match(notesOf(['--set', 'replicas=0']), '(no replicas: served by the primary)');
+});
+
+notes('PgDog: one URL and the sharded tables; none: a reminder that failover is the user\'s job', () => {
+  const text = notesOf(['--values', join(chartDir, 'ci', '11-pgdog-values.yaml')]);
+  assert.match(text, 'postgresql://app@db-pgfleet-pgdog.prod.svc:6432/app');
+  assert.match(text, 'Sharded tables: orders(customer_id), sessions(session_id)');
+  assert.not.match(text, 'pgbouncer-rw');
+  const none = notesOf(['--set', 'pooler.type=none']);
+  assert.match(none, 'No pooler (pooler.type: none)');
+  assert.not.match(none, ':6432');
+});
+
+notes.run();
 
 // ---------------------------------------------------------------------------------------------------------
 // tests/schema/bad-values.test.ts runs every fixture through helm and ajv; this only keeps the pooler's share.
