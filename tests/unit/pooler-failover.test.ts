@@ -24,7 +24,7 @@ const runAs = (argv: string[], env: Record<string, string> = {}, input?: string)
 };
 const pgbouncerBin = ['/usr/sbin/pgbouncer', '/usr/bin/pgbouncer'].find((p) => spawnSync('test', ['-x', p]).status === 0);
 
-const passwords = { PGFLEET_ADMIN_PASSWORD: 'admin-pw', PGFLEET_APP_PASSWORD: 'app-pw"x', PGFLEET_POOLER_PASSWORD: 'pooler-pw' };
+const passwords = { PGFLEET_ADMIN_PASSWORD: 'admin-pw', PGFLEET_APP_PASSWORD: 'app-pw"x', PGFLEET_POOLER_PASSWORD: 'pooler-pw', PGFLEET_MONITOR_PASSWORD: 'monitor-pw' }; // as the pod's env (monitoring is on by default)
 const rendered = render({ set: { shards: 1, replicas: 1, 'tls.enabled': false } }).objects;
 const scripts = one(rendered, 'ConfigMap', 'db-pgfleet-scripts').data;
 const poolCm = one(rendered, 'ConfigMap', 'db-pgfleet-shard-0-pgbouncer-rw').data;
