@@ -23,7 +23,7 @@ export type LocalOptions = {
   set?: Record<string, string | number | boolean>;
   release?: string;
   namespace?: string;
-  /** third octet of 10.213.X.0/24 */
+  /** third octet of 10.213.X.0/24 (default: derived from the name, 30-89) */
   octet?: number;
   log?: (line: string) => void;
   /** seconds to wait for every shard to be healthy */
@@ -157,7 +157,8 @@ export class LocalCluster implements Cluster {
       if (label !== undefined) stsByShardLabel.set(label, sts.metadata.name);
     }
     let index = 0;
-    const octet = this.opts.octet ?? 77;
+    // The subnet follows the name, so differently named clusters can run side by side.
+    const octet = this.opts.octet ?? 30 + ([...this.name].reduce((h, ch) => (h * 31 + ch.charCodeAt(0)) % 9973, 7) % 60);
     this.net = planNet(this.name, octet);
     const ipOf = (i: number) => `${this.net.subnet}.${20 + i}`;
     for (const o of this.objects) {
