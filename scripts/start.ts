@@ -26,17 +26,21 @@ try {
   process.exit(1);
 }
 
-const d = cluster.describe();
-const cred = cluster.credentials();
-console.log('\nConnection strings (from this machine; password from the rendered auth Secret):');
+console.log('\nConnection strings (from this machine; the application role, password from the rendered auth Secret):');
 for (const shard of await cluster.shards()) {
   console.log(`  ${shard}`);
-  for (const svc of d.services.filter((s) => s.name.startsWith(`${shard}-`))) {
-    console.log(`    ${svc.name.slice(shard.length + 1).padEnd(14)} postgresql://${cred.user}:${encodeURIComponent(cred.password)}@${svc.ip}:${svc.ports[0]}/${cred.database}?sslmode=require`);
+  const names = { rw: 'read-write', ro: 'read-only', primary: 'primary', replicas: 'replicas' } as const;
+  const seen = new Set<string>();
+  for (const service of ['rw', 'ro', 'primary', 'replicas'] as const) {
+    const c = await cluster.connection({ service, shard });
+    const url = `postgresql://${c.user}:${encodeURIComponent(c.password)}@${c.host}:${c.port}/${c.database}?sslmode=${c.tls ? 'require' : 'disable'}`;
+    if (seen.has(url)) continue;
+    seen.add(url);
+    console.log(`    ${names[service].padEnd(11)} ${url}`);
   }
 }
 const table = async () => {
-  const rows = (await cluster!.members()).map((m) => [m.shard, m.name, m.host, m.role === 'primary' ? 'Leader' : m.sync ? 'Sync Standby' : m.role === 'replica' ? 'Replica' : '?', m.state, String(m.timeline ?? ''), m.lag === undefined ? '' : String(m.lag)]);
+  const rows = (await cluster!.members()).map((m) => [m.shard, m.name, m.host, m.role === 'primary' ? 'Leader' : m.sync ? 'Sync Standby' : m.role === 'replica' ? 'Replica' : '?', m.state, String(m.timeline ?? ''), m.lag === undefined ? '' : String(Math.round(m.lag / 1048576))]);
   const head = ['Cluster', 'Member', 'Host', 'Role', 'State', 'TL', 'Lag in MB'];
   const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (c: string[]) => '| ' + c.map((x, i) => x.padEnd(w[i]!)).join(' | ') + ' |';
