@@ -95,6 +95,14 @@ commands('wipe deletes the claim then the pod; backups run a Job from the CronJo
   assert.equal(k.portForwardArgs('pg-shard-0-pgbouncer-rw', 6432), ['--context', 'staging', '--namespace', 'db', 'port-forward', 'service/pg-shard-0-pgbouncer-rw', ':6432']);
 });
 
+commands('a PgBouncer Service speaks TLS to clients only when its rendered ini says so', () => {
+  const ini = (mode: string) => fake([[/get configmap/, `[pgbouncer]\nlisten_port = 6432\nclient_tls_sslmode = ${mode}\n`]]);
+  const off = ini('disable');
+  assert.is(new KubeCluster(opts, off.run).poolerTls('pg-shard-0-pgbouncer-rw'), false);
+  assert.equal(off.calls[0]!.args.slice(4), ['get', 'configmap', 'pg-shard-0-pgbouncer-rw', '-o', 'jsonpath={.data.pgbouncer\\.ini}']);
+  assert.is(new KubeCluster(opts, ini('require').run).poolerTls('x'), true);
+});
+
 commands('a failing kubectl surfaces its stderr', async () => {
   const k = new KubeCluster(opts, () => ({ status: 1, stdout: '', stderr: 'error: context "staging" does not exist' }));
   try { await k.shards(); assert.unreachable(); } catch (err) { assert.match((err as Error).message, /context "staging" does not exist/); }
