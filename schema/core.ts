@@ -54,7 +54,7 @@ export const core: Record<string, Schema> = {
       log_min_duration_statement: 1000, log_connections: 'on', log_disconnections: 'on',
     }, { propertyNames: { pattern: '^[a-z_][a-z0-9_.]*$' } }),
     database: str('Application database, owned by the application role.', 'app', { pattern: '^[a-z_][a-z0-9_]{0,62}$' }),
-    extraPgHba: list('Extra pg_hba.conf lines, inserted before the chart\'s final reject rules. `trust`, `password` and `md5` methods are refused.', { type: 'string', pattern: '^(local|host|hostssl|hostnossl)\\s', not: { pattern: '\\s(trust|password|md5)\\s*$' } }),
+    extraPgHba: list('Extra pg_hba.conf lines, inserted before the chart\'s final reject rules. `trust`, `password` and `md5` methods are refused.', { type: 'string', pattern: '^(local|host|hostssl|hostnossl)\\s+\\S+\\s+\\S+' }),
   }),
 
   auth: obj('Credentials. Never put passwords in values: use an existing Secret or let the chart generate them once.', {
@@ -123,6 +123,7 @@ export const core: Record<string, Schema> = {
   tests: obj('`helm test` hooks.', {
     enabled: bool('Render the `helm test` Job that writes and reads through every shard.', true),
   }),
+  kubectlImage: image('kubectl image for the uninstall cleanup hook (it removes Patroni\'s DCS ConfigMaps).', 'registry.k8s.io/kubectl', 'v1.34.2'),
 };
 
 export const NAME = K8S_NAME;

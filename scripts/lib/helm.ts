@@ -6,7 +6,7 @@ import { chartDir, toolPath } from './tools.ts';
 export type K8sObject = {
   apiVersion: string;
   kind: string;
-  metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  metadata: { name: string; namespace?: string; [key: string]: any };
   [key: string]: any;
 };
 
@@ -43,7 +43,8 @@ export function render(o: RenderOptions = {}): Rendered {
 /** Parses a multi-document YAML stream, refusing any document with errors. */
 export function parseObjects(text: string): K8sObject[] {
   const objects: K8sObject[] = [];
-  for (const doc of parseAllDocuments(text)) {
+  // YAML 1.1, as the Kubernetes API reads manifests (0640 is octal, on/off are booleans).
+  for (const doc of parseAllDocuments(text, { version: '1.1' })) {
     if (doc.errors.length) throw new Error(`rendered YAML does not parse: ${doc.errors[0]!.message}`);
     const obj = doc.toJS();
     if (obj) objects.push(obj as K8sObject);

@@ -37,6 +37,16 @@ Rendered (for its side effect only) by templates/validate.yaml.
 {{- fail (printf "postgresql.parameters.password_encryption: only scram-sha-256 is allowed (got %q)" .) -}}
 {{- end -}}
 {{- end -}}
+{{- range $n, $line := $v.postgresql.extraPgHba -}}
+{{- $f := regexSplit "\\s+" (trim $line) -1 -}}
+{{- $at := ternary 3 4 (eq (index $f 0) "local") -}}
+{{- if and (gt (len $f) (add $at 1)) (regexMatch "^[0-9.]+$" (index $f $at)) -}}{{- $at = add $at 1 -}}{{- end -}}
+{{- $method := "" -}}
+{{- if gt (len $f) (int $at) }}{{ $method = index $f (int $at) }}{{ end -}}
+{{- if not (has $method (list "scram-sha-256" "cert" "reject" "peer")) -}}
+{{- fail (printf "postgresql.extraPgHba[%d]: method %q is refused (use scram-sha-256, cert, peer or reject): %q" $n $method $line) -}}
+{{- end -}}
+{{- end -}}
 {{- $users := list $v.auth.superuser $v.auth.replicationUser $v.auth.rewindUser $v.auth.adminUser $v.auth.appUser $v.auth.poolerUser -}}
 {{- if ne (len $users) (len (uniq $users)) -}}
 {{- fail (printf "auth: superuser, replicationUser, rewindUser, adminUser, appUser and poolerUser must all differ (got %s)" (join ", " $users)) -}}

@@ -1,0 +1,2 @@
+{{/* pooler lines for NOTES.txt. */}}
+{{- define "pgfleet.pooler.notes" -}}{{- end -}}

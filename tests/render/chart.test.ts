@@ -1,0 +1,82 @@
+// Chart metadata, helm lint, yamllint, render idempotence and NOTES.
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { parse } from 'yaml';
+import { helm, render } from '../../scripts/lib/helm.ts';
+import { chartDir, root } from '../../scripts/lib/tools.ts';
+import { scenarioFiles } from '../lib/values.ts';
+
+const meta = suite('Chart.yaml');
+const chartText = readFileSync(join(chartDir, 'Chart.yaml'), 'utf8');
+const chart = parse(chartText);
+meta('apiVersion v2, SemVer version, quoted appVersion, kubeVersion constraint', () => {
+  assert.is(chart.apiVersion, 'v2');
+  assert.match(chart.version, /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$/);
+  assert.match(chartText, /^appVersion: "[^"]+"$/m);
+  assert.match(chart.kubeVersion, /^>=\s*1\.\d+/);
+});
+meta('the default image tag carries the appVersion (PostgreSQL major.minor)', () => {
+  const values = parse(readFileSync(join(chartDir, 'values.yaml'), 'utf8'));
+  assert.ok(values.image.tag.startsWith(`${chart.appVersion}-`), `${values.image.tag} vs appVersion ${chart.appVersion}`);
+});
+meta.run();
+
+const lint = suite('linters');
+lint('helm lint --strict passes with defaults and every scenario', () => {
+  for (const file of [undefined, ...scenarioFiles()]) {
+    const r = helm(['lint', '--strict', chartDir, ...(file ? ['--values', file] : [])]);
+    assert.is(r.status, 0, `${file ?? 'defaults'}:\n${r.stdout}${r.stderr}`);
+  }
+});
+lint('yamllint (lintconf.yaml) passes on the chart\'s YAML, scenarios and examples', () => {
+  const r = spawnSync('yamllint', ['-c', 'lintconf.yaml', '-f', 'parsable', 'charts/pgfleet/Chart.yaml', 'charts/pgfleet/values.yaml', 'charts/pgfleet/ci', 'examples', 'ct.yaml', 'lintconf.yaml'], { cwd: root, encoding: 'utf8' });
+  if (r.error) throw new Error(`yamllint is not installed: run \`npm run setup:local\` or \`apt-get install yamllint\` (${r.error.message})`);
+  assert.is(r.status, 0, r.stdout + r.stderr);
+});
+lint.run();
+
+const idem = suite('idempotence');
+idem('rendering twice with existing Secrets gives byte-identical output', () => {
+  const set = { shards: 2, 'auth.existingSecret': 'creds', 'tls.provider': 'existingSecret', 'tls.existingSecret': 'tls' };
+  assert.fixture(render({ set }).text, render({ set }).text);
+});
+idem('a pod template changes when its Patroni configuration changes (checksum annotation)', () => {
+  const checksum = (set: Record<string, number>) => render({ set: { 'auth.existingSecret': 'c', ...set } }).objects.find((o) => o.kind === 'StatefulSet')!.spec.template.metadata.annotations['checksum/patroni'];
+  assert.is.not(checksum({ 'patroni.ttl': 20 }), checksum({ 'patroni.ttl': 30 }));
+});
+idem.run();
+
+const notes = suite('NOTES.txt');
+const notesOf = (args: string[]) => {
+  const r = helm(['install', 'db', chartDir, '--dry-run=client', '--namespace', 'prod', ...args]);
+  assert.is(r.status, 0, r.stderr);
+  return r.stdout.slice(r.stdout.indexOf('NOTES:'));
+};
+notes('lists every shard\'s endpoints and how to read the app password', () => {
+  const text = notesOf(['--set', 'shards=2']);
+  assert.match(text, 'db-pgfleet-shard-1-primary.prod.svc');
+  assert.match(text, 'db-pgfleet-shard-0-replicas.prod.svc');
+  assert.match(text, "jsonpath='{.data.app-password}'");
+  assert.match(text, 'helm test db');
+});
+notes('warns about replicas: 0 and synchronous mode with a single standby', () => {
+  assert.match(notesOf(['--set', 'replicas=0']), 'WARNING: replicas is 0');
+  assert.match(notesOf(['--set', 'patroni.synchronousMode=on']), 'WARNING: synchronous mode with replicas: 1');
+  assert.not.match(notesOf(['--set', 'replicas=2', '--set', 'patroni.synchronousMode=on']), 'WARNING: synchronous mode');
+});
+notes.run();
+
+const image = suite('images/postgres/Dockerfile');
+image('its versions are the ones the default image tag names', () => {
+  const dockerfile = readFileSync(join(root, 'images', 'postgres', 'Dockerfile'), 'utf8');
+  const arg = (name: string) => new RegExp(`^ARG ${name}=(\\S+)$`, 'm').exec(dockerfile)?.[1];
+  const pg = /^FROM postgres:(\d+\.\d+)-bookworm$/m.exec(dockerfile)?.[1];
+  const values = parse(readFileSync(join(chartDir, 'values.yaml'), 'utf8'));
+  assert.is(values.image.tag, `${pg}-patroni${arg('PATRONI_VERSION')}-pgbackrest${arg('PGBACKREST_VERSION')}`);
+  assert.is(chart.appVersion, pg);
+  assert.match(dockerfile, /^USER 999:999$/m);
+});
+image.run();

@@ -1,0 +1,127 @@
+// Credentials, TLS, RBAC and NetworkPolicies.
+import { X509Certificate } from 'node:crypto';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { find, one, render } from '../../scripts/lib/helm.ts';
+
+const S = 'db-pgfleet-shard-0';
+const envOf = (objects: any[], name = S) => one(objects, 'StatefulSet', name).spec.template.spec.containers[0].env as any[];
+
+const secrets = suite('credentials');
+secrets('generated once: every key present, 32 random characters, kept on uninstall', () => {
+  const { objects } = render();
+  const s = one(objects, 'Secret', 'db-pgfleet-auth');
+  assert.equal(Object.keys(s.data).sort(), ['admin-password', 'app-password', 'pooler-password', 'replication-password', 'rewind-password', 'superuser-password']);
+  for (const v of Object.values<string>(s.data)) assert.is(Buffer.from(v, 'base64').toString().length, 32);
+  assert.is(s.metadata.annotations['helm.sh/resource-policy'], 'keep');
+  assert.is(new Set(Object.values(s.data)).size, 6, 'every password differs');
+});
+secrets('auth.existingSecret: no Secret rendered, every password read from it', () => {
+  const { objects } = render({ set: { 'auth.existingSecret': 'mine' } });
+  assert.is(find(objects, 'Secret').filter((s) => s.metadata.name.endsWith('-auth')).length, 0);
+  const refs = envOf(objects).filter((e) => e.valueFrom?.secretKeyRef).map((e) => e.valueFrom.secretKeyRef.name);
+  assert.ok(refs.length >= 6);
+  assert.ok(refs.every((n) => n === 'mine'));
+});
+secrets('no password ever appears in a ConfigMap', () => {
+  const { objects } = render();
+  const passwords = Object.values<string>(one(objects, 'Secret', 'db-pgfleet-auth').data).map((v) => Buffer.from(v, 'base64').toString());
+  for (const cm of find(objects, 'ConfigMap')) for (const p of passwords) assert.not.ok(JSON.stringify(cm.data).includes(p), `${cm.metadata.name} leaks a password`);
+});
+secrets.run();
+
+const tls = suite('TLS');
+tls('helm provider: CA-signed certificate for every shard Service, mounted 0640', () => {
+  const { objects } = render({ set: { shards: 2 } });
+  const s = one(objects, 'Secret', 'db-pgfleet-tls');
+  assert.is(s.type, 'kubernetes.io/tls');
+  assert.ok(s.data['tls.crt'] && s.data['tls.key'] && s.data['ca.crt']);
+  const cert = new X509Certificate(Buffer.from(s.data['tls.crt'], 'base64'));
+  for (const name of ['db-pgfleet-shard-0-primary', 'db-pgfleet-shard-1-replicas.default.svc']) assert.ok((cert.subjectAltName ?? '').includes(name), `${name} missing from SAN`);
+  const vol = one(objects, 'StatefulSet', S).spec.template.spec.volumes.find((v: any) => v.name === 'tls');
+  assert.is(vol.secret.defaultMode, 0o640);
+});
+tls('cert-manager provider: a Certificate, no Secret', () => {
+  const { objects } = render({ set: { 'tls.provider': 'cert-manager', 'tls.certManager.issuerRef.name': 'ca', 'tls.certManager.issuerRef.kind': 'ClusterIssuer' } });
+  const c = one(objects, 'Certificate', 'db-pgfleet-tls');
+  assert.equal(c.spec.issuerRef, { name: 'ca', kind: 'ClusterIssuer', group: 'cert-manager.io' });
+  assert.ok(c.spec.dnsNames.includes('db-pgfleet-shard-0-primary'));
+  assert.is(find(objects, 'Secret', 'db-pgfleet-tls').length, 0);
+});
+tls('existingSecret provider: mounts the named Secret', () => {
+  const { objects } = render({ set: { 'tls.provider': 'existingSecret', 'tls.existingSecret': 'my-tls' } });
+  assert.is(find(objects, 'Secret', 'db-pgfleet-tls').length, 0);
+  assert.is(one(objects, 'StatefulSet', S).spec.template.spec.volumes.find((v: any) => v.name === 'tls').secret.secretName, 'my-tls');
+});
+tls.run();
+
+const rbac = suite('RBAC');
+rbac('Patroni Role: only ConfigMaps, Endpoints and its own pods; never Secrets, never delete', () => {
+  const { objects } = render();
+  const role = one(objects, 'Role', 'db-pgfleet-patroni');
+  const resources = role.rules.flatMap((r: any) => r.resources).sort();
+  assert.equal(resources, ['configmaps', 'endpoints', 'pods']);
+  for (const r of role.rules) assert.not.ok(r.verbs.some((v: string) => v === '*' || v.startsWith('delete')), JSON.stringify(r));
+  const binding = one(objects, 'RoleBinding', 'db-pgfleet-patroni');
+  assert.equal(binding.subjects, [{ kind: 'ServiceAccount', name: 'db-pgfleet-patroni', namespace: 'default' }]);
+});
+rbac('uninstall cleanup: post-delete hook deletes only Patroni DCS ConfigMaps of this release', () => {
+  const { objects } = render();
+  const job = one(objects, 'Job', 'db-pgfleet-cleanup');
+  assert.is(job.metadata.annotations['helm.sh/hook'], 'post-delete');
+  const args: string[] = job.spec.template.spec.containers[0].args;
+  assert.equal(args.slice(0, 2), ['delete', 'configmap']);
+  assert.ok(args.includes('app.kubernetes.io/instance=db,app.kubernetes.io/component=database,cluster-name'));
+  assert.ok(job.spec.template.spec.initContainers[0].args.includes('--for=delete'));
+  for (const kind of ['ServiceAccount', 'Role', 'RoleBinding']) assert.is(one(objects, kind, 'db-pgfleet-cleanup').metadata.annotations['helm.sh/hook'], 'post-delete');
+  assert.is(find(render({ set: { 'patroni.cleanupOnUninstall': false } }).objects, 'Job', 'db-pgfleet-cleanup').length, 0);
+});
+rbac.run();
+
+const net = suite('NetworkPolicy');
+const policy = (set = {}) => one(render({ set }).objects, 'NetworkPolicy', S);
+net('8008 only between members of the same shard', () => {
+  const rules = policy().spec.ingress.filter((r: any) => r.ports.some((p: any) => p.port === 8008));
+  assert.is(rules.length, 1);
+  assert.equal(rules[0].from, [{ podSelector: { matchLabels: { 'app.kubernetes.io/name': 'pgfleet', 'app.kubernetes.io/instance': 'db', 'app.kubernetes.io/component': 'database', 'pgfleet.io/shard': '0' } } }]);
+});
+net('5432 from labelled clients and networkPolicy.allowedClients', () => {
+  const p = policy({ 'networkPolicy.allowedClients[0].namespaceSelector.matchLabels.team': 'payments' });
+  const from = p.spec.ingress.filter((r: any) => r.ports.length === 1 && r.ports[0].port === 5432).flatMap((r: any) => r.from);
+  assert.ok(from.some((f: any) => f.podSelector?.matchLabels?.['db-pgfleet-client'] === 'true'));
+  assert.ok(from.some((f: any) => f.namespaceSelector?.matchLabels?.team === 'payments'));
+});
+net('egress: DNS, the shard, the API server CIDRs and ports from values', () => {
+  const p = policy({ 'networkPolicy.kubeAPIServerCIDRs[0]': '10.43.0.1/32', 'networkPolicy.kubeAPIServerPorts[0]': 6443 });
+  const api = p.spec.egress.find((r: any) => r.to?.some((t: any) => t.ipBlock));
+  assert.equal(api.to, [{ ipBlock: { cidr: '10.43.0.1/32' } }]);
+  assert.equal(api.ports.map((x: any) => x.port), [6443]);
+  assert.ok(p.spec.egress.some((r: any) => r.ports.some((x: any) => x.port === 53 && x.protocol === 'UDP')));
+});
+net('networkPolicy.enabled=false renders none', () => {
+  assert.is(find(render({ set: { 'networkPolicy.enabled': false } }).objects, 'NetworkPolicy').length, 0);
+});
+net.run();
+
+const sched = suite('scheduling');
+const podSpec = (set = {}) => one(render({ set }).objects, 'StatefulSet', S).spec.template.spec;
+sched('soft anti-affinity by default, hard on request, none removes it', () => {
+  assert.ok(podSpec().affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution);
+  assert.ok(podSpec({ 'scheduling.podAntiAffinity': 'hard' }).affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution);
+  assert.is(podSpec({ 'scheduling.podAntiAffinity': 'none' }).affinity, undefined);
+});
+sched('zone spread, storage class, size and retention follow values', () => {
+  assert.is(podSpec().topologySpreadConstraints[0].topologyKey, 'topology.kubernetes.io/zone');
+  const sts = one(render({ set: { 'storage.size': '50Gi', 'storage.storageClass': 'ssd', 'storage.retainOnDelete': false } }).objects, 'StatefulSet', S);
+  assert.is(sts.spec.volumeClaimTemplates[0].spec.resources.requests.storage, '50Gi');
+  assert.is(sts.spec.volumeClaimTemplates[0].spec.storageClassName, 'ssd');
+  assert.is(sts.spec.persistentVolumeClaimRetentionPolicy.whenDeleted, 'Delete');
+});
+sched('user labels reach pods but never selectors', () => {
+  const sts = one(render({ set: { 'commonLabels.team': 'data', 'podLabels.cost': 'x' } }).objects, 'StatefulSet', S);
+  assert.is(sts.spec.template.metadata.labels.team, 'data');
+  assert.is(sts.spec.template.metadata.labels.cost, 'x');
+  assert.is(sts.spec.selector.matchLabels.team, undefined);
+  assert.is(sts.metadata.labels.team, 'data');
+});
+sched.run();
