@@ -76,16 +76,24 @@ confs('database pods: repository, encryption, retention, tuning and the TLS serv
   assert.is(g['spool-path'], '/var/spool/pgbackrest');
   assert.is(g['log-level-file'], 'off', 'read-only root filesystem: no log files');
   assert.is(g['lock-path'], '/tmp/pgbackrest');
-  assert.is(ini['global:server']['tls-server-auth'], `pgfleet-backup=${S0}`);
-  assert.is(ini['global:server']['tls-server-port'], '8432');
+  assert.not.ok(ini['global:server'], 'the TLS server has its own config');
   assert.is(ini[S0]['pg1-path'], '/var/lib/postgresql/data/pgdata');
   assert.is(ini[S0]['pg1-socket-path'], '/var/run/postgresql');
   assert.is(ini[S0]['pg1-user'], 'postgres');
   assert.not.ok(ini.global['backup-standby']);
 });
+confs('TLS server sidecar config: the server section of its own stanza and no repository at all', () => {
+  const ini = conf(renderWith({ 'backups.server.port': 9432 }), S0, 'server.conf');
+  assert.is(ini['global:server']['tls-server-auth'], `pgfleet-backup=${S0}`);
+  assert.is(ini['global:server']['tls-server-port'], '9432');
+  assert.is(ini['global:server']['tls-server-address'], '*');
+  assert.is(ini['global:server']['tls-server-ca-file'], '/etc/pgfleet/backup-tls/ca.crt');
+  assert.equal(Object.keys(ini.global).filter((k) => k.startsWith('repo')), []);
+  assert.is(ini[S0]['pg1-path'], '/var/lib/postgresql/data/pgdata');
+});
 confs('no secret in any pgBackRest config: keys and passphrase are env vars from the existing Secrets', () => {
   const objects = renderWith({ 'backups.repo2.enabled': true, 'backups.repo2.s3.endpoint': 'minio.dr.svc', 'backups.repo2.s3.bucket': 'dr-bucket', 'backups.repo2.s3.region': 'us-east-1', 'backups.repo2.s3.existingSecret': 'minio', 'backups.repo2.encryption.existingSecret': 'cipher2' });
-  for (const key of ['pgbackrest.conf', 'repo-host.conf', 'verify.conf']) {
+  for (const key of ['pgbackrest.conf', 'server.conf', 'repo-host.conf', 'verify.conf']) {
     const text = one(objects, 'ConfigMap', `${S0}-pgbackrest`).data[key] as string;
     assert.not.match(text, /s3-key=|s3-key-secret=|cipher-pass=/, `${key} carries a secret option`);
   }
@@ -187,7 +195,8 @@ sidecar('runs `pgbackrest server` on 8432 with the data volume, the socket, its 
   const mounts = Object.fromEntries(c.volumeMounts.map((m: any) => [m.name, m.mountPath]));
   assert.is(mounts.data, '/var/lib/postgresql/data');
   assert.is(mounts.run, '/var/run/postgresql');
-  assert.is(mounts['pgbackrest-config'], '/etc/pgbackrest');
+  assert.is(mounts['pgbackrest-server-config'], '/etc/pgbackrest');
+  assert.equal(spec.volumes.find((v: any) => v.name === 'pgbackrest-server-config').configMap.items, [{ key: 'server.conf', path: 'pgbackrest.conf' }]);
   assert.is(mounts['pgbackrest-tls'], '/etc/pgfleet/backup-tls');
   assert.is(mounts.tmp, '/tmp', 'shares /tmp (lock-path) with the postgres container');
   assert.ok(c.env.find((e: any) => e.name === 'PGPASSWORD').valueFrom.secretKeyRef);
@@ -213,7 +222,7 @@ sidecar('certificates: one CA, a server certificate valid for every pod of every
   assert.match(client.subject, 'CN=pgfleet-backup');
   assert.ok(createPublicKey(pem('client.key')).equals(client.publicKey), 'client key matches');
   assert.ok(createPublicKey(pem('server.key')).equals(server.publicKey), 'server key matches');
-  const ini = conf(objects, 'db-pgfleet-shard-2');
+  const ini = conf(objects, 'db-pgfleet-shard-2', 'server.conf');
   assert.is(ini['global:server']['tls-server-auth'], 'pgfleet-backup=db-pgfleet-shard-2', 'each server authorises the client for its own stanza only');
 });
 sidecar('backups.server.tls.existingSecret: no Secret rendered, the named one mounted', () => {

@@ -1,6 +1,7 @@
 {{/*
-pgBackRest configuration of the chart. Three variants per shard, all in the ConfigMap `<shard>-pgbackrest`:
-  pgbackrest.conf  database pods (archive-push/-get, replica restore, stanza-create, the TLS server sidecar)
+pgBackRest configuration of the chart. Four variants per shard, all in the ConfigMap `<shard>-pgbackrest`:
+  pgbackrest.conf  database pods, postgres container (archive-push/-get, replica restore, stanza-create)
+  server.conf      database pods, `pgbackrest server` sidecar (TLS server; no repository settings)
   repo-host.conf   backup CronJobs: the Job pod is the repository host, every pod of the shard is a pgN-host
                    reached through its `pgbackrest server` sidecar (mutual TLS, port backups.server.port)
   verify.conf      verification CronJob: the repository only, pg1-path on a scratch volume
@@ -120,14 +121,19 @@ spool-path={{ $paths.spool }}
 archive-push-queue-max={{ include "pgfleet.backup.size" . }}
 {{- end }}
 archive-get-queue-max={{ include "pgfleet.backup.size" $b.archiveAsync.getQueueMax }}
-lock-path={{ $paths.lock }}
-log-level-console=info
-log-level-stderr=off
-log-level-file=off
+{{ include "pgfleet.backup.conf.common" . }}
 delta=y
 {{- end -}}
 
-{{/* Database pods: (dict "root" $ "shard" i). */}}
+{{/* Lock and log settings of every variant (root). Logs go to the console only: the root filesystem is read-only. */}}
+{{- define "pgfleet.backup.conf.common" -}}
+lock-path={{ (include "pgfleet.backup.paths" . | fromYaml).lock }}
+log-level-console=info
+log-level-stderr=off
+log-level-file=off
+{{- end -}}
+
+{{/* Database pods, postgres container (archive-push/-get, replica restore, stanza-create): (dict "root" $ "shard" i). */}}
 {{- define "pgfleet.backup.conf.db" -}}
 {{- $ := .root -}}
 {{- $paths := include "pgfleet.backup.paths" $ | fromYaml -}}
@@ -138,6 +144,23 @@ log-level-console=warn
 
 [global:archive-get]
 log-level-console=warn
+
+[{{ include "pgfleet.backup.stanza" . }}]
+pg1-path={{ $paths.pgdata }}
+pg1-socket-path={{ $paths.socket }}
+pg1-port=5432
+pg1-user={{ $.Values.auth.superuser }}
+{{- end -}}
+
+{{/*
+Database pods, `pgbackrest server` sidecar: no repository settings at all (the remote it spawns for a backup Job
+only reads PostgreSQL's files and talks to PostgreSQL), so it never holds repository credentials.
+*/}}
+{{- define "pgfleet.backup.conf.server" -}}
+{{- $ := .root -}}
+{{- $paths := include "pgfleet.backup.paths" $ | fromYaml -}}
+[global]
+{{ include "pgfleet.backup.conf.common" $ }}
 
 [global:server]
 tls-server-address=*

@@ -40,7 +40,7 @@ the backup scripts; a `pgbackrest` sidecar runs `pgbackrest server` (mutual TLS)
       mountPath: {{ $paths.data }}
     - name: run
       mountPath: {{ $paths.socket }}
-    - name: pgbackrest-config
+    - name: pgbackrest-server-config
       mountPath: {{ $paths.confDir }}
       readOnly: true
     - name: pgbackrest-tls
@@ -62,6 +62,12 @@ the backup scripts; a `pgbackrest` sidecar runs `pgbackrest server` (mutual TLS)
     name: {{ include "pgfleet.shard" . }}-pgbackrest
     items:
       - key: pgbackrest.conf
+        path: pgbackrest.conf
+- name: pgbackrest-server-config
+  configMap:
+    name: {{ include "pgfleet.shard" . }}-pgbackrest
+    items:
+      - key: server.conf
         path: pgbackrest.conf
 - name: pgbackrest-scripts
   configMap:

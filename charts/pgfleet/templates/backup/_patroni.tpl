@@ -7,7 +7,8 @@ What a runner of the rendered config (the local cluster, scripts/lib/local/*) ne
   config (repository host with pgN-host=<pod>.<shard>-headless.<ns>.svc, pgN-host-type=tls), key `verify.conf`
   the verification Job's. Scripts: ConfigMap `<fullname>-backup-scripts` (post-bootstrap.sh, backup.sh,
   verify.sh), mounted at /opt/pgfleet/backup. TLS server/client certs: Secret `<fullname>-backup-tls`
-  (ca.crt, server.crt, server.key, client.crt, client.key), mounted at /etc/pgfleet/backup-tls.
+  (ca.crt, server.crt, server.key, client.crt, client.key), mounted at /etc/pgfleet/backup-tls. Key `server.conf`
+  is the sidecar's config (TLS server only, no repository settings).
 - Secrets come only from the environment: PGBACKREST_REPO1_S3_KEY, PGBACKREST_REPO1_S3_KEY_SECRET,
   PGBACKREST_REPO1_CIPHER_PASS (and REPO2_* with backups.repo2.enabled), from the user's existingSecrets.
   The `pgbackrest server` sidecar gets PGPASSWORD (superuser) to reach PostgreSQL over the local socket.
