@@ -119,3 +119,24 @@ tls('a name the server certificate does not cover is refused', () => {
   assert.match(r.out, /unable to find hostname '127.0.0.1' in certificate/, r.out);
 });
 tls.run();
+
+const patroni = suite('Patroni 3.0.2 validates the backup additions');
+const patroniMissing = !have('patroni', ['--version']);
+function validatorMessages(objects: K8sObject[]): string[] {
+  const file = join(mkdtempSync(join(tmpdir(), 'pgfleet-patroni-')), 'patroni.yml');
+  writeFileSync(file, one(objects, 'ConfigMap', `${STANZA}-patroni`).data['patroni.yml']);
+  // Pod-specific settings come from the environment in the pod; a documentation address stands in (no traffic).
+  const env = { ...process.env, PATRONI_NAME: `${STANZA}-0`, PATRONI_RESTAPI_CONNECT_ADDRESS: '192.0.2.10:8008', PATRONI_POSTGRESQL_CONNECT_ADDRESS: '192.0.2.10:5432' };
+  const r = spawnSync('patroni', ['--validate-config', file], { encoding: 'utf8', env, timeout: 60_000 });
+  rmSync(join(file, '..'), { recursive: true, force: true });
+  return `${r.stdout}${r.stderr}`.split('\n').map((l) => l.trim()).filter(Boolean).sort();
+}
+patroni('with backups and a restore bootstrap the config passes the validator exactly as without them', () => {
+  assert.not.ok(patroniMissing, 'patroni is not installed (npm run setup:local installs it)');
+  const baseline = validatorMessages(render().objects);
+  for (const scenario of ['20-backups-values.yaml', '21-restore-values.yaml']) {
+    const messages = validatorMessages(render({ values: [join(chartDir, 'ci', scenario)] }).objects);
+    assert.equal(messages, baseline, `${scenario}: ${messages.join('; ')}`);
+  }
+});
+patroni.run();

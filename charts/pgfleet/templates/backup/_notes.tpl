@@ -30,6 +30,7 @@ BACKUPS (pgBackRest, one stanza per shard, repository s3://{{ $b.s3.bucket }}{{ 
   Point-in-time restore: install a NEW release with the same backups.* values plus
     restore.enabled=true restore.sourceStanza={{ include "pgfleet.fullname" $ }}-shard-{shard} restore.target.type=time restore.target.time="YYYY-MM-DD HH:MM:SS+00"
 {{- if $v.restore.enabled }}
+
 RESTORE: shards bootstrap from stanza {{ include "pgfleet.backup.sourceStanza" (dict "root" $ "shard" 0) | quote }}{{ if gt (int $v.shards) 1 }} (shard 0; one per shard){{ end }}, repo{{ $v.restore.repository }}, target {{ $v.restore.target.type }}{{ with index $v.restore.target $v.restore.target.type | default "" }} {{ . | quote }}{{ end }}.
   Follow it with: kubectl -n {{ .Release.Namespace }} logs -f {{ include "pgfleet.shard" (dict "root" $ "shard" 0) }}-0 -c postgres
   After promotion each shard takes a full backup of the new timeline. restore.* only acts at first bootstrap:
