@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { parse } from 'yaml';
 import { one, render, type K8sObject } from '../../scripts/lib/helm.ts';
 
 const S = 'db-pgfleet-shard-0';
@@ -35,6 +36,7 @@ let objects: K8sObject[] = [];
 
 /** Runs as the postgres user, optionally in a mount namespace where the pod DNS names resolve to 127.0.0.1. */
 function asPostgres(cmd: string[], opts: { hosts?: boolean; extraEnv?: Record<string, string> } = {}) {
+  if (process.env.PGFLEET_TRACE) console.error(new Date().toISOString(), cmd.join(' ').slice(0, 120));
   const envArgs = Object.entries({ ...env, ...opts.extraEnv }).map(([k, v]) => `${k}=${v}`);
   const inner = ['runuser', '-u', 'postgres', '--', 'env', ...envArgs, ...cmd];
   const argv = opts.hosts ? ['unshare', '--mount', 'sh', '-c', 'mount --bind "$0" /etc/hosts && exec "$@"', join(W, 'hosts'), ...inner] : inner;
@@ -60,7 +62,7 @@ w.before(async () => {
   for (const d of ['db', 'scratch', 'sock', 'run', 'spool', 'lock', 'tls', 'scripts', 'repo', 'verify', 'tmp']) mkdirSync(join(W, d));
   const common = (t: string) => t.replaceAll('/etc/pgfleet/backup-tls', join(W, 'tls')).replaceAll('/tmp/pgbackrest', join(W, 'lock'))
     .replaceAll('/var/spool/pgbackrest', join(W, 'spool')).replaceAll('/var/run/postgresql', join(W, 'sock'))
-    .replaceAll('/opt/pgfleet/backup', join(W, 'scripts')).replaceAll('/tmp/verify', join(W, 'verify')).replaceAll('/tmp/metrics.prom', join(W, 'tmp', 'metrics.prom'))
+    .replaceAll('/opt/pgfleet/backup', join(W, 'scripts')).replaceAll('/opt/pgfleet/scripts', join(W, 'chart-scripts')).replaceAll('/tmp/verify', join(W, 'verify')).replaceAll('/tmp/metrics.prom', join(W, 'tmp', 'metrics.prom'))
     .replace('tls-server-address=*', 'tls-server-address=127.0.0.1');
   const db = (t: string) => common(t).replaceAll('/var/lib/postgresql/data/pgdata', join(W, 'db', 'pgdata'));
   const scratch = (t: string) => common(t).replaceAll('/var/lib/postgresql/data/pgdata', join(W, 'scratch', 'pgdata'));
@@ -68,6 +70,8 @@ w.before(async () => {
   writeFileSync(join(W, 'server.conf'), db(cm['server.conf']));
   writeFileSync(join(W, 'repo-host.conf'), db(cm['repo-host.conf']));
   writeFileSync(join(W, 'verify.conf'), scratch(cm['verify.conf']));
+  mkdirSync(join(W, 'chart-scripts'));
+  writeFileSync(join(W, 'chart-scripts', 'post-bootstrap.sh'), one(objects, 'ConfigMap', 'db-pgfleet-scripts').data['post-bootstrap.sh'], { mode: 0o755 });
   for (const [name, text] of Object.entries<string>(scripts)) writeFileSync(join(W, 'scripts', name), name === 'verify.sh' ? scratch(text) : db(text), { mode: 0o755 });
   const secret = one(objects, 'Secret', 'db-pgfleet-backup-tls');
   for (const [k, v] of Object.entries<string>(secret.data)) writeFileSync(join(W, 'tls', k), Buffer.from(v, 'base64'), { mode: 0o600 });
@@ -99,6 +103,7 @@ w.after(() => {
   if (pgStarted) {
     asPostgres([`${PGBIN}/pg_ctl`, '-D', join(W, 'db', 'pgdata'), '-m', 'immediate', 'stop']);
     asPostgres([`${PGBIN}/pg_ctl`, '-D', join(W, 'scratch', 'pgdata'), '-m', 'immediate', 'stop']);
+    asPostgres([`${PGBIN}/pg_ctl`, '-D', join(W, 'pitr', 'pgdata'), '-m', 'immediate', 'stop']);
   }
   if (W) rmSync(W, { recursive: true, force: true });
 });
@@ -106,9 +111,21 @@ w.after(() => {
 w('prerequisites: root, postgresql-15 and pgbackrest (npm run setup:local)', () => {
   assert.ok(ready, 'needs root, /usr/lib/postgresql/15/bin and pgbackrest');
 });
+w('post-bootstrap: the chart\'s roles and databases, then stanza-create and check; idempotent on a second run', () => {
+  if (!ready) return;
+  const url = `postgresql://postgres@/postgres?host=${join(W, 'sock')}`;
+  const passwords = { PGFLEET_ADMIN_PASSWORD: 'a-pw', PGFLEET_APP_PASSWORD: 'b-pw', PGFLEET_POOLER_PASSWORD: 'c-pw' };
+  for (const run of [1, 2]) {
+    const r = asPostgres([join(W, 'scripts', 'post-bootstrap.sh'), S, url], { extraEnv: passwords });
+    assert.is(r.status, 0, `run ${run}: ${r.out}`);
+    assert.match(r.out, /stanza-create command end: completed successfully/, `run ${run}: ${r.out}`);
+    assert.match(r.out, /check command end: completed successfully/, `run ${run}: ${r.out}`);
+    assert.not.match(r.out, 'WARNING', `run ${run}: ${r.out}`);
+  }
+  assert.is(psql("SELECT count(*) FROM pg_database WHERE datname = 'app'").out.trim(), '1', 'the chart\'s own post-bootstrap ran first');
+});
 w('the scheduled full backup: stanza-create, check, backup through the TLS server, metrics in the log', () => {
   if (!ready) return;
-  assert.is(psql("CREATE DATABASE app").status, 0);
   assert.is(psql('CREATE TABLE orders AS SELECT g AS id FROM generate_series(1, 1000) g', 'app').status, 0);
   const r = asPostgres([join(W, 'scripts', 'backup.sh'), S, 'full'], { hosts: true, extraEnv: { PGBACKREST_CONFIG: join(W, 'repo-host.conf') } });
   assert.is(r.status, 0, r.out);
@@ -152,5 +169,38 @@ w('verification fails loudly when the application database is missing from the b
   assert.is(r.status, 1, r.out);
   assert.match(r.out, 'application database missing_db is missing');
   assert.match(r.out, /pgfleet_backup_verify_success\{[^}]*\} 0/);
+});
+w('point-in-time restore with the rendered custom bootstrap command stops exactly at the target time', () => {
+  if (!ready) return;
+  const now = () => psql("SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00'").out.trim();
+  const before = psql('SELECT count(*) FROM orders', 'app').out.trim();
+  const target = now();
+  spawnSync('sleep', ['1.2']);
+  assert.is(psql('INSERT INTO orders SELECT g FROM generate_series(100001, 100500) g', 'app').status, 0);
+  assert.is(asPostgres(['pgbackrest', `--stanza=${S}`, 'check']).status, 0, 'WAL after the target is archived too');
+  const p = render({
+    set: {
+      replicas: 0, 'backups.enabled': true, 'backups.s3.endpoint': '127.0.0.1', 'backups.s3.bucket': 'pgfleet', 'backups.s3.region': 'us-east-1',
+      'backups.s3.existingSecret': 's3', 'backups.encryption.existingSecret': 'cipher', 'restore.enabled': true, 'restore.target.type': 'time', 'restore.target.time': target,
+    },
+  }).objects.find((o) => o.metadata.name === `${S}-patroni`)!.data['patroni.yml'] as string;
+  const command = (parse(p, { version: '1.1' }) as any).bootstrap.pgbackrest_restore.command as string;
+  const pitr = join(W, 'pitr', 'pgdata');
+  mkdirSync(join(W, 'pitr-sock'), { recursive: true });
+  mkdirSync(pitr, { recursive: true, mode: 0o700 });
+  spawnSync('chown', ['-R', 'postgres:postgres', join(W, 'pitr'), join(W, 'pitr-sock')]);
+  // Patroni splits the command with shlex: do the same.
+  const argv = JSON.parse(spawnSync('python3', ['-c', 'import json,shlex,sys; print(json.dumps(shlex.split(sys.argv[1])))', command.replace('/var/lib/postgresql/data/pgdata', pitr)], { encoding: 'utf8' }).stdout);
+  const restore = asPostgres(argv);
+  assert.is(restore.status, 0, restore.out);
+  const start = asPostgres([`${PGBIN}/pg_ctl`, '-D', pitr, '-l', join(W, 'pitr', 'postgres.log'), '-w', '-t', '120', 'start', '-o',
+    `-c listen_addresses='' -c unix_socket_directories=${join(W, 'pitr-sock')} -c archive_mode=off`]);
+  assert.is(start.status, 0, start.out);
+  const q = (sql: string) => asPostgres([`${PGBIN}/psql`, '-X', '-A', '-t', '-h', join(W, 'pitr-sock'), '-d', 'app', '-c', sql]).out.trim();
+  let promoted = false;
+  for (let i = 0; i < 120 && !promoted; i++) { promoted = q('SELECT pg_is_in_recovery()') === 'f'; if (!promoted) spawnSync('sleep', ['0.5']); }
+  assert.ok(promoted, 'promoted at the target (--target-action=promote)');
+  assert.is(q('SELECT count(*) FROM orders'), before, `rows at ${target}`);
+  asPostgres([`${PGBIN}/pg_ctl`, '-D', pitr, '-m', 'fast', 'stop']);
 });
 w.run();

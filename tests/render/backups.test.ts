@@ -289,8 +289,8 @@ cron('names stay within 52 characters with a long release name', () => {
 });
 cron('the backup script skips (exit 0) when another backup holds the stanza lock, and fails otherwise', () => {
   const script = one(renderWith(), 'ConfigMap', 'db-pgfleet-backup-scripts').data['backup.sh'] as string;
-  assert.match(script, /"\$rc" = 50/);
-  assert.match(script, /step stanza-create\n\s*step check\n\s*step --type="\$type" backup/);
+  assert.match(script, /run check \|\| finish \$\?\n(\s*#.*\n)*\s*run --type="\$type" backup\n\s*rc=\$\?\n\s*if \[ "\$rc" = 50 \]; then log "another backup/);
+  assert.ok(script.indexOf('until run stanza-create') < script.indexOf('run check'), 'a missing stanza is created before check');
 });
 cron.run();
 
