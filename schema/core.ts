@@ -58,13 +58,14 @@ export const core: Record<string, Schema> = {
   }),
 
   auth: obj('Credentials. Never put passwords in values: use an existing Secret or let the chart generate them once.', {
-    existingSecret: str('Secret holding the keys `superuser-password`, `replication-password`, `rewind-password`, `admin-password`, `app-password` and `pooler-password`. Empty: the chart generates one and reuses it on upgrade.', '', { pattern: '^([a-z0-9]([-a-z0-9.]*[a-z0-9])?)?$' }),
+    existingSecret: str('Secret holding the keys `superuser-password`, `replication-password`, `rewind-password`, `admin-password`, `app-password`, `pooler-password` and `monitor-password` (read only when `monitoring.enabled`). Empty: the chart generates one and reuses it on upgrade.', '', { pattern: '^([a-z0-9]([-a-z0-9.]*[a-z0-9])?)?$' }),
     superuser: str('Superuser name (reachable only from inside the pod).', 'postgres', { pattern: '^[a-z_][a-z0-9_]{0,62}$' }),
     replicationUser: str('Replication role name.', 'replicator', { pattern: '^[a-z_][a-z0-9_]{0,62}$' }),
     rewindUser: str('pg_rewind role name.', 'rewinder', { pattern: '^[a-z_][a-z0-9_]{0,62}$' }),
     adminUser: str('Administrative role (CREATEDB, CREATEROLE; not a superuser).', 'admin', { pattern: '^[a-z_][a-z0-9_]{0,62}$' }),
     appUser: str('Unprivileged application role owning the application database.', 'app', { pattern: '^[a-z_][a-z0-9_]{0,62}$' }),
     poolerUser: str('Role the poolers authenticate as to look up client passwords (auth_query through a SECURITY DEFINER function).', 'pgfleet_pooler', { pattern: '^[a-z_][a-z0-9_]{0,62}$' }),
+    monitorUser: str('Least-privilege role postgres_exporter connects as (LOGIN, member of `pg_monitor`, nothing else); created at bootstrap when `monitoring.enabled`.', 'pgfleet_monitor', { pattern: '^[a-z_][a-z0-9_]{0,62}$' }),
   }),
 
   tls: obj('TLS for PostgreSQL (server certificate; replication and clients use `hostssl`).', {
@@ -119,6 +120,9 @@ export const core: Record<string, Schema> = {
     allowedClients: list('Extra peers (NetworkPolicyPeer objects) allowed to reach PostgreSQL and the poolers. Pods labelled `<fullname>-client: "true"` in the namespace are always allowed.', { type: 'object', minProperties: 1 }),
     kubeAPIServerCIDRs: list('CIDRs of the Kubernetes API server (Patroni\'s DCS); narrow this to your control plane.', { type: 'string', pattern: '^[0-9a-fA-F.:]+/[0-9]{1,3}$' }, ['0.0.0.0/0'], { minItems: 1 }),
     kubeAPIServerPorts: list('Ports of the Kubernetes API server.', { type: 'integer', minimum: 1, maximum: 65535 }, [443, 6443], { minItems: 1 }),
+  }),
+  upgradeGuards: obj('Refuse, at upgrade time, changes that would lose data or break a running cluster (compared with the state recorded at the last install/upgrade).', {
+    allowShardRemoval: bool('Allow lowering `shards`: the removed shards\' StatefulSets are deleted (their PVCs are kept) and their data is no longer served.', false),
   }),
   tests: obj('`helm test` hooks.', {
     enabled: bool('Render the `helm test` Job that writes and reads through every shard.', true),

@@ -1,5 +1,5 @@
 // The only place that runs helm for rendering: render(values) -> typed objects.
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { parseAllDocuments } from 'yaml';
 import { chartDir, toolPath } from './tools.ts';
 
@@ -20,6 +20,8 @@ export type RenderOptions = {
   /** extra helm template arguments (e.g. --show-only) */
   args?: string[];
   chart?: string;
+  /** a Kubernetes API server for `lookup` (helm template --dry-run=server); none: lookups return nothing */
+  apiServer?: string;
 };
 
 export type Rendered = { text: string; objects: K8sObject[] };
@@ -30,14 +32,26 @@ function helmArgs(o: RenderOptions): string[] {
   const args = ['template', o.release ?? 'db', o.chart ?? chartDir, '--namespace', o.namespace ?? 'default'];
   for (const f of o.values ?? []) args.push('--values', f);
   for (const [k, v] of Object.entries(o.set ?? {})) args.push('--set', `${k}=${v}`);
+  if (o.apiServer) args.push('--dry-run=server', '--disable-openapi-validation', '--kube-apiserver', o.apiServer);
   return [...args, ...(o.args ?? [])];
 }
 
 /** Runs `helm template`; throws RenderError carrying helm's message when the chart refuses the values. */
 export function render(o: RenderOptions = {}): Rendered {
+  // spawnSync would block the event loop a test's fake API server answers on: renderAsync for those.
   const r = spawnSync(toolPath('helm'), helmArgs(o), { encoding: 'utf8', maxBuffer: 64 << 20 });
   if (r.status !== 0) throw new RenderError((r.stderr || r.stdout || `helm exited ${r.status}`).trim());
   return { text: r.stdout, objects: parseObjects(r.stdout) };
+}
+
+/** render() without blocking the event loop (needed when the API server runs in this process). */
+export function renderAsync(o: RenderOptions): Promise<Rendered> {
+  return new Promise((resolve, reject) => {
+    execFile(toolPath('helm'), helmArgs(o), { encoding: 'utf8', maxBuffer: 64 << 20, env: { ...process.env, KUBECONFIG: '/dev/null' } }, (err, stdout, stderr) => {
+      if (err) reject(new RenderError((stderr || stdout || err.message).trim()));
+      else resolve({ text: stdout, objects: parseObjects(stdout) });
+    });
+  });
 }
 
 /** Parses a multi-document YAML stream, refusing any document with errors. */

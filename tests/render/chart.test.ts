@@ -1,6 +1,7 @@
 // Chart metadata, helm lint, yamllint, render idempotence and NOTES.
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -80,3 +81,22 @@ image('its versions are the ones the default image tag names', () => {
   assert.match(dockerfile, /^USER 999:999$/m);
 });
 image.run();
+
+const docs = suite('install instructions');
+docs('README and the k3s example install the current chart version', () => {
+  const readme = readFileSync(join(root, 'README.md'), 'utf8');
+  const k3s = parse(readFileSync(join(root, 'examples', 'k3s-helmchart.yaml'), 'utf8'));
+  assert.match(readme, `--version ${chart.version}`);
+  assert.is(k3s.spec.version, chart.version);
+  assert.match(readme, `version: ${chart.version}`);
+  assert.is(k3s.spec.failurePolicy, 'abort');
+  assert.is(k3s.spec.chart, 'oci://ghcr.io/pgfleet/charts/pgfleet');
+});
+docs('the k3s example\'s valuesContent is valid for the chart', () => {
+  const k3s = parse(readFileSync(join(root, 'examples', 'k3s-helmchart.yaml'), 'utf8'));
+  const file = join(mkdtempSync(join(tmpdir(), 'pgfleet-k3s-')), 'values.yaml');
+  writeFileSync(file, k3s.spec.valuesContent);
+  const sts = render({ values: [file] }).objects.filter((o) => o.kind === 'StatefulSet');
+  assert.is(sts.length, parse(k3s.spec.valuesContent).shards);
+});
+docs.run();

@@ -40,7 +40,7 @@ topology('per shard: -primary and -replicas select the Patroni role label, headl
   }
 });
 topology('one PodDisruptionBudget per shard, maxUnavailable 1, selecting that shard', () => {
-  const pdbs = find(objects, 'PodDisruptionBudget');
+  const pdbs = find(objects, 'PodDisruptionBudget').filter((p) => p.metadata.labels?.['app.kubernetes.io/component'] === 'database');
   assert.is(pdbs.length, 3);
   for (const [i, shard] of shards.entries()) {
     const pdb = one(objects, 'PodDisruptionBudget', shard);

@@ -2,7 +2,66 @@
 {{- define "pgfleet.pooler.containers" -}}[]{{- end -}}
 {{- define "pgfleet.pooler.volumes" -}}[]{{- end -}}
 {{- define "pgfleet.pooler.volumeMounts" -}}[]{{- end -}}
-{{- define "pgfleet.pooler.env" -}}[]{{- end -}}
-{{/* Extra NetworkPolicy ingress / egress rules for the database pods. */}}
-{{- define "pgfleet.pooler.ingress" -}}[]{{- end -}}
-{{- define "pgfleet.pooler.egress" -}}[]{{- end -}}
+
+{{/* What the on_role_change callback needs: where the shard's pooler pods are and how to reach their console. */}}
+{{- define "pgfleet.pooler.env" -}}
+{{- $ := .root -}}
+{{- $type := $.Values.pooler.type -}}
+{{- if eq $type "none" -}}
+[]
+{{- else -}}
+- name: PGFLEET_POOLER_HOSTS
+  value: {{ ternary (include "pgfleet.pgbouncer.headless" (dict "root" $ "shard" .shard)) (include "pgfleet.pgdog.headless" $) (eq $type "pgbouncer") | quote }}
+- name: PGFLEET_POOLER_ADMIN_DB
+  value: {{ ternary "pgbouncer" "admin" (eq $type "pgbouncer") }}
+- name: PGFLEET_POOLER_ADMIN_USER
+  value: {{ $.Values.pooler.adminUser | quote }}
+- name: PGFLEET_POOLER_PORT
+  value: "6432"
+- name: PGFLEET_POOLER_ADMIN_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "pgfleet.pooler.secret" $ }}
+      key: pooler-admin-password
+{{- end -}}
+{{- end -}}
+
+{{/* Selector of the pooler pods that talk to one shard: (dict "root" $ "shard" i) -> YAML map. */}}
+{{- define "pgfleet.pooler.peerSelector" -}}
+{{- $ := .root -}}
+{{- if eq $.Values.pooler.type "pgbouncer" -}}
+{{ include "pgfleet.selectorLabels" (dict "root" $ "component" "pgbouncer" "shard" .shard) }}
+{{- else -}}
+{{ include "pgfleet.selectorLabels" (dict "root" $ "component" "pgdog") }}
+{{- end -}}
+{{- end -}}
+
+{{/* Database pods accept PostgreSQL connections from the poolers of their shard. */}}
+{{- define "pgfleet.pooler.ingress" -}}
+{{- if and (ne .root.Values.pooler.type "none") -}}
+- ports:
+    - port: 5432
+      protocol: TCP
+  from:
+    - podSelector:
+        matchLabels:
+          {{- include "pgfleet.pooler.peerSelector" . | nindent 10 }}
+{{- else -}}
+[]
+{{- end -}}
+{{- end -}}
+
+{{/* Database pods reach the poolers' admin console (RECONNECT from the on_role_change callback). */}}
+{{- define "pgfleet.pooler.egress" -}}
+{{- if ne .root.Values.pooler.type "none" -}}
+- ports:
+    - port: 6432
+      protocol: TCP
+  to:
+    - podSelector:
+        matchLabels:
+          {{- include "pgfleet.pooler.peerSelector" . | nindent 10 }}
+{{- else -}}
+[]
+{{- end -}}
+{{- end -}}

@@ -1,0 +1,90 @@
+{{/*
+pgbouncer.ini of one pool: (dict "root" $ "shard" i "pool" "rw"|"ro").
+Paths are the container's; a local runner rewrites only paths, listen address and hosts.
+*/}}
+{{- define "pgfleet.pgbouncer.ini" -}}
+{{- $v := .root.Values -}}
+{{- $b := $v.pooler.pgbouncer -}}
+{{- $target := include "pgfleet.pgbouncer.target" . -}}
+;; {{ include "pgfleet.pgbouncer.name" . }}: {{ ternary "read-write pool -> the shard's primary" "read-only pool -> the shard's replicas" (eq .pool "rw") }}
+;; Rendered by the pgfleet chart; passwords live in the auth_file written at pod start from Secrets.
+[databases]
+{{- range $db := include "pgfleet.pooler.databases" .root | fromYamlArray }}
+{{ $db }} = host={{ $target }} port=5432 dbname={{ $db }}
+{{- end }}
+
+[pgbouncer]
+listen_addr = *
+listen_port = 6432
+unix_socket_dir =
+auth_type = scram-sha-256
+auth_file = /etc/pgbouncer/auth/userlist.txt
+auth_user = {{ $v.auth.poolerUser }}
+auth_query = SELECT uname, phash FROM pgfleet.user_lookup($1)
+admin_users = {{ $v.pooler.adminUser }}
+stats_users = {{ $v.pooler.statsUser }}
+pool_mode = {{ $b.poolMode }}
+max_client_conn = {{ $b.maxClientConn }}
+default_pool_size = {{ $b.defaultPoolSize }}
+min_pool_size = {{ $b.minPoolSize }}
+reserve_pool_size = {{ $b.reservePoolSize }}
+reserve_pool_timeout = {{ $b.reservePoolTimeout }}
+max_db_connections = {{ $b.maxDbConnections }}
+server_lifetime = {{ $b.serverLifetime }}
+server_idle_timeout = {{ $b.serverIdleTimeout }}
+server_login_retry = {{ $b.serverLoginRetry }}
+server_connect_timeout = {{ $b.serverConnectTimeout }}
+server_reset_query = DISCARD ALL
+query_wait_timeout = {{ $b.queryWaitTimeout }}
+client_idle_timeout = {{ $b.clientIdleTimeout }}
+ignore_startup_parameters = {{ join "," $b.ignoreStartupParameters }}
+{{- if not (kindIs "invalid" $b.maxPreparedStatements) }}
+max_prepared_statements = {{ $b.maxPreparedStatements }}
+{{- end }}
+application_name_add_host = 1
+tcp_keepalive = 1
+dns_max_ttl = 15
+log_connections = {{ ternary 1 0 $b.logConnections }}
+log_disconnections = {{ ternary 1 0 $b.logConnections }}
+log_pooler_errors = 1
+stats_period = 60
+{{- if $v.tls.enabled }}
+server_tls_sslmode = {{ $b.serverTLSSslmode }}
+server_tls_ca_file = /etc/pgfleet/tls/ca.crt
+server_tls_protocols = secure
+{{- else }}
+server_tls_sslmode = disable
+{{- end }}
+client_tls_sslmode = {{ $b.clientTLS.sslmode }}
+{{- if ne $b.clientTLS.sslmode "disable" }}
+client_tls_cert_file = /etc/pgbouncer/client-tls/tls.crt
+client_tls_key_file = /etc/pgbouncer/client-tls/tls.key
+client_tls_protocols = secure
+{{- end }}
+{{- end -}}
+
+{{/*
+Writes PgBouncer's auth_file from Secret-mounted password files (never a plaintext userlist in a ConfigMap).
+It holds only the auth_query role and the pooler-local admin and stats roles; every application role is looked
+up through pgfleet.user_lookup(). Quotes in passwords are doubled, as the auth_file format requires.
+*/}}
+{{- define "pgfleet.pgbouncer.userlistScript" -}}
+#!/bin/sh
+# Builds the PgBouncer auth_file from Secret-mounted files. Paths can be overridden for a local run.
+set -eu
+secrets=${PGFLEET_SECRETS_DIR:-/etc/pgbouncer/secrets}
+out=${PGFLEET_USERLIST:-/etc/pgbouncer/auth/userlist.txt}
+entry() {
+  pw=$(cat "$secrets/$2")
+  [ -n "$pw" ] || { echo "make-userlist: $secrets/$2 is empty" >&2; exit 1; }
+  printf '"%s" "%s"\n' "$1" "$(printf '%s' "$pw" | sed 's/"/""/g')"
+}
+umask 077
+{
+  entry {{ .Values.auth.poolerUser | quote }} pooler-password
+  entry {{ .Values.pooler.adminUser | quote }} admin-password
+  entry {{ .Values.pooler.statsUser | quote }} stats-password
+} > "$out.tmp"
+mv "$out.tmp" "$out"
+echo "make-userlist: wrote 3 entries to $out" >&2
+{{- end -}}

@@ -1,0 +1,66 @@
+// What an upgrade sees: with the previous release's objects served by a fake API server, `lookup` reuses
+// generated credentials and certificates instead of rotating them (which would lock Patroni out of its data).
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { one, render, renderAsync, type K8sObject } from '../../scripts/lib/helm.ts';
+import { startFakeApiServer, type FakeApiServer } from '../lib/fake-apiserver.ts';
+
+const upgrade = suite('upgrade reuses generated secrets');
+let installed: K8sObject[] = [];
+let api: FakeApiServer;
+upgrade.before(async () => {
+  installed = render({ set: { shards: 2 } }).objects;
+  api = await startFakeApiServer(installed);
+});
+upgrade.after(async () => { await api?.close(); });
+
+upgrade('passwords are kept, not regenerated', async () => {
+  const { objects } = await renderAsync({ set: { shards: 2 }, apiServer: api.url });
+  assert.equal(one(objects, 'Secret', 'db-pgfleet-auth').data, one(installed, 'Secret', 'db-pgfleet-auth').data);
+  assert.ok(api.requests.includes('GET /api/v1/namespaces/default/secrets/db-pgfleet-auth'), api.requests.join('\n'));
+});
+upgrade('the TLS certificate and CA are kept', async () => {
+  const { objects } = await renderAsync({ set: { shards: 2 }, apiServer: api.url });
+  assert.equal(one(objects, 'Secret', 'db-pgfleet-tls').data, one(installed, 'Secret', 'db-pgfleet-tls').data);
+});
+upgrade('a fresh install (nothing to look up) generates new ones', async () => {
+  const empty = await startFakeApiServer([]);
+  try {
+    const { objects } = await renderAsync({ set: { shards: 2 }, apiServer: empty.url });
+    assert.is.not(one(objects, 'Secret', 'db-pgfleet-auth').data['app-password'], one(installed, 'Secret', 'db-pgfleet-auth').data['app-password']);
+  } finally { await empty.close(); }
+});
+upgrade.run();
+
+const guards = suite('upgrade guards refuse changes that lose data');
+let state: FakeApiServer;
+guards.before(async () => { state = await startFakeApiServer(render({ set: { shards: 3 } }).objects); });
+guards.after(async () => { await state?.close(); });
+const upgradeWith = (set: Record<string, string | number | boolean>) => renderAsync({ set: { shards: 3, ...set }, apiServer: state.url });
+const refused = async (set: Record<string, string | number | boolean>, message: string) => {
+  try { await upgradeWith(set); } catch (e) { assert.match((e as Error).message, message); return; }
+  assert.unreachable(`upgrade with ${JSON.stringify(set)} was accepted`);
+};
+
+guards('lowering shards is refused, naming the shards it would drop', () => refused({ shards: 2 }, 'shards: lowering it from 3 to 2 would delete the StatefulSets of shards 2..2'));
+guards('lowering shards is allowed with upgradeGuards.allowShardRemoval', async () => {
+  const { objects } = await upgradeWith({ shards: 2, 'upgradeGuards.allowShardRemoval': true });
+  assert.is(objects.filter((o) => o.kind === 'StatefulSet').length, 2);
+});
+guards('adding shards is allowed', async () => {
+  assert.is((await upgradeWith({ shards: 4 })).objects.filter((o) => o.kind === 'StatefulSet').length, 4);
+});
+guards('role and database names are fixed after bootstrap', async () => {
+  await refused({ 'auth.appUser': 'shop' }, 'auth.appUser: cannot change from "app" to "shop"');
+  await refused({ 'postgresql.database': 'shop' }, 'postgresql.database: cannot change');
+});
+guards('the DCS cannot be switched under a running cluster', () =>
+  refused({ 'patroni.dcs.type': 'etcd3', 'patroni.dcs.etcd3.hosts': '{etcd:2379}' }, 'patroni.dcs.type: cannot change from "kubernetes" to "etcd3"'));
+guards('volume claim templates are immutable: size and class changes are refused before Kubernetes would', async () => {
+  await refused({ 'storage.size': '20Gi' }, 'storage.size: cannot change from "10Gi" to "20Gi"');
+  await refused({ 'storage.storageClass': 'fast' }, 'storage.storageClass: cannot change');
+});
+guards('an unchanged upgrade passes', async () => {
+  assert.is((await upgradeWith({})).objects.filter((o) => o.kind === 'StatefulSet').length, 3);
+});
+guards.run();

@@ -1,0 +1,214 @@
+// The pooler scripts and configuration the chart renders, run for real on this machine: PgBouncer 1.18 (Debian)
+// loads the rendered pgbouncer.ini and the auth_file written by the rendered make-userlist.sh, accepts the admin
+// and stats roles, and the rendered on-role-change.sh sends RECONNECT to it. PgDog's render-config.sh fills its
+// placeholders. Everything listens on 127.0.0.1 and is stopped by PID in `after`.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { chmodSync, chownSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { parse as parseToml } from 'smol-toml';
+import { one, render } from '../../scripts/lib/helm.ts';
+
+const R = 'db';
+const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
+const pgbouncerBin = ['/usr/sbin/pgbouncer', '/usr/bin/pgbouncer'].find((p) => spawnSync('test', ['-x', p]).status === 0);
+const asRoot = process.getuid?.() === 0;
+// PgBouncer refuses to run as root: drop to the postgres user (same PID, so teardown kills the right process).
+const unprivileged = (argv: string[]) => (asRoot ? ['setpriv', '--reuid=postgres', '--regid=postgres', '--init-groups', ...argv] : argv);
+const owner = asRoot ? spawnSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).stdout.trim() : '';
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function sh(script: string, args: string[], env: Record<string, string>, timeoutMs = 20_000) {
+  return spawnSync('sh', [script, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: timeoutMs });
+}
+
+// Passwords with the characters the quoting rules exist for.
+const secrets = {
+  'pooler-password': 'pool"er\\pw',
+  'admin-password': 'adm"in $pw\'x',
+  'stats-password': 'stats@pw',
+  'app-password': 'a"p\\p@secret:x@',
+  'pooler-admin-password': 'pgdog"admin',
+};
+
+const runtime = suite('pooler runtime: PgBouncer 1.18 runs the rendered config and scripts');
+const ctx: { dir: string; port: number; proc?: ChildProcess; log: string } = { dir: '', port: 0, log: '' };
+const rendered = render({ set: { shards: 1, replicas: 1 } }).objects;
+const cm = one(rendered, 'ConfigMap', `${R}-pgfleet-shard-0-pgbouncer-rw`);
+const callback = one(rendered, 'ConfigMap', `${R}-pgfleet-scripts`).data['on-role-change.sh'] as string;
+
+function psql(user: string, password: string, sql: string) {
+  return spawnSync('psql', ['-X', '-A', '-t', '-F', '|', `host=127.0.0.1 port=${ctx.port} dbname=pgbouncer user=${user} connect_timeout=3`, '-c', sql], {
+    encoding: 'utf8', env: { ...process.env, PGPASSWORD: password }, timeout: 10_000,
+  });
+}
+
+runtime.before(async () => {
+  if (!pgbouncerBin || !has('psql') || !has('getent')) return;
+  ctx.dir = mkdtempSync(join(tmpdir(), 'pgfleet-pooler-'));
+  chmodSync(ctx.dir, 0o755);
+  const sdir = join(ctx.dir, 'secrets');
+  spawnSync('mkdir', ['-p', sdir]);
+  for (const [k, v] of Object.entries(secrets)) writeFileSync(join(sdir, k), v, { mode: 0o644 });
+  writeFileSync(join(ctx.dir, 'make-userlist.sh'), cm.data['make-userlist.sh']);
+  writeFileSync(join(ctx.dir, 'on-role-change.sh'), callback);
+  // The cluster CA from the rendered TLS Secret, so server_tls_ca_file is the real thing.
+  const tls = one(rendered, 'Secret', `${R}-pgfleet-tls`);
+  writeFileSync(join(ctx.dir, 'ca.crt'), Buffer.from(tls.data['ca.crt'], 'base64'), { mode: 0o644 });
+  ctx.port = await freePort();
+  // Only paths and the listen address change for a local run; every other key is the rendered one.
+  const iniText = (cm.data['pgbouncer.ini'] as string)
+    .replace(/^listen_addr = .*$/m, 'listen_addr = 127.0.0.1')
+    .replace(/^listen_port = .*$/m, `listen_port = ${ctx.port}`)
+    .replace(/^auth_file = .*$/m, `auth_file = ${join(ctx.dir, 'userlist.txt')}`)
+    .replace(/^server_tls_ca_file = .*$/m, `server_tls_ca_file = ${join(ctx.dir, 'ca.crt')}`);
+  writeFileSync(join(ctx.dir, 'pgbouncer.ini'), iniText, { mode: 0o644 });
+  if (owner) chownSync(ctx.dir, Number(owner), -1);
+  const mk = spawnSync(unprivileged(['sh', join(ctx.dir, 'make-userlist.sh')])[0]!, unprivileged(['sh', join(ctx.dir, 'make-userlist.sh')]).slice(1), {
+    encoding: 'utf8', env: { ...process.env, PGFLEET_SECRETS_DIR: sdir, PGFLEET_USERLIST: join(ctx.dir, 'userlist.txt') },
+  });
+  if (mk.status !== 0) throw new Error(`make-userlist.sh failed: ${mk.stderr}`);
+  const argv = unprivileged([pgbouncerBin, join(ctx.dir, 'pgbouncer.ini')]);
+  ctx.proc = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+  ctx.proc.stdout!.on('data', (d) => (ctx.log += d));
+  ctx.proc.stderr!.on('data', (d) => (ctx.log += d));
+  for (let i = 0; i < 50; i++) {
+    if (ctx.proc.exitCode !== null) throw new Error(`pgbouncer exited ${ctx.proc.exitCode}:\n${ctx.log}`);
+    if (psql('pgfleet_pooler_stats', secrets['stats-password'], 'SHOW VERSION').status === 0) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`pgbouncer did not accept connections within 10 s:\n${ctx.log}`);
+});
+
+runtime.after(() => {
+  if (ctx.proc && ctx.proc.exitCode === null && ctx.proc.pid) process.kill(ctx.proc.pid, 'SIGTERM');
+  if (ctx.dir) rmSync(ctx.dir, { recursive: true, force: true });
+});
+
+runtime('the tools the test needs are installed (npm run setup:local)', () => {
+  assert.ok(pgbouncerBin, 'pgbouncer is installed');
+  assert.ok(has('psql') && has('getent'), 'psql and getent are installed');
+});
+
+runtime('make-userlist.sh writes three auth_file entries with doubled quotes, mode 0600', () => {
+  const text = readFileSync(join(ctx.dir, 'userlist.txt'), 'utf8');
+  assert.is(text, [
+    '"pgfleet_pooler" "pool""er\\pw"',
+    '"pgfleet_pooler_admin" "adm""in $pw\'x"',
+    '"pgfleet_pooler_stats" "stats@pw"',
+    '',
+  ].join('\n'));
+  const mode = spawnSync('stat', ['-c', '%a', join(ctx.dir, 'userlist.txt')], { encoding: 'utf8' }).stdout.trim();
+  assert.is(mode, '600');
+});
+
+runtime('PgBouncer 1.18 loaded the rendered settings (SHOW CONFIG)', () => {
+  const r = psql('pgfleet_pooler_admin', secrets['admin-password'], 'SHOW CONFIG');
+  assert.is(r.status, 0, r.stderr);
+  const config = Object.fromEntries(r.stdout.trim().split('\n').map((l) => l.split('|').slice(0, 2)));
+  const expected: Record<string, string> = {
+    pool_mode: 'transaction', auth_type: 'scram-sha-256', auth_user: 'pgfleet_pooler', max_client_conn: '1000',
+    default_pool_size: '20', reserve_pool_size: '5', server_lifetime: '600', server_idle_timeout: '300',
+    server_login_retry: '1', admin_users: 'pgfleet_pooler_admin', stats_users: 'pgfleet_pooler_stats',
+    server_tls_sslmode: 'verify-full', ignore_startup_parameters: 'extra_float_digits',
+    auth_query: 'SELECT uname, phash FROM pgfleet.user_lookup($1)',
+  };
+  for (const [k, v] of Object.entries(expected)) assert.is(config[k], v, k);
+});
+
+runtime('SCRAM against the auth_file: wrong password refused; the stats role may not RECONNECT', () => {
+  assert.is.not(psql('pgfleet_pooler_admin', 'wrong', 'SHOW POOLS').status, 0);
+  const stats = psql('pgfleet_pooler_stats', secrets['stats-password'], 'RECONNECT');
+  assert.is.not(stats.status, 0, 'RECONNECT is an admin command');
+  assert.match(stats.stderr, /admin/i);
+});
+
+const runCallback = (env: Record<string, string>) => sh(join(ctx.dir, 'on-role-change.sh'), ['on_role_change', 'primary', `${R}-pgfleet-shard-0`], {
+  PGFLEET_POOLER_HOSTS: '127.0.0.1', PGFLEET_POOLER_ADMIN_DB: 'pgbouncer', PGFLEET_POOLER_ADMIN_USER: 'pgfleet_pooler_admin',
+  PGFLEET_POOLER_ADMIN_PASSWORD: secrets['admin-password'], PGFLEET_POOLER_PORT: String(ctx.port), PGFLEET_POOLER_REPEAT_AFTER: '0', ...env,
+});
+
+runtime('on-role-change.sh sends RECONNECT to every resolved PgBouncer and exits 0', () => {
+  const r = runCallback({});
+  assert.is(r.status, 0, r.stderr);
+  assert.match(r.stderr, /RECONNECT sent to 1 pooler pod\(s\), 0 failed \(first\)/);
+  const twice = runCallback({ PGFLEET_POOLER_REPEAT_AFTER: '1' });
+  assert.match(twice.stderr, /sent to 1 pooler pod\(s\), 0 failed \(repeat\)/, 'the second round runs after the delay');
+});
+
+runtime('on-role-change.sh never fails Patroni: refused, unresolvable and closed pollers are logged, exit 0, bounded time', async () => {
+  const denied = runCallback({ PGFLEET_POOLER_ADMIN_USER: 'pgfleet_pooler_stats', PGFLEET_POOLER_ADMIN_PASSWORD: secrets['stats-password'] });
+  assert.is(denied.status, 0);
+  assert.match(denied.stderr, /sent to 0 pooler pod\(s\), 1 failed/, 'a refused RECONNECT counts as failed');
+  const closed = await freePort();
+  const started = Date.now();
+  const r = runCallback({ PGFLEET_POOLER_HOSTS: 'no-such-pooler.invalid 127.0.0.1', PGFLEET_POOLER_PORT: String(closed) });
+  assert.is(r.status, 0);
+  assert.match(r.stderr, /no-such-pooler\.invalid does not resolve/);
+  assert.match(r.stderr, /sent to 0 pooler pod\(s\), 1 failed/);
+  assert.ok(Date.now() - started < 10_000, 'bounded by the per-pod timeout');
+  const unset = sh(join(ctx.dir, 'on-role-change.sh'), ['on_role_change', 'replica', 's'], { PGFLEET_POOLER_HOSTS: '' });
+  assert.is(unset.status, 0);
+  assert.match(unset.stderr, /nothing to do/);
+});
+
+runtime('max_prepared_statements stays conditional: PgBouncer 1.18 refuses the key when it is set', () => {
+  const o = render({ set: { shards: 1, 'pooler.pgbouncer.maxPreparedStatements': 100 } }).objects;
+  const text = one(o, 'ConfigMap', `${R}-pgfleet-shard-0-pgbouncer-rw`).data['pgbouncer.ini'] as string;
+  assert.match(text, /^max_prepared_statements = 100$/m);
+  const file = join(ctx.dir, 'newer.ini');
+  writeFileSync(file, text.replace(/^listen_addr = .*$/m, 'listen_addr = 127.0.0.1').replace(/^listen_port = .*$/m, 'listen_port = 1'), { mode: 0o644 });
+  const argv = unprivileged([pgbouncerBin!, file]);
+  const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8', timeout: 5000 });
+  assert.is.not(r.status, 0);
+  assert.match(r.stderr + r.stdout, /max_prepared_statements/);
+});
+
+runtime.run();
+
+// ---------------------------------------------------------------------------------------------------------
+const pgdog = suite('pooler runtime: PgDog render-config.sh fills placeholders from Secret files');
+
+pgdog('passwords with quotes, backslashes and @ survive into valid TOML; no placeholder is left', () => {
+  const o = render({ set: { shards: 2, 'pooler.type': 'pgdog' } }).objects;
+  const cmap = one(o, 'ConfigMap', `${R}-pgfleet-pgdog`);
+  const users = one(o, 'Secret', `${R}-pgfleet-pgdog-users`).stringData['users.toml'] as string;
+  const dir = mkdtempSync(join(tmpdir(), 'pgfleet-pgdog-'));
+  try {
+    const sdir = join(dir, 'secrets');
+    spawnSync('mkdir', ['-p', sdir]);
+    for (const [k, v] of Object.entries(secrets)) writeFileSync(join(sdir, k), v);
+    writeFileSync(join(dir, 'render-config.sh'), cmap.data['render-config.sh']);
+    writeFileSync(join(dir, 'pgdog.toml.in'), cmap.data['pgdog.toml']);
+    writeFileSync(join(dir, 'users.toml.in'), users);
+    for (const f of ['pgdog', 'users']) {
+      const r = sh(join(dir, 'render-config.sh'), [join(dir, `${f}.toml.in`), join(dir, `${f}.toml`)], { PGFLEET_SECRETS_DIR: sdir });
+      assert.is(r.status, 0, r.stderr);
+    }
+    const pg = parseToml(readFileSync(join(dir, 'pgdog.toml'), 'utf8')) as any;
+    assert.is(pg.admin.password, secrets['pooler-admin-password']);
+    assert.is(pg.databases.length, 4);
+    const us = parseToml(readFileSync(join(dir, 'users.toml'), 'utf8')) as any;
+    assert.equal(us.users.map((u: any) => [u.name, u.password]), [['app', secrets['app-password']], ['admin', secrets['admin-password']]]);
+    assert.not.match(readFileSync(join(dir, 'pgdog.toml'), 'utf8') + readFileSync(join(dir, 'users.toml'), 'utf8'), /@secret:(pooler|admin-password@)/);
+    const missing = sh(join(dir, 'render-config.sh'), [join(dir, 'users.toml.in'), join(dir, 'x.toml')], { PGFLEET_SECRETS_DIR: join(dir, 'nowhere') });
+    assert.is.not(missing.status, 0, 'a missing Secret file stops the pod instead of starting with a bad password');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+pgdog.run();
