@@ -205,6 +205,8 @@ sidecar('runs `pgbackrest server` on 8432 with the data volume, the socket, its 
   assert.equal(tlsVol.secret.items.map((i: any) => i.key), ['ca.crt', 'server.crt', 'server.key'], 'database pods never get the client key');
   assert.is(tlsVol.secret.defaultMode, 0o640);
   assert.equal(restrictedViolations(spec), []);
+  assert.not.ok(c.readinessProbe, 'a backup sidecar must never make the database pod unready');
+  assert.is(c.livenessProbe.tcpSocket.port, 'pgbackrest');
 });
 sidecar('certificates: one CA, a server certificate valid for every pod of every shard, a client certificate with CN pgfleet-backup', () => {
   const objects = render({ set: { ...BASE, shards: 3 }, namespace: 'prod' }).objects;

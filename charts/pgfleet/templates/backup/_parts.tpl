@@ -22,10 +22,8 @@ the backup scripts; a `pgbackrest` sidecar runs `pgbackrest server` (mutual TLS)
       value: /tmp
     {{- /* The sidecar's remote connects to PostgreSQL over the pod-local socket as the superuser. */}}
     {{- include "pgfleet.secretEnv" (list $ "PGPASSWORD" "superuser-password") | nindent 4 }}
-  readinessProbe:
-    tcpSocket:
-      port: pgbackrest
-    periodSeconds: 10
+  {{- /* No readinessProbe: a backup sidecar must never take a database pod out of its Services. A liveness
+  probe restarts only this container. */}}
   livenessProbe:
     tcpSocket:
       port: pgbackrest
