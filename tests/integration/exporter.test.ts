@@ -101,6 +101,13 @@ if (missing) {
       assert.is(r.status, 0, r.stderr);
     }
   });
+  t('user_lookup (the poolers\' auth_query) returns application roles only: never superusers or the chart\'s service roles', () => {
+    const lookup = (name: string) => psqlAs('pgfleet_pooler', PASSWORDS.pooler, `SELECT coalesce(phash, 'none') FROM pgfleet.user_lookup('${name}')`);
+    const app = lookup('app');
+    assert.is(app.status, 0, app.stderr);
+    assert.match(app.stdout, /^SCRAM-SHA-256\$/);
+    for (const hidden of ['postgres', 'replicator', 'pgfleet_monitor', 'pgfleet_pooler']) assert.is(lookup(hidden).stdout.trim(), 'none', hidden);
+  });
   t('the monitoring role: logs in with its password, is in pg_monitor, can do nothing else', () => {
     const who = psqlAs('pgfleet_monitor', PASSWORDS.monitor, "SELECT rolsuper, rolcreatedb, rolcreaterole, rolreplication, rolbypassrls, pg_has_role(current_user, 'pg_monitor', 'member') FROM pg_roles WHERE rolname = current_user");
     assert.is(who.status, 0, who.stderr);
