@@ -4,7 +4,9 @@ import { spawnSync } from 'node:child_process';
 
 export const PACKAGES = ['postgresql-15', 'patroni', 'python3-etcd', 'pgbouncer', 'pgbackrest', 'etcd-server', 'etcd-client', 'haproxy', 'iproute2', 'iptables', 'yamllint',
   // the monitoring sidecars' binaries (optional: a pod runs without its exporter when they are missing)
-  'prometheus-postgres-exporter', 'prometheus-pgbouncer-exporter'] as const;
+  'prometheus-postgres-exporter', 'prometheus-pgbouncer-exporter',
+  // promtool, for the alert rule tests (the Prometheus server itself is never started)
+  'prometheus'] as const;
 
 /** Binaries (absolute paths) the local backend needs, and the package that ships each. */
 const BINARIES: [string, string][] = [
