@@ -35,14 +35,20 @@ export function runAs(argv: string[], env: Record<string, string> = {}, o: { inp
 
 export type ExecResult = { status: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string };
 
-/** Runs argv without blocking the event loop; killed after timeoutMs or when `signal` aborts. */
-export function exec(argv: string[], o: { env?: Record<string, string>; timeoutMs?: number; signal?: AbortSignal } = {}): Promise<ExecResult> {
+/**
+ * Runs argv without blocking the event loop; killed after timeoutMs or when `signal` aborts. With `group`, the
+ * command gets its own process group and the whole group is killed (a shell wrapper and what it runs).
+ */
+export function exec(argv: string[], o: { env?: Record<string, string>; timeoutMs?: number; signal?: AbortSignal; group?: boolean } = {}): Promise<ExecResult> {
   return new Promise((resolve, reject) => {
     if (o.signal?.aborted) return reject(new Error(`not started (aborted): ${argv[0]}`));
-    const child = spawn(argv[0]!, argv.slice(1), { env: { ...process.env, ...o.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(argv[0]!, argv.slice(1), { env: { ...process.env, ...o.env }, stdio: ['ignore', 'pipe', 'pipe'], detached: o.group });
     let stdout = '';
     let stderr = '';
-    const kill = () => { if (child.pid && child.exitCode === null) child.kill('SIGKILL'); };
+    const kill = () => {
+      if (!child.pid || child.exitCode !== null || child.signalCode !== null) return;
+      try { process.kill(o.group ? -child.pid : child.pid, 'SIGKILL'); } catch { /* already gone */ }
+    };
     const timer = setTimeout(kill, o.timeoutMs ?? 60_000);
     o.signal?.addEventListener('abort', kill, { once: true });
     child.stdout.on('data', (d) => (stdout += d));
