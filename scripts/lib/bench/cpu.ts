@@ -28,11 +28,24 @@ export function parseBashTimes(text: string): { user: number; system: number } {
   return { user: user!, system: system! };
 }
 
+/** Busy CPU ticks of the whole machine from /proc/stat's first line (everything but idle and iowait). */
+export function parseMachineBusy(procStat: string): number {
+  const line = procStat.split('\n').find((l) => /^cpu\s/.test(l));
+  if (!line) throw new Error('/proc/stat has no cpu line');
+  const [user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).slice(1).map(Number);
+  return user! + nice! + system! + (irq ?? 0) + (softirq ?? 0) + (steal ?? 0);
+}
+
 let tick: number | undefined;
 const clockTick = () => (tick ??= Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100);
 
 function stat(pid: number): ProcStat | undefined {
   try { return parseProcStat(readFileSync(`/proc/${pid}/stat`, 'utf8')); } catch { return undefined; }
+}
+
+/** CPU seconds the whole machine has been busy (all processes, all cores). */
+export function machineCpu(): number {
+  return parseMachineBusy(readFileSync('/proc/stat', 'utf8')) / clockTick();
 }
 
 /** CPU seconds of one process (its own threads). */

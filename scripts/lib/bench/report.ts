@@ -46,9 +46,13 @@ export function markdown(r: Report): string {
   const c = r.config;
   const e = r.environment;
   const sets = Object.entries(c.set).map(([k, v]) => `\`${k}=${v}\``);
-  const loadNote = r.load.max >= 2
-    ? `The machine was shared with other work: the 1-minute load average was ${r.load.before} before the first run, ${r.load.after} after the last, and up to ${r.load.max} at a run's start or end (${e.cpus} cores). Both sides of each pair ran under that load, back to back; each run's load is in the JSON.`
-    : `The 1-minute load average stayed below 2 (before ${r.load.before}, after ${r.load.after}, at most ${r.load.max}).`;
+  const pct = (x: number) => `${Math.round(x * 100)}%`;
+  const other = r.load.otherShare
+    ? ` While the runs went on, other work on the machine used a median ${pct(r.load.otherShare.median)} of its CPU (${pct(r.load.otherShare.min)}–${pct(r.load.otherShare.max)} per run: /proc/stat busy time minus the bench's own pgbench, PgBouncer and PostgreSQL).`
+    : '';
+  const loadNote = r.load.before >= 2
+    ? `The machine was shared with other work: the 1-minute load average was ${r.load.before} when the bench started (${e.cpus} cores).${other} Both sides of each pair ran under it, back to back.`
+    : `The 1-minute load average was ${r.load.before} when the bench started (${e.cpus} cores); during the runs it counts the bench's own processes too (up to ${r.load.max}).${other}`;
   const verdict = r.summaries.map((s) => `${shortName(s.variant)}, ${s.workload}: **${ratio(s.ratio)}x** (target >= ${s.minRatio}x, ${s.met ? 'met' : 'missed'})`).join('; ');
   const variants = c.variants.map((v) => `- ${shortName(v)}: ${VARIANTS[v]?.title ?? v}`);
   const settings = Object.entries(r.poolerSettings).map(([v, kv]) => `- ${shortName(v)}: ${Object.entries(kv).map(([k, val]) => `\`${k}=${val}\``).join(', ')}`);

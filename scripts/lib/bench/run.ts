@@ -9,11 +9,11 @@ import { chartDir, root } from '../tools.ts';
 import {
   PGBIN, asRoot, exec, pgbouncerBin, postBootstrap, serverDir, serverFile, sleep, startPgBouncer, startPostgres, type LocalPgBouncer, type LocalPostgres,
 } from '../localpg.ts';
-import { parseBashTimes, processCpu, treeCpu } from './cpu.ts';
+import { machineCpu, parseBashTimes, processCpu, treeCpu } from './cpu.ts';
 import { WORKLOADS, parsePgbench, pgbenchArgs, type Target, type Workload } from './pgbench.ts';
 import { iniServer, iniValue, renderedShard } from './rendered.ts';
 import { VARIANTS } from './variants.ts';
-import { order, summarize, type Cpu, type Run, type Summary, type Variant } from './stats.ts';
+import { median, order, summarize, type Cpu, type Run, type Summary, type Variant } from './stats.ts';
 
 
 export type BenchConfig = {
@@ -46,8 +46,12 @@ export type Report = {
   generatedAt: string;
   config: BenchConfig;
   environment: Environment;
-  /** 1-minute load average before the first and after the last run, and the highest seen at any run's edge. */
-  load: { before: number; after: number; max: number };
+  /**
+   * 1-minute load average before the first and after the last run, and the highest seen at any run's edge (these
+   * include the bench's own processes); otherShare: the fraction of the machine's CPU (all cores) that other work used
+   * during the runs (median, min, max over the runs).
+   */
+  load: { before: number; after: number; max: number; otherShare?: { median: number; min: number; max: number } };
   /** What the local run rewrote in the rendered configuration, per variant. */
   rewrites: Record<string, string[]>;
   /** Effective pooler settings PgBouncer reported (SHOW CONFIG), per variant. */
@@ -167,7 +171,7 @@ async function pgbench(stack: Stack, workload: Workload, target: Target, duratio
   const args = pgbenchArgs(workload, { clients: config.clients, threads: config.threads, durationS }, target === 'direct' ? stack.direct : stack.pooled);
   // bash's `times` reports pgbench's CPU (user, system) after it exits; the group is killed on abort.
   const argv = ['bash', '-c', '"$@"; rc=$?; times >&2; exit $rc', 'bash', join(PGBIN, 'pgbench'), ...args];
-  const before = { pooler: processCpu(stack.pids.pooler), server: treeCpu(stack.pids.server) };
+  const before = { pooler: processCpu(stack.pids.pooler), server: treeCpu(stack.pids.server), machine: machineCpu() };
   const r = await exec(argv, { env: stack.env, timeoutMs: (durationS + 120) * 1000, signal, group: true });
   if (signal.aborted) throw new Error('interrupted');
   if (r.status !== 0) throw new Error(`pgbench (${stack.variant}, ${workload}, ${target}) exited ${r.status ?? r.signal}: ${r.stderr.slice(-2000)}`);
@@ -177,7 +181,8 @@ async function pgbench(stack: Stack, workload: Workload, target: Target, duratio
     pooler: round(processCpu(stack.pids.pooler) - before.pooler, 2),
     server: round(treeCpu(stack.pids.server) - before.server, 2),
   };
-  return { ...parsePgbench(r.stdout), cpu };
+  const otherCpu = round(Math.max(0, machineCpu() - before.machine - cpu.client - cpu.pooler - cpu.server), 2);
+  return { ...parsePgbench(r.stdout), cpu, otherCpu };
 }
 
 /** Runs the whole benchmark. Processes are registered with cleanup; the caller stops them in its finally. */
@@ -211,7 +216,7 @@ export async function runBench(config: BenchConfig, dir: string, cleanup: Cleanu
           runs.push({
             variant, workload, target, rep, startedAt, load: [round(load0, 2), round(load1, 2)], tps: round(r.tps, 1),
             transactions: r.transactions, failed: r.failed, latencyMs: r.latencyMs, ...(r.connectionMs !== undefined ? { connectionMs: r.connectionMs } : {}),
-            cpu: r.cpu,
+            cpu: r.cpu, otherCpu: r.otherCpu,
           });
           log(`[${variant}] rep ${rep}/${config.reps} ${workload.padEnd(10)} ${target.padEnd(6)} ${r.tps.toFixed(1).padStart(9)} tps  (load ${load0.toFixed(2)} -> ${load1.toFixed(2)})`);
         }
@@ -219,9 +224,11 @@ export async function runBench(config: BenchConfig, dir: string, cleanup: Cleanu
     }
   }
   const after = loadavg()[0]!;
+  const shares = runs.filter((r) => r.otherCpu !== undefined).map((r) => round(r.otherCpu! / (config.durationS * env.cpus), 3));
+  const otherShare = shares.length ? { median: median(shares), min: Math.min(...shares), max: Math.max(...shares) } : undefined;
   return {
     generatedAt: new Date().toISOString(), config, environment: env,
-    load: { before: round(before, 2), after: round(after, 2), max: round(Math.max(maxLoad, after), 2) },
+    load: { before: round(before, 2), after: round(after, 2), max: round(Math.max(maxLoad, after), 2), ...(otherShare ? { otherShare } : {}) },
     rewrites, poolerSettings, runs, summaries: summarize(runs),
   };
 }

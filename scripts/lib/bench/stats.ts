@@ -23,6 +23,8 @@ export type Run = {
   latencyMs: number;
   connectionMs?: number;
   cpu?: Cpu;
+  /** CPU seconds the rest of the machine (other users' work) used during the run: machine busy time minus cpu. */
+  otherCpu?: number;
 };
 
 export type Spread = { median: number; min: number; max: number; values: number[] };
