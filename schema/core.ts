@@ -58,13 +58,14 @@ export const core: Record<string, Schema> = {
   }),
 
   auth: obj('Credentials. Never put passwords in values: use an existing Secret or let the chart generate them once.', {
-    existingSecret: str('Secret holding the keys `superuser-password`, `replication-password`, `rewind-password`, `admin-password`, `app-password` and `pooler-password`. Empty: the chart generates one and reuses it on upgrade.', '', { pattern: '^([a-z0-9]([-a-z0-9.]*[a-z0-9])?)?$' }),
+    existingSecret: str('Secret holding the keys `superuser-password`, `replication-password`, `rewind-password`, `admin-password`, `app-password`, `pooler-password` and `monitor-password` (read only when `monitoring.enabled`). Empty: the chart generates one and reuses it on upgrade.', '', { pattern: '^([a-z0-9]([-a-z0-9.]*[a-z0-9])?)?$' }),
     superuser: str('Superuser name (reachable only from inside the pod).', 'postgres', { pattern: '^[a-z_][a-z0-9_]{0,62}$' }),
     replicationUser: str('Replication role name.', 'replicator', { pattern: '^[a-z_][a-z0-9_]{0,62}$' }),
     rewindUser: str('pg_rewind role name.', 'rewinder', { pattern: '^[a-z_][a-z0-9_]{0,62}$' }),
     adminUser: str('Administrative role (CREATEDB, CREATEROLE; not a superuser).', 'admin', { pattern: '^[a-z_][a-z0-9_]{0,62}$' }),
     appUser: str('Unprivileged application role owning the application database.', 'app', { pattern: '^[a-z_][a-z0-9_]{0,62}$' }),
     poolerUser: str('Role the poolers authenticate as to look up client passwords (auth_query through a SECURITY DEFINER function).', 'pgfleet_pooler', { pattern: '^[a-z_][a-z0-9_]{0,62}$' }),
+    monitorUser: str('Least-privilege role postgres_exporter connects as (LOGIN, member of `pg_monitor`, nothing else); created at bootstrap when `monitoring.enabled`.', 'pgfleet_monitor', { pattern: '^[a-z_][a-z0-9_]{0,62}$' }),
   }),
 
   tls: obj('TLS for PostgreSQL (server certificate; replication and clients use `hostssl`).', {

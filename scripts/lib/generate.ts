@@ -4,6 +4,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Document, isMap, isScalar, type YAMLMap } from 'yaml';
 import { defaults, type Schema } from '../../schema/dsl.ts';
+import { rulesDocument, SELECTOR_PLACEHOLDER } from '../../schema/alerts.ts';
+import { dashboardModel } from '../../schema/dashboard.ts';
 import { model } from '../../schema/index.ts';
 import { chartDir, root } from './tools.ts';
 
@@ -54,6 +56,19 @@ function withTable(file: string, table: string): string {
   return text.replace(/<!-- values:start[\s\S]*?<!-- values:end -->/, table);
 }
 
+function prometheusRules(): string {
+  const doc = new Document(rulesDocument());
+  doc.commentBefore = ` ${HEADER.replace('from schema/', 'from schema/alerts.ts')}\n`
+    + ` templates/monitoring/prometheusrule.yaml embeds these rules per release, replacing the matcher\n`
+    + ` ${SELECTOR_PLACEHOLDER} with the release's namespace and shards. Runbooks: charts/pgfleet/README.md#runbooks`;
+  return doc.toString({ lineWidth: 0 });
+}
+
+function dashboard(): string {
+  const note = HEADER.replace('from schema/', 'from schema/dashboard.ts');
+  return JSON.stringify(dashboardModel(`(${note})`), null, 2) + '\n';
+}
+
 /** Every generated file: absolute path -> expected content. */
 export function outputs(): Map<string, string> {
   const table = valuesTable();
@@ -62,5 +77,7 @@ export function outputs(): Map<string, string> {
     [join(chartDir, 'values.yaml'), valuesYaml()],
     [join(chartDir, 'README.md'), withTable(join(chartDir, 'README.md'), table)],
     [join(root, 'README.md'), withTable(join(root, 'README.md'), table)],
+    [join(chartDir, 'files', 'prometheus-rules.yaml'), prometheusRules()],
+    [join(chartDir, 'files', 'dashboard.json'), dashboard()],
   ]);
 }

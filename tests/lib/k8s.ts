@@ -3,6 +3,7 @@ import type { K8sObject } from '../../scripts/lib/helm.ts';
 
 const packages: Record<string, string> = {
   'cert-manager.io': '@kubernetes-models/cert-manager/cert-manager.io',
+  'monitoring.coreos.com': '@kubernetes-models/prometheus-operator/monitoring.coreos.com',
 };
 
 type Model = { validate(): void };

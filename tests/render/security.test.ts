@@ -11,16 +11,16 @@ const secrets = suite('credentials');
 secrets('generated once: every key present, 32 random characters, kept on uninstall', () => {
   const { objects } = render();
   const s = one(objects, 'Secret', 'db-pgfleet-auth');
-  assert.equal(Object.keys(s.data).sort(), ['admin-password', 'app-password', 'pooler-password', 'replication-password', 'rewind-password', 'superuser-password']);
+  assert.equal(Object.keys(s.data).sort(), ['admin-password', 'app-password', 'monitor-password', 'pooler-password', 'replication-password', 'rewind-password', 'superuser-password']);
   for (const v of Object.values<string>(s.data)) assert.is(Buffer.from(v, 'base64').toString().length, 32);
   assert.is(s.metadata.annotations['helm.sh/resource-policy'], 'keep');
-  assert.is(new Set(Object.values(s.data)).size, 6, 'every password differs');
+  assert.is(new Set(Object.values(s.data)).size, 7, 'every password differs');
 });
 secrets('auth.existingSecret: no Secret rendered, every password read from it', () => {
   const { objects } = render({ set: { 'auth.existingSecret': 'mine' } });
   assert.is(find(objects, 'Secret').filter((s) => s.metadata.name.endsWith('-auth')).length, 0);
   const refs = envOf(objects).filter((e) => e.valueFrom?.secretKeyRef).map((e) => e.valueFrom.secretKeyRef.name);
-  assert.ok(refs.length >= 6);
+  assert.ok(refs.length >= 7);
   assert.ok(refs.every((n) => n === 'mine'));
 });
 secrets('no password ever appears in a ConfigMap', () => {

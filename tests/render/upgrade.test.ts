@@ -64,3 +64,23 @@ guards('an unchanged upgrade passes', async () => {
   assert.is((await upgradeWith({})).objects.filter((o) => o.kind === 'StatefulSet').length, 3);
 });
 guards.run();
+
+const backupGuards = suite('upgrade guards: backup repositories');
+let withBackups: FakeApiServer;
+const backupValues = { 'backups.enabled': true, 'backups.s3.endpoint': 's3.example.com', 'backups.s3.bucket': 'pg-backups', 'backups.s3.region': 'eu-west-1', 'backups.s3.existingSecret': 's3', 'backups.encryption.existingSecret': 'cipher' };
+backupGuards.before(async () => { withBackups = await startFakeApiServer(render({ set: backupValues }).objects); });
+backupGuards.after(async () => { await withBackups?.close(); });
+backupGuards('turning repository encryption off under existing stanzas is refused', async () => {
+  try {
+    await renderAsync({ set: { ...backupValues, 'backups.encryption.enabled': false }, apiServer: withBackups.url });
+  } catch (e) {
+    assert.match((e as Error).message, 'backups.encryption.enabled: cannot change from true to false');
+    return;
+  }
+  assert.unreachable('encryption change accepted');
+});
+backupGuards('an unchanged backup configuration upgrades', async () => {
+  const { objects } = await renderAsync({ set: backupValues, apiServer: withBackups.url });
+  assert.ok(objects.some((o) => o.kind === 'CronJob'));
+});
+backupGuards.run();

@@ -15,7 +15,7 @@ import {
   PGBIN, exec as run, freePort, pgbouncerBin, postBootstrap, serverDir, startPgBouncer, startPostgres, type LocalPgBouncer, type LocalPostgres,
 } from '../../scripts/lib/localpg.ts';
 
-const passwords = { PGFLEET_ADMIN_PASSWORD: 'admin-pw', PGFLEET_APP_PASSWORD: 'app-pw"x', PGFLEET_POOLER_PASSWORD: 'pooler-pw' };
+const passwords = { PGFLEET_ADMIN_PASSWORD: 'admin-pw', PGFLEET_APP_PASSWORD: 'app-pw"x', PGFLEET_POOLER_PASSWORD: 'pooler-pw', PGFLEET_MONITOR_PASSWORD: 'monitor-pw' }; // as the pod's env (monitoring is on by default)
 const rendered = render({ set: { shards: 1, replicas: 1, 'tls.enabled': false } }).objects;
 const scripts = one(rendered, 'ConfigMap', 'db-pgfleet-scripts').data;
 const poolCm = one(rendered, 'ConfigMap', 'db-pgfleet-shard-0-pgbouncer-rw').data;

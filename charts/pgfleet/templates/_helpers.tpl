@@ -107,7 +107,7 @@ seccompProfile:
 
 {{/* Secret key names in the auth Secret. */}}
 {{- define "pgfleet.authKeys" -}}
-superuser-password replication-password rewind-password admin-password app-password pooler-password
+superuser-password replication-password rewind-password admin-password app-password pooler-password monitor-password
 {{- end -}}
 
 {{/* env entry reading one key of the auth Secret: (list $ "ENV_NAME" "key") */}}
@@ -126,7 +126,7 @@ YAML list; this concatenates them.
 */}}
 {{- define "pgfleet.parts" -}}
 {{- $all := list -}}
-{{- range $component := list "backup" "pooler" -}}
+{{- range $component := list "backup" "pooler" "monitoring" -}}
 {{- $all = concat $all (include (printf "pgfleet.%s.%s" $component $.part) $ | fromYamlArray) -}}
 {{- end -}}
 {{- if $all }}{{ toYaml $all }}{{ end -}}
@@ -135,14 +135,14 @@ YAML list; this concatenates them.
 {{/* Extra NetworkPolicy rules for the database pods contributed by components: (dict "root" $ "shard" i ...) -> YAML list. */}}
 {{- define "pgfleet.networkPolicy.extraIngress" -}}
 {{- $all := list -}}
-{{- range $component := list "backup" "pooler" -}}
+{{- range $component := list "backup" "pooler" "monitoring" -}}
 {{- $all = concat $all (include (printf "pgfleet.%s.ingress" $component) $ | fromYamlArray) -}}
 {{- end -}}
 {{- toYaml $all -}}
 {{- end -}}
 {{- define "pgfleet.networkPolicy.extraEgress" -}}
 {{- $all := list -}}
-{{- range $component := list "backup" "pooler" -}}
+{{- range $component := list "backup" "pooler" "monitoring" -}}
 {{- $all = concat $all (include (printf "pgfleet.%s.egress" $component) $ | fromYamlArray) -}}
 {{- end -}}
 {{- toYaml $all -}}

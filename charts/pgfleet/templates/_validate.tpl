@@ -59,7 +59,7 @@ Rendered (for its side effect only) by templates/validate.yaml.
 {{/* Hook for component rules (pooler, backups): a YAML list of failure messages. */}}
 {{- define "pgfleet.validate.extra" -}}
 {{- $errors := list -}}
-{{- range $name := list "pgfleet.validate.pooler" "pgfleet.validate.backups" -}}
+{{- range $name := list "pgfleet.validate.pooler" "pgfleet.validate.backups" "pgfleet.validate.monitoring" -}}
 {{- $errors = concat $errors (include $name $ | fromYamlArray) -}}
 {{- end -}}
 {{- toYaml $errors -}}

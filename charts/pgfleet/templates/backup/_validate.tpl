@@ -1,5 +1,115 @@
 {{/* Backup cross-field rules: a YAML list of messages, each starting with the values path. */}}
 {{- define "pgfleet.validate.backups" -}}
+{{- $v := .Values -}}
+{{- $b := $v.backups -}}
+{{- $r := $v.restore -}}
 {{- $errors := list -}}
+{{- if $b.enabled -}}
+  {{- $repos := list (dict "path" "backups" "cfg" $b) -}}
+  {{- if $b.repo2.enabled }}{{ $repos = append $repos (dict "path" "backups.repo2" "cfg" $b.repo2) }}{{ end -}}
+  {{- range $repo := $repos -}}
+    {{- $s3 := $repo.cfg.s3 -}}
+    {{- range $key := list "endpoint" "bucket" "region" -}}
+      {{- if not (index $s3 $key) -}}
+        {{- $errors = append $errors (printf "%s.s3.%s: required when backups are enabled" $repo.path $key) -}}
+      {{- end -}}
+    {{- end -}}
+    {{- if and (eq $s3.keyType "shared") (not $s3.existingSecret) -}}
+      {{- $errors = append $errors (printf "%s.s3.existingSecret: required with keyType \"shared\" (a Secret with the keys %q and %q; plaintext keys are never accepted in values)" $repo.path $s3.accessKeyIdKey $s3.secretAccessKeyKey) -}}
+    {{- end -}}
+    {{- if and $repo.cfg.encryption.enabled (not $repo.cfg.encryption.existingSecret) -}}
+      {{- $errors = append $errors (printf "%s.encryption.existingSecret: required when encryption is enabled (a Secret with the key %q holding the cipher passphrase), or set %s.encryption.enabled: false" $repo.path $repo.cfg.encryption.passphraseKey $repo.path) -}}
+    {{- end -}}
+  {{- end -}}
+  {{- if $b.repo2.enabled -}}
+    {{- $p1 := include "pgfleet.backup.repoPath" (dict "root" $ "s3" $b.s3) -}}
+    {{- $p2 := include "pgfleet.backup.repoPath" (dict "root" $ "s3" $b.repo2.s3) -}}
+    {{- if and (eq $b.s3.endpoint $b.repo2.s3.endpoint) (eq $b.s3.bucket $b.repo2.s3.bucket) (eq $p1 $p2) -}}
+      {{- $errors = append $errors (printf "backups.repo2.s3: same endpoint, bucket and path as backups.s3 (%s/%s%s): a second repository must be a different location" $b.s3.endpoint $b.s3.bucket $p1) -}}
+    {{- end -}}
+  {{- end -}}
+  {{- $s := $b.schedules -}}
+  {{- if and (not $s.full) (or $s.diff $s.incr) -}}
+    {{- $errors = append $errors "backups.schedules.full: required when backups.schedules.diff or backups.schedules.incr is set: without new full backups, retention never expires anything and every restore replays from one ancient full" -}}
+  {{- end -}}
+  {{- $crons := dict "backups.schedules.full" $s.full "backups.schedules.diff" $s.diff "backups.schedules.incr" $s.incr -}}
+  {{- if $b.verify.enabled }}{{ $_ := set $crons "backups.verify.schedule" $b.verify.schedule }}{{ end -}}
+  {{- range $path, $expr := $crons -}}
+    {{- with include "pgfleet.backup.cronError" $expr -}}
+      {{- $errors = append $errors (printf "%s: %q is not a valid cron schedule: %s" $path $expr .) -}}
+    {{- end -}}
+  {{- end -}}
+  {{- $at := int $b.archiveTimeout -}}
+  {{- if and (gt $at 0) (lt $at 10) -}}
+    {{- $errors = append $errors (printf "backups.archiveTimeout: %d s would archive a mostly empty 16 MB WAL segment every %d s; use 0 (off) or >= 10" $at $at) -}}
+  {{- end -}}
+  {{- if and $b.fromStandby (lt (int $v.replicas) 1) -}}
+    {{- $errors = append $errors "backups.fromStandby: needs replicas >= 1 (there is no standby to back up from)" -}}
+  {{- end -}}
+{{- end -}}
+{{- if $r.enabled -}}
+  {{- if not $b.enabled -}}
+    {{- $errors = append $errors "restore.enabled: needs backups.enabled: true (the repository to restore from is configured under backups.s3 / backups.repo2)" -}}
+  {{- end -}}
+  {{- if and (eq (int $r.repository) 2) (not $b.repo2.enabled) -}}
+    {{- $errors = append $errors "restore.repository: 2 needs backups.repo2.enabled: true" -}}
+  {{- end -}}
+  {{- if and (gt (int $v.shards) 1) $r.sourceStanza (not (contains "{shard}" $r.sourceStanza)) -}}
+    {{- $errors = append $errors (printf "restore.sourceStanza: %q must contain {shard} when shards > 1, or every shard would be restored from the same stanza" $r.sourceStanza) -}}
+  {{- end -}}
+  {{- $t := $r.target -}}
+  {{- if and (has $t.type (list "time" "lsn" "name")) (not (index $t $t.type)) -}}
+    {{- $errors = append $errors (printf "restore.target.%s: required when restore.target.type is %q" $t.type $t.type) -}}
+  {{- end -}}
+  {{- range $key := list "time" "lsn" "name" -}}
+    {{- if and (index $t $key) (ne $t.type $key) -}}
+      {{- $errors = append $errors (printf "restore.target.%s: set, but restore.target.type is %q (set type: %s, or remove it)" $key $t.type $key) -}}
+    {{- end -}}
+  {{- end -}}
+  {{- if and $t.exclusive (not (has $t.type (list "time" "lsn"))) -}}
+    {{- $errors = append $errors (printf "restore.target.exclusive: only applies to restore.target.type time or lsn (got %q)" $t.type) -}}
+  {{- end -}}
+{{- end -}}
 {{- toYaml $errors -}}
+{{- end -}}
+
+{{/*
+Checks the ranges of a cron expression (the schema checks its shape): "" when valid, else the reason.
+Fields: minute 0-59, hour 0-23, day of month 1-31, month 1-12 or jan-dec, day of week 0-7 or sun-sat.
+*/}}
+{{- define "pgfleet.backup.cronError" -}}
+{{- $expr := trim . -}}
+{{- if and $expr (not (hasPrefix "@" $expr)) -}}
+{{- $fields := regexSplit "\\s+" $expr -1 -}}
+{{- $spec := list (list "minute" 0 59 "") (list "hour" 0 23 "") (list "day of month" 1 31 "") (list "month" 1 12 "jan feb mar apr may jun jul aug sep oct nov dec") (list "day of week" 0 7 "sun mon tue wed thu fri sat") -}}
+{{- $problems := list -}}
+{{- if ne (len $fields) 5 -}}
+{{- $problems = append $problems (printf "expected 5 fields, got %d" (len $fields)) -}}
+{{- else -}}
+{{- range $k, $field := $fields -}}
+{{- $f := index $spec $k -}}
+{{- range $part := splitList "," $field -}}
+{{- $bits := splitList "/" $part -}}
+{{- if and (eq (len $bits) 2) (lt (atoi (index $bits 1)) 1) -}}
+{{- $problems = append $problems (printf "%s step %q must be >= 1" (index $f 0) (index $bits 1)) -}}
+{{- end -}}
+{{- range $n := regexFindAll "[0-9]+" (first $bits) -1 -}}
+{{- if or (lt (atoi $n) (index $f 1)) (gt (atoi $n) (index $f 2)) -}}
+{{- $problems = append $problems (printf "%s %s is outside %d-%d" (index $f 0) $n (index $f 1) (index $f 2)) -}}
+{{- end -}}
+{{- end -}}
+{{- range $name := regexFindAll "[A-Za-z]+" (first $bits) -1 -}}
+{{- if not (has (lower $name) (splitList " " (index $f 3))) -}}
+{{- $problems = append $problems (printf "%s does not accept %q" (index $f 0) $name) -}}
+{{- end -}}
+{{- end -}}
+{{- $range := regexFindAll "[0-9]+" (first $bits) -1 -}}
+{{- if and (eq (len $range) 2) (gt (atoi (index $range 0)) (atoi (index $range 1))) -}}
+{{- $problems = append $problems (printf "%s range %s is reversed" (index $f 0) (first $bits)) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- join "; " $problems -}}
+{{- end -}}
 {{- end -}}

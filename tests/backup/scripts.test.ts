@@ -1,0 +1,209 @@
+// The rendered backup scripts and configs run for real: PostgreSQL 15 (as the unprivileged postgres user)
+// archives with the rendered archive_command, the scheduled-backup script runs as repository host through the
+// `pgbackrest server` sidecar config over mutual TLS, and the verification script restores the backup into a
+// scratch directory, starts PostgreSQL on it and reports the result. Only mount points differ from the pods
+// (paths under a temp dir, 127.0.0.1, free ports, a posix repository instead of S3 via PGBACKREST_REPO1_TYPE).
+// Needs root (to run as postgres and to map the pod DNS name in a private mount namespace), postgresql-15 and
+// pgbackrest: `npm run setup:local` installs them.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { parse } from 'yaml';
+import { one, render, type K8sObject } from '../../scripts/lib/helm.ts';
+
+const S = 'db-pgfleet-shard-0';
+const PGBIN = '/usr/lib/postgresql/15/bin';
+const uid = (name: string) => Number(spawnSync('id', ['-u', name], { encoding: 'utf8' }).stdout.trim());
+const ready = process.getuid?.() === 0 && existsSync(`${PGBIN}/initdb`) && spawnSync('pgbackrest', ['version']).status === 0 && !Number.isNaN(uid('postgres'));
+
+const freePort = () => new Promise<number>((resolve, reject) => {
+  const srv = createServer().listen(0, '127.0.0.1', () => { const p = (srv.address() as { port: number }).port; srv.close(() => resolve(p)); }).on('error', reject);
+});
+const listening = (port: number) => new Promise<boolean>((resolve) => {
+  const s = connect(port, '127.0.0.1', () => { s.destroy(); resolve(true); }).on('error', () => resolve(false));
+});
+
+const w = suite('backup scripts against PostgreSQL 15 and pgBackRest 2.45');
+let W = '';
+let env: Record<string, string> = {};
+let server: ChildProcess | undefined;
+let pgStarted = false;
+let objects: K8sObject[] = [];
+
+/** Runs as the postgres user, optionally in a mount namespace where the pod DNS names resolve to 127.0.0.1. */
+function asPostgres(cmd: string[], opts: { hosts?: boolean; extraEnv?: Record<string, string> } = {}) {
+  if (process.env.PGFLEET_TRACE) console.error(new Date().toISOString(), cmd.join(' ').slice(0, 120));
+  const envArgs = Object.entries({ ...env, ...opts.extraEnv }).map(([k, v]) => `${k}=${v}`);
+  const inner = ['runuser', '-u', 'postgres', '--', 'env', ...envArgs, ...cmd];
+  const argv = opts.hosts ? ['unshare', '--mount', 'sh', '-c', 'mount --bind "$0" /etc/hosts && exec "$@"', join(W, 'hosts'), ...inner] : inner;
+  const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8', timeout: 180_000, cwd: W });
+  return { status: r.status, out: `${r.stdout}${r.stderr}` };
+}
+const psql = (sql: string, db = 'postgres') => asPostgres([`${PGBIN}/psql`, '-X', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-h', join(W, 'sock'), '-d', db, '-c', sql]);
+
+w.before(async () => {
+  if (!ready) return;
+  W = mkdtempSync(join(tmpdir(), 'pgfleet-backup-scripts-'));
+  chmodSync(W, 0o755);
+  const tlsPort = await freePort();
+  objects = render({
+    set: {
+      replicas: 0, 'backups.enabled': true, 'backups.s3.endpoint': '127.0.0.1', 'backups.s3.bucket': 'pgfleet', 'backups.s3.region': 'us-east-1',
+      'backups.s3.uriStyle': 'path', 'backups.s3.existingSecret': 's3', 'backups.encryption.existingSecret': 'cipher', 'backups.verify.enabled': true,
+      'backups.archiveTimeout': 10, 'backups.server.port': tlsPort,
+    },
+  }).objects;
+  const cm = one(objects, 'ConfigMap', `${S}-pgbackrest`).data;
+  const scripts = one(objects, 'ConfigMap', 'db-pgfleet-backup-scripts').data;
+  for (const d of ['db', 'scratch', 'sock', 'run', 'spool', 'lock', 'tls', 'scripts', 'repo', 'verify', 'tmp']) mkdirSync(join(W, d));
+  const common = (t: string) => t.replaceAll('/etc/pgfleet/backup-tls', join(W, 'tls')).replaceAll('/tmp/pgbackrest', join(W, 'lock'))
+    .replaceAll('/var/spool/pgbackrest', join(W, 'spool')).replaceAll('/var/run/postgresql', join(W, 'sock'))
+    .replaceAll('/opt/pgfleet/backup', join(W, 'scripts')).replaceAll('/opt/pgfleet/scripts', join(W, 'chart-scripts')).replaceAll('/tmp/verify', join(W, 'verify')).replaceAll('/tmp/metrics.prom', join(W, 'tmp', 'metrics.prom'))
+    .replace('tls-server-address=*', 'tls-server-address=127.0.0.1');
+  const db = (t: string) => common(t).replaceAll('/var/lib/postgresql/data/pgdata', join(W, 'db', 'pgdata'));
+  const scratch = (t: string) => common(t).replaceAll('/var/lib/postgresql/data/pgdata', join(W, 'scratch', 'pgdata'));
+  writeFileSync(join(W, 'pgbackrest.conf'), db(cm['pgbackrest.conf']));
+  writeFileSync(join(W, 'server.conf'), db(cm['server.conf']));
+  writeFileSync(join(W, 'repo-host.conf'), db(cm['repo-host.conf']));
+  writeFileSync(join(W, 'verify.conf'), scratch(cm['verify.conf']));
+  mkdirSync(join(W, 'chart-scripts'));
+  writeFileSync(join(W, 'chart-scripts', 'post-bootstrap.sh'), one(objects, 'ConfigMap', 'db-pgfleet-scripts').data['post-bootstrap.sh'], { mode: 0o755 });
+  for (const [name, text] of Object.entries<string>(scripts)) writeFileSync(join(W, 'scripts', name), name === 'verify.sh' ? scratch(text) : db(text), { mode: 0o755 });
+  const secret = one(objects, 'Secret', 'db-pgfleet-backup-tls');
+  for (const [k, v] of Object.entries<string>(secret.data)) writeFileSync(join(W, 'tls', k), Buffer.from(v, 'base64'), { mode: 0o600 });
+  writeFileSync(join(W, 'hosts'), `127.0.0.1 localhost ${S}-0.${S}-headless.default.svc\n`);
+  spawnSync('chown', ['-R', 'postgres:postgres', W]);
+  chownSync(join(W, 'hosts'), 0, 0);
+  env = {
+    PATH: `${PGBIN}:/usr/bin:/bin`, HOME: join(W, 'tmp'), PGBACKREST_CONFIG: join(W, 'pgbackrest.conf'),
+    // Only the repository type differs from the pods: a posix directory stands in for S3.
+    PGBACKREST_REPO1_TYPE: 'posix', PGBACKREST_REPO1_PATH: join(W, 'repo'), PGBACKREST_REPO1_CIPHER_PASS: 'a-cipher-passphrase-for-tests',
+  };
+  const p = (objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === `${S}-patroni`)!.data['patroni.yml'] as string);
+  const archiveCommand = /archive_command: (.+)/.exec(p)![1]!.replace(/^'|'$/g, '');
+  assert.is(asPostgres([`${PGBIN}/initdb`, '-D', join(W, 'db', 'pgdata'), '--data-checksums', '-A', 'peer', '-U', 'postgres']).status, 0);
+  writeFileSync(join(W, 'db', 'pgdata', 'postgresql.auto.conf'), [
+    "listen_addresses = ''", `unix_socket_directories = '${join(W, 'sock')}'`, 'archive_mode = on',
+    `archive_command = '${archiveCommand.replaceAll("'", "''")}'`, 'archive_timeout = 10', 'wal_level = replica',
+  ].join('\n') + '\n');
+  spawnSync('chown', ['postgres:postgres', join(W, 'db', 'pgdata', 'postgresql.auto.conf')]);
+  const start = asPostgres([`${PGBIN}/pg_ctl`, '-D', join(W, 'db', 'pgdata'), '-l', join(W, 'db', 'postgres.log'), '-w', 'start']);
+  assert.is(start.status, 0, start.out);
+  pgStarted = true;
+  // The sidecar: `pgbackrest server` with the rendered server.conf.
+  server = spawn('runuser', ['-u', 'postgres', '--', 'env', `PGBACKREST_CONFIG=${join(W, 'server.conf')}`, `PATH=${env.PATH}`, 'pgbackrest', 'server'], { stdio: 'ignore' });
+  for (let i = 0; i < 50 && !(await listening(tlsPort)); i++) await new Promise((r) => setTimeout(r, 100));
+});
+w.after(() => {
+  if (server?.pid && server.exitCode === null) process.kill(server.pid, 'SIGTERM');
+  if (pgStarted) {
+    asPostgres([`${PGBIN}/pg_ctl`, '-D', join(W, 'db', 'pgdata'), '-m', 'immediate', 'stop']);
+    asPostgres([`${PGBIN}/pg_ctl`, '-D', join(W, 'scratch', 'pgdata'), '-m', 'immediate', 'stop']);
+    asPostgres([`${PGBIN}/pg_ctl`, '-D', join(W, 'pitr', 'pgdata'), '-m', 'immediate', 'stop']);
+  }
+  if (W) rmSync(W, { recursive: true, force: true });
+});
+
+w('prerequisites: root, postgresql-15 and pgbackrest (npm run setup:local)', () => {
+  assert.ok(ready, 'needs root, /usr/lib/postgresql/15/bin and pgbackrest');
+});
+w('post-bootstrap: the chart\'s roles and databases, then stanza-create and check; idempotent on a second run', () => {
+  if (!ready) return;
+  const url = `postgresql://postgres@/postgres?host=${join(W, 'sock')}`;
+  // The passwords the pod gives the chart's post-bootstrap, as the rendered StatefulSet names them.
+  const names = (one(objects, 'StatefulSet', S).spec.template.spec.containers[0].env as { name: string }[]).map((e) => e.name).filter((n) => /^PGFLEET_\w+_PASSWORD$/.test(n));
+  assert.ok(names.length >= 3, names.join(' '));
+  const passwords = Object.fromEntries(names.map((n, i) => [n, `pw-${i}-for-tests`]));
+  for (const run of [1, 2]) {
+    const r = asPostgres([join(W, 'scripts', 'post-bootstrap.sh'), S, url], { extraEnv: passwords });
+    assert.is(r.status, 0, `run ${run}: ${r.out}`);
+    assert.match(r.out, /stanza-create command end: completed successfully/, `run ${run}: ${r.out}`);
+    assert.match(r.out, /check command end: completed successfully/, `run ${run}: ${r.out}`);
+    assert.not.match(r.out, 'WARNING', `run ${run}: ${r.out}`);
+  }
+  assert.is(psql("SELECT count(*) FROM pg_database WHERE datname = 'app'").out.trim(), '1', 'the chart\'s own post-bootstrap ran first');
+});
+w('the scheduled full backup: stanza-create, check, backup through the TLS server, metrics in the log', () => {
+  if (!ready) return;
+  assert.is(psql('CREATE TABLE orders AS SELECT g AS id FROM generate_series(1, 1000) g', 'app').status, 0);
+  const r = asPostgres([join(W, 'scripts', 'backup.sh'), S, 'full'], { hosts: true, extraEnv: { PGBACKREST_CONFIG: join(W, 'repo-host.conf') } });
+  assert.is(r.status, 0, r.out);
+  assert.match(r.out, 'full backup of stanza db-pgfleet-shard-0 done');
+  assert.match(r.out, `pgfleet_backup_success{stanza="${S}",type="full"} 1`);
+  assert.match(r.out, /full backup: \d{8}-\d{6}F/);
+  const info = asPostgres(['pgbackrest', `--stanza=${S}`, '--output=json', 'info']);
+  const parsed = JSON.parse(info.out);
+  assert.is(parsed[0].backup.length, 1);
+  assert.is(parsed[0].cipher, 'aes-256-cbc', 'the repository is encrypted');
+});
+w('WAL reaches the repository through the rendered archive_command (async, encrypted)', () => {
+  if (!ready) return;
+  assert.is(psql("INSERT INTO orders SELECT g FROM generate_series(1001, 1500) g; SELECT pg_switch_wal()", 'app').status, 0);
+  const check = asPostgres(['pgbackrest', `--stanza=${S}`, 'check']);
+  assert.is(check.status, 0, check.out);
+  assert.is(psql('SELECT last_archived_wal IS NOT NULL FROM pg_stat_archiver').out.trim(), 't');
+});
+w('an incremental while the stanza is locked is skipped, not failed', () => {
+  if (!ready) return;
+  // Hold the stanza's backup lock on the database side the way a running backup's remote does.
+  const lockDir = join(W, 'lock');
+  const r = asPostgres(['sh', '-c', `flock -n ${lockDir}/${S}-backup.lock -c '${join(W, 'scripts', 'backup.sh')} ${S} incr'`], { hosts: true, extraEnv: { PGBACKREST_CONFIG: join(W, 'repo-host.conf') } });
+  assert.is(r.status, 0, r.out);
+  assert.match(r.out, 'skipping this incr backup', r.out);
+});
+w('restore verification: latest backup restored into scratch, PostgreSQL answers, VERIFY OK and metrics', () => {
+  if (!ready) return;
+  const r = asPostgres([join(W, 'scripts', 'verify.sh'), S, 'app', '120'], { extraEnv: { PGBACKREST_CONFIG: join(W, 'verify.conf') } });
+  assert.is(r.status, 0, r.out);
+  assert.match(r.out, /VERIFY OK: stanza db-pgfleet-shard-0 backup \d{8}-\d{6}F/);
+  assert.match(r.out, /database app: \d+ relations/);
+  assert.match(r.out, `pgfleet_backup_verify_success{stanza="${S}",backup=`);
+  assert.match(r.out, /pgfleet_backup_verify_success\{[^}]*\} 1/);
+  assert.not.ok(existsSync(join(W, 'scratch', 'pgdata', 'postmaster.pid')), 'the scratch PostgreSQL is stopped');
+});
+w('verification fails loudly when the application database is missing from the backup', () => {
+  if (!ready) return;
+  rmSync(join(W, 'scratch', 'pgdata'), { recursive: true, force: true });
+  const r = asPostgres([join(W, 'scripts', 'verify.sh'), S, 'missing_db', '120'], { extraEnv: { PGBACKREST_CONFIG: join(W, 'verify.conf') } });
+  assert.is(r.status, 1, r.out);
+  assert.match(r.out, 'application database missing_db is missing');
+  assert.match(r.out, /pgfleet_backup_verify_success\{[^}]*\} 0/);
+});
+w('point-in-time restore with the rendered custom bootstrap command stops exactly at the target time', () => {
+  if (!ready) return;
+  const now = () => psql("SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00'").out.trim();
+  const before = psql('SELECT count(*) FROM orders', 'app').out.trim();
+  const target = now();
+  spawnSync('sleep', ['1.2']);
+  assert.is(psql('INSERT INTO orders SELECT g FROM generate_series(100001, 100500) g', 'app').status, 0);
+  assert.is(asPostgres(['pgbackrest', `--stanza=${S}`, 'check']).status, 0, 'WAL after the target is archived too');
+  const p = render({
+    set: {
+      replicas: 0, 'backups.enabled': true, 'backups.s3.endpoint': '127.0.0.1', 'backups.s3.bucket': 'pgfleet', 'backups.s3.region': 'us-east-1',
+      'backups.s3.existingSecret': 's3', 'backups.encryption.existingSecret': 'cipher', 'restore.enabled': true, 'restore.target.type': 'time', 'restore.target.time': target,
+    },
+  }).objects.find((o) => o.metadata.name === `${S}-patroni`)!.data['patroni.yml'] as string;
+  const command = (parse(p, { version: '1.1' }) as any).bootstrap.pgbackrest_restore.command as string;
+  const pitr = join(W, 'pitr', 'pgdata');
+  mkdirSync(join(W, 'pitr-sock'), { recursive: true });
+  mkdirSync(pitr, { recursive: true, mode: 0o700 });
+  spawnSync('chown', ['-R', 'postgres:postgres', join(W, 'pitr'), join(W, 'pitr-sock')]);
+  // Patroni splits the command with shlex: do the same.
+  const argv = JSON.parse(spawnSync('python3', ['-c', 'import json,shlex,sys; print(json.dumps(shlex.split(sys.argv[1])))', command.replace('/var/lib/postgresql/data/pgdata', pitr)], { encoding: 'utf8' }).stdout);
+  const restore = asPostgres(argv);
+  assert.is(restore.status, 0, restore.out);
+  const start = asPostgres([`${PGBIN}/pg_ctl`, '-D', pitr, '-l', join(W, 'pitr', 'postgres.log'), '-w', '-t', '120', 'start', '-o',
+    `-c listen_addresses='' -c unix_socket_directories=${join(W, 'pitr-sock')} -c archive_mode=off`]);
+  assert.is(start.status, 0, start.out);
+  const q = (sql: string) => asPostgres([`${PGBIN}/psql`, '-X', '-A', '-t', '-h', join(W, 'pitr-sock'), '-d', 'app', '-c', sql]).out.trim();
+  let promoted = false;
+  for (let i = 0; i < 120 && !promoted; i++) { promoted = q('SELECT pg_is_in_recovery()') === 'f'; if (!promoted) spawnSync('sleep', ['0.5']); }
+  assert.ok(promoted, 'promoted at the target (--target-action=promote)');
+  assert.is(q('SELECT count(*) FROM orders'), before, `rows at ${target}`);
+  asPostgres([`${PGBIN}/pg_ctl`, '-D', pitr, '-m', 'fast', 'stop']);
+});
+w.run();
