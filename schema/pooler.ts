@@ -50,6 +50,7 @@ export const pooler: Record<string, Schema> = {
         existingSecret: str('kubernetes.io/tls Secret for client TLS. Empty: the release\'s TLS Secret (needs `tls.enabled`; its names are the database Services, so clients use `sslmode=require`).', '', { pattern: '^([a-z0-9]([-a-z0-9.]*[a-z0-9])?)?$' }),
       }),
       logConnections: bool('Log every client connection and disconnection.', false),
+      applicationNameAddHost: bool('Append the client\'s address and port to `application_name` (PgBouncer `application_name_add_host`). Off by default: it makes every client\'s `application_name` unique, so in transaction mode PgBouncer sends a `SET application_name` before almost every transaction (one more round trip and statement each); `npm run bench` measured it at about half the pooled throughput of persistent clients (docs/benchmarks.md).', false),
       resources: resources('50m', '64Mi', '256Mi'),
       terminationGracePeriodSeconds: int('Grace period: the pod leaves its Service, then PgBouncer shuts down safely (waits for transactions to finish).', 45, { minimum: 10, maximum: 3600 }),
     }),

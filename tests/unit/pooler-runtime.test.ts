@@ -2,34 +2,18 @@
 // loads the rendered pgbouncer.ini and the auth_file written by the rendered make-userlist.sh, accepts the admin
 // and stats roles, and the rendered on-role-change.sh sends RECONNECT to it. PgDog's render-config.sh fills its
 // placeholders. Everything listens on 127.0.0.1 and is stopped by PID in `after`.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parse as parseToml } from 'smol-toml';
 import { one, render } from '../../scripts/lib/helm.ts';
+import { asPostgres, freePort, localIni, pgbouncerBin, serverFile, startPgBouncer, type LocalPgBouncer } from '../../scripts/lib/localpg.ts';
 
 const R = 'db';
 const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
-const pgbouncerBin = ['/usr/sbin/pgbouncer', '/usr/bin/pgbouncer'].find((p) => spawnSync('test', ['-x', p]).status === 0);
-const asRoot = process.getuid?.() === 0;
-// PgBouncer refuses to run as root: drop to the postgres user (same PID, so teardown kills the right process).
-const unprivileged = (argv: string[]) => (asRoot ? ['setpriv', '--reuid=postgres', '--regid=postgres', '--init-groups', ...argv] : argv);
-const owner = asRoot ? spawnSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).stdout.trim() : '';
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 function sh(script: string, args: string[], env: Record<string, string>, timeoutMs = 20_000) {
   return spawnSync('sh', [script, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: timeoutMs });
@@ -45,7 +29,7 @@ const secrets = {
 };
 
 const runtime = suite('pooler runtime: PgBouncer 1.18 runs the rendered config and scripts');
-const ctx: { dir: string; port: number; proc?: ChildProcess; log: string } = { dir: '', port: 0, log: '' };
+const ctx: { dir: string; port: number; bouncer?: LocalPgBouncer } = { dir: '', port: 0 };
 const rendered = render({ set: { shards: 1, replicas: 1 } }).objects;
 const cm = one(rendered, 'ConfigMap', `${R}-pgfleet-shard-0-pgbouncer-rw`);
 const callback = one(rendered, 'ConfigMap', `${R}-pgfleet-scripts`).data['on-role-change.sh'] as string;
@@ -59,42 +43,19 @@ function psql(user: string, password: string, sql: string) {
 runtime.before(async () => {
   if (!pgbouncerBin || !has('psql') || !has('getent')) return;
   ctx.dir = mkdtempSync(join(tmpdir(), 'pgfleet-pooler-'));
-  chmodSync(ctx.dir, 0o755);
-  const sdir = join(ctx.dir, 'secrets');
-  spawnSync('mkdir', ['-p', sdir]);
-  for (const [k, v] of Object.entries(secrets)) writeFileSync(join(sdir, k), v, { mode: 0o644 });
-  writeFileSync(join(ctx.dir, 'make-userlist.sh'), cm.data['make-userlist.sh']);
-  writeFileSync(join(ctx.dir, 'on-role-change.sh'), callback);
-  // The cluster CA from the rendered TLS Secret, so server_tls_ca_file is the real thing.
-  const tls = one(rendered, 'Secret', `${R}-pgfleet-tls`);
-  writeFileSync(join(ctx.dir, 'ca.crt'), Buffer.from(tls.data['ca.crt'], 'base64'), { mode: 0o644 });
-  ctx.port = await freePort();
-  // Only paths and the listen address change for a local run; every other key is the rendered one.
-  const iniText = (cm.data['pgbouncer.ini'] as string)
-    .replace(/^listen_addr = .*$/m, 'listen_addr = 127.0.0.1')
-    .replace(/^listen_port = .*$/m, `listen_port = ${ctx.port}`)
-    .replace(/^auth_file = .*$/m, `auth_file = ${join(ctx.dir, 'userlist.txt')}`)
-    .replace(/^server_tls_ca_file = .*$/m, `server_tls_ca_file = ${join(ctx.dir, 'ca.crt')}`);
-  writeFileSync(join(ctx.dir, 'pgbouncer.ini'), iniText, { mode: 0o644 });
-  if (owner) chownSync(ctx.dir, Number(owner), -1);
-  const mk = spawnSync(unprivileged(['sh', join(ctx.dir, 'make-userlist.sh')])[0]!, unprivileged(['sh', join(ctx.dir, 'make-userlist.sh')]).slice(1), {
-    encoding: 'utf8', env: { ...process.env, PGFLEET_SECRETS_DIR: sdir, PGFLEET_USERLIST: join(ctx.dir, 'userlist.txt') },
+  // The rendered pgbouncer.ini and make-userlist.sh; the cluster CA from the rendered TLS Secret, so
+  // server_tls_ca_file is the real thing. Only paths and the listen address change for a local run.
+  ctx.bouncer = await startPgBouncer({
+    dir: ctx.dir, ini: cm.data['pgbouncer.ini'], makeUserlist: cm.data['make-userlist.sh'], secrets,
+    caCert: Buffer.from(one(rendered, 'Secret', `${R}-pgfleet-tls`).data['ca.crt'], 'base64'),
+    ready: { user: 'pgfleet_pooler_stats', password: secrets['stats-password'] },
   });
-  if (mk.status !== 0) throw new Error(`make-userlist.sh failed: ${mk.stderr}`);
-  const argv = unprivileged([pgbouncerBin, join(ctx.dir, 'pgbouncer.ini')]);
-  ctx.proc = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
-  ctx.proc.stdout!.on('data', (d) => (ctx.log += d));
-  ctx.proc.stderr!.on('data', (d) => (ctx.log += d));
-  for (let i = 0; i < 50; i++) {
-    if (ctx.proc.exitCode !== null) throw new Error(`pgbouncer exited ${ctx.proc.exitCode}:\n${ctx.log}`);
-    if (psql('pgfleet_pooler_stats', secrets['stats-password'], 'SHOW VERSION').status === 0) return;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`pgbouncer did not accept connections within 10 s:\n${ctx.log}`);
+  ctx.port = ctx.bouncer.port;
+  writeFileSync(join(ctx.dir, 'on-role-change.sh'), callback);
 });
 
-runtime.after(() => {
-  if (ctx.proc && ctx.proc.exitCode === null && ctx.proc.pid) process.kill(ctx.proc.pid, 'SIGTERM');
+runtime.after(async () => {
+  await ctx.bouncer?.stop();
   if (ctx.dir) rmSync(ctx.dir, { recursive: true, force: true });
 });
 
@@ -104,14 +65,14 @@ runtime('the tools the test needs are installed (npm run setup:local)', () => {
 });
 
 runtime('make-userlist.sh writes three auth_file entries with doubled quotes, mode 0600', () => {
-  const text = readFileSync(join(ctx.dir, 'userlist.txt'), 'utf8');
+  const text = readFileSync(ctx.bouncer!.userlist, 'utf8');
   assert.is(text, [
     '"pgfleet_pooler" "pool""er\\pw"',
     '"pgfleet_pooler_admin" "adm""in $pw\'x"',
     '"pgfleet_pooler_stats" "stats@pw"',
     '',
   ].join('\n'));
-  const mode = spawnSync('stat', ['-c', '%a', join(ctx.dir, 'userlist.txt')], { encoding: 'utf8' }).stdout.trim();
+  const mode = spawnSync('stat', ['-c', '%a', ctx.bouncer!.userlist], { encoding: 'utf8' }).stdout.trim();
   assert.is(mode, '600');
 });
 
@@ -169,9 +130,8 @@ runtime('max_prepared_statements stays conditional: PgBouncer 1.18 refuses the k
   const o = render({ set: { shards: 1, 'pooler.pgbouncer.maxPreparedStatements': 100 } }).objects;
   const text = one(o, 'ConfigMap', `${R}-pgfleet-shard-0-pgbouncer-rw`).data['pgbouncer.ini'] as string;
   assert.match(text, /^max_prepared_statements = 100$/m);
-  const file = join(ctx.dir, 'newer.ini');
-  writeFileSync(file, text.replace(/^listen_addr = .*$/m, 'listen_addr = 127.0.0.1').replace(/^listen_port = .*$/m, 'listen_port = 1'), { mode: 0o644 });
-  const argv = unprivileged([pgbouncerBin!, file]);
+  const file = serverFile(join(ctx.dir, 'newer.ini'), localIni(text, { listenPort: 1, authFile: ctx.bouncer!.userlist }), 0o644);
+  const argv = asPostgres([pgbouncerBin!, file]);
   const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8', timeout: 5000 });
   assert.is.not(r.status, 0);
   assert.match(r.stderr + r.stdout, /max_prepared_statements/);

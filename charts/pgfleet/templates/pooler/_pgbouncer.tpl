@@ -41,7 +41,7 @@ ignore_startup_parameters = {{ join "," $b.ignoreStartupParameters }}
 {{- if not (kindIs "invalid" $b.maxPreparedStatements) }}
 max_prepared_statements = {{ $b.maxPreparedStatements }}
 {{- end }}
-application_name_add_host = 1
+application_name_add_host = {{ ternary 1 0 $b.applicationNameAddHost }}
 tcp_keepalive = 1
 dns_max_ttl = 15
 log_connections = {{ ternary 1 0 $b.logConnections }}

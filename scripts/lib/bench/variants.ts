@@ -1,0 +1,17 @@
+// Chart configurations the bench can run: helm --set on top of `shards=1` (and the user's --set).
+
+export const VARIANTS: Record<string, { short: string; title: string; set: Record<string, string | boolean> }> = {
+  tls: {
+    short: 'TLS',
+    title: 'TLS to the server, the chart default (`tls.enabled=true`: `server_tls_sslmode = verify-full`, pg_hba `hostssl`)',
+    set: { 'tls.enabled': true },
+  },
+  plain: { short: 'no TLS', title: 'no TLS (`tls.enabled=false`)', set: { 'tls.enabled': false } },
+  'tls-addhost': {
+    short: 'TLS, add_host=1',
+    title: 'TLS with `pooler.pgbouncer.applicationNameAddHost=true` (`application_name_add_host = 1`, what the chart rendered before the value existed)',
+    set: { 'tls.enabled': true, 'pooler.pgbouncer.applicationNameAddHost': true },
+  },
+};
+
+export const shortName = (variant: string) => VARIANTS[variant]?.short ?? variant;
