@@ -210,7 +210,8 @@ export class LocalCluster implements Cluster {
     mk(`${this.name}-svc`, `${this.name}vs`, [...this.svcIps.values()]);
     // Job pods (backups) run one at a time in their own namespace.
     mk(`${this.name}-job`, `${this.name}vj`, [this.jobIp]);
-    if (this.backupsRendered()) mk(`${this.name}-s3`, `${this.name}v3`, [this.s3Ip]);
+    // Letters for the fixed namespaces: pod veths are `${name}v<index>`, so a digit here would collide (v3 = pod 3).
+    if (this.backupsRendered()) mk(`${this.name}-s3`, `${this.name}vb`, [this.s3Ip]);
     for (const p of this.pods) mk(p.ns, p.veth, [p.ip]);
     const entries = this.dnsEntries();
     for (const ns of [`${this.name}-etcd`, `${this.name}-svc`, `${this.name}-job`, ...(this.backupsRendered() ? [`${this.name}-s3`] : [])]) writeHosts(ns, undefined, undefined, entries);
