@@ -1,12 +1,12 @@
 // `npm run local -- down [name]`: removes what a crashed local cluster left (recorded PIDs, namespaces, bridge,
 // directories under .local/). `npm run local -- status` lists recorded clusters.
-import { listStates, loadState, teardown } from './lib/local/state.ts';
+import { listStates, loadState, stateRoot, teardown } from './lib/local/state.ts';
 import { namespacePids } from './lib/local/net.ts';
 
 const [cmd, name] = process.argv.slice(2);
 if (cmd === 'down') {
   const names = name ? [name] : listStates();
-  if (!names.length) console.log('no local cluster recorded under .local/');
+  if (!names.length) console.log(`no local cluster recorded under ${stateRoot()}`);
   for (const n of names) {
     const s = loadState(n);
     if (!s) { console.log(`${n}: nothing recorded`); continue; }

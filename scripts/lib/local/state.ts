@@ -15,7 +15,12 @@ export type State = {
   startedAt: string;
 };
 
-export const stateRoot = () => process.env.PGFLEET_LOCAL_DIR ?? join(root, '.local');
+/**
+ * Where local clusters keep their state, pod volumes and logs. Never under a path the pods mount over (/tmp, /var/run/...):
+ * each container sees its volumes bind-mounted at their mountPaths, which would hide a checkout under /tmp from it.
+ * As root (what the local backend needs) that is /var/lib/pgfleet-local; PGFLEET_LOCAL_DIR overrides.
+ */
+export const stateRoot = () => process.env.PGFLEET_LOCAL_DIR ?? (process.getuid?.() === 0 ? '/var/lib/pgfleet-local' : join(root, '.local'));
 
 export function stateDir(name: string): string {
   return join(stateRoot(), name);
