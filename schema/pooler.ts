@@ -1,5 +1,5 @@
 // Values for the connection poolers (PgBouncer per shard, or PgDog as the sharding router).
-import { bool, int, k8s, list, map, obj, oneOf, str, type Schema } from './dsl.ts';
+import { bool, int, k8s, list, map, num, obj, oneOf, str, type Schema } from './dsl.ts';
 import { image } from './core.ts';
 
 const ROLE = '^[a-z_][a-z0-9_]{0,62}$';
@@ -38,7 +38,7 @@ export const pooler: Record<string, Schema> = {
       maxDbConnections: int('Cap on server connections per database, per pod (0: no cap).', 0, { minimum: 0, maximum: 100000 }),
       serverLifetime: int('Seconds after which an idle server connection is closed and reopened. Moderate by default so a connection that slipped past the failover callback cannot stay pinned for long.', 600, { minimum: 30, maximum: 86400 }),
       serverIdleTimeout: int('Seconds an unused server connection is kept.', 300, { minimum: 10, maximum: 86400 }),
-      serverLoginRetry: int('Seconds to wait before retrying a failed server login. Low so clients recover quickly after a failover.', 1, { minimum: 1, maximum: 60 }),
+      serverLoginRetry: num('Seconds (fractions allowed) PgBouncer waits before retrying a failed server login. During a failover the first attempts fail while the `-primary` Service has no ready endpoint: a short retry lets the waiting clients reach the new primary as soon as the Service has moved, instead of up to a second later.', 0.25, { minimum: 0.1, maximum: 60 }),
       serverConnectTimeout: int('Seconds to wait for a server connection (TCP + TLS + login).', 5, { minimum: 1, maximum: 120 }),
       queryWaitTimeout: int('Seconds a client may wait for a server connection before it is disconnected (0: forever).', 120, { minimum: 0, maximum: 86400 }),
       clientIdleTimeout: int('Seconds an idle client connection is kept (0: forever).', 0, { minimum: 0, maximum: 86400 }),

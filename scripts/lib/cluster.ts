@@ -1,6 +1,7 @@
 // The cluster interface the drills are written against. Two backends implement it: scripts/lib/local (processes
 // on this machine, built from the rendered manifests) and scripts/lib/kube (kubectl against any context).
 // Drills import only this file.
+import type pg from 'pg';
 
 export type Role = 'primary' | 'replica' | 'unknown';
 
@@ -78,6 +79,15 @@ export interface Cluster {
   restore(shard: string, target: Date): Promise<void>;
   /** stops whatever the backend started for its own use (port-forwards, clients); the cluster itself stays */
   close(): Promise<void>;
+}
+
+/** node-postgres settings for a client of `info`: verify-ca against the cluster CA (clients may dial IPs, so the name is not checked). */
+export function clientConfig(info: ConnectionInfo): pg.ClientConfig {
+  return {
+    host: info.host, port: info.port, user: info.user, password: info.password, database: info.database,
+    connectionTimeoutMillis: 3000,
+    ssl: info.tls ? (info.ca ? { ca: info.ca, checkServerIdentity: () => undefined } : { rejectUnauthorized: false }) : false,
+  };
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

@@ -72,11 +72,11 @@ commands('members come from patronictl list inside a running pod', async () => {
   assert.equal(f.calls[1]!.args.slice(4), ['exec', 'pg-shard-0-0', '-c', 'postgres', '--', 'patronictl', '-c', '/etc/patroni/patroni.yml', 'list', '--format', 'json']);
 });
 
-commands('switchover goes through patronictl on the leader, to the synchronous standby by default', async () => {
+commands('switchover runs the chart\'s switchover script on the leader, to the synchronous standby by default', async () => {
   const f = fake([[/get pods/, PODS], [/list --format json/, LIST]]);
   const k = new KubeCluster(opts, f.run);
   assert.is(await k.switchover('pg-shard-0'), 'pg-shard-0-1');
-  assert.equal(f.calls.at(-1)!.args.slice(4), ['exec', 'pg-shard-0-0', '-c', 'postgres', '--', 'patronictl', '-c', '/etc/patroni/patroni.yml', 'switchover', '--leader', 'pg-shard-0-0', '--candidate', 'pg-shard-0-1', '--force']);
+  assert.equal(f.calls.at(-1)!.args.slice(4), ['exec', 'pg-shard-0-0', '-c', 'postgres', '--', '/opt/pgfleet/scripts/switchover', '--candidate', 'pg-shard-0-1']);
 });
 
 commands('member SQL runs psql in the pod over the Unix socket, query passed as an argument (never spliced into the shell)', () => {

@@ -70,7 +70,7 @@ pgbouncer('each pgbouncer.ini points at the right Service, key by key', () => {
         admin_users: 'pgfleet_pooler_admin', stats_users: 'pgfleet_pooler_stats', pool_mode: 'transaction',
         max_client_conn: '1000', default_pool_size: '20', min_pool_size: '0', reserve_pool_size: '5',
         reserve_pool_timeout: '3', max_db_connections: '0', server_lifetime: '600', server_idle_timeout: '300',
-        server_login_retry: '1', server_connect_timeout: '5', server_reset_query: 'DISCARD ALL',
+        server_login_retry: '0.25', server_connect_timeout: '5', server_reset_query: 'DISCARD ALL',
         query_wait_timeout: '120', client_idle_timeout: '0', ignore_startup_parameters: 'extra_float_digits',
         server_tls_sslmode: 'verify-full', server_tls_ca_file: '/etc/pgfleet/tls/ca.crt', server_tls_protocols: 'secure',
         client_tls_sslmode: 'disable',

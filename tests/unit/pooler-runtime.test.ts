@@ -83,7 +83,7 @@ runtime('PgBouncer 1.18 loaded the rendered settings (SHOW CONFIG)', () => {
   const expected: Record<string, string> = {
     pool_mode: 'transaction', auth_type: 'scram-sha-256', auth_user: 'pgfleet_pooler', max_client_conn: '1000',
     default_pool_size: '20', reserve_pool_size: '5', server_lifetime: '600', server_idle_timeout: '300',
-    server_login_retry: '1', admin_users: 'pgfleet_pooler_admin', stats_users: 'pgfleet_pooler_stats',
+    server_login_retry: '0.25', admin_users: 'pgfleet_pooler_admin', stats_users: 'pgfleet_pooler_stats',
     server_tls_sslmode: 'verify-full', ignore_startup_parameters: 'extra_float_digits',
     auth_query: 'SELECT uname, phash FROM pgfleet.user_lookup($1)',
   };

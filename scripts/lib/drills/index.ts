@@ -1,7 +1,7 @@
 // Failover drills: each breaks the cluster on purpose while a writer inserts marker rows, then measures what the
 // client saw. Knows ONLY the cluster interface (scripts/lib/cluster.ts), so it runs against local processes and
 // real clusters alike.
-import { sleep, waitFor, type Cluster, type Member } from '../cluster.ts';
+import { sleep, waitFor, type Cluster, type Endpoint, type Member } from '../cluster.ts';
 import { TABLE, Writer, summary, writeGap, type Ack } from './writer.ts';
 
 export type Stat = { p50: number; p95: number; max: number };
@@ -96,11 +96,16 @@ async function lostWrites(ctx: Ctx, acks: Ack[], run: string): Promise<number> {
   return acks.filter((a) => !present.has(a.id)).length;
 }
 
+/** Creates the drill table through the write endpoint, retrying while the endpoint settles (a Service whose pods just became ready). */
+async function prepare(ctx: Ctx, endpoint: Endpoint): Promise<void> {
+  await waitFor('the write endpoint to accept the drill table', ctx.timeoutMs, async () => { await Writer.prepare(await ctx.cluster.connection(endpoint)); return true; }, 500);
+}
+
 async function withWriter(ctx: Ctx, name: string, body: (w: Writer, hostOf: (m: string) => Promise<string>) => Promise<Partial<RunResult> & { faultAt: number }>): Promise<RunResult> {
   const { cluster, shard } = ctx;
   await healthy(ctx);
   const endpoint = await cluster.writeEndpoint(shard);
-  await Writer.prepare(await cluster.connection(endpoint));
+  await prepare(ctx, endpoint);
   const runId = `${name}-${ctx.run}-${now()}`;
   // Asked again at every reconnect, so a backend can point the client at a new forward.
   const w = new Writer(() => cluster.connection(endpoint), runId);
@@ -235,8 +240,9 @@ const restore: Scenario = async (ctx) => {
   const { cluster, shard } = ctx;
   if (!(await cluster.backupsEnabled())) throw new Error('the restore drill needs backups.enabled=true');
   await healthy(ctx);
-  const info = await cluster.connection(await cluster.writeEndpoint(shard));
-  await Writer.prepare(info);
+  const endpoint = await cluster.writeEndpoint(shard);
+  await prepare(ctx, endpoint);
+  const info = await cluster.connection(endpoint);
   const runId = `restore-${ctx.run}-${now()}`;
   ctx.log('  full backup');
   await cluster.backup(shard, 'full');

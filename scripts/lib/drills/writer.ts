@@ -2,21 +2,13 @@
 // the server that acknowledged it (inet_server_addr(): the pod behind the Service or pooler) and every error.
 // Reusable outside drills (benchmarks): it only needs connection parameters.
 import pg from 'pg';
-import type { ConnectionInfo } from '../cluster.ts';
+import { clientConfig, type ConnectionInfo } from '../cluster.ts';
 
 export type Ack = { id: number; sentAt: number; ackAt: number; server: string };
 export type ClientError = { id: number; at: number; message: string };
 
 export const TABLE = 'pgfleet_drill';
 
-export function clientConfig(info: ConnectionInfo): pg.ClientConfig {
-  return {
-    host: info.host, port: info.port, user: info.user, password: info.password, database: info.database,
-    connectionTimeoutMillis: 3000,
-    // verify-ca: the chain is checked against the cluster CA; the name is not (clients may dial IPs).
-    ssl: info.tls ? (info.ca ? { ca: info.ca, checkServerIdentity: () => undefined } : { rejectUnauthorized: false }) : false,
-  };
-}
 
 export const CREATE_TABLE = `CREATE TABLE IF NOT EXISTS ${TABLE} (id bigint PRIMARY KEY, run text NOT NULL, at timestamptz NOT NULL DEFAULT clock_timestamp(), server text)`;
 

@@ -10,6 +10,8 @@ export type KubeOptions = { context: string; namespace: string; release?: string
 export type Runner = (args: string[], input?: string) => { status: number; stdout: string; stderr: string };
 
 export const PATRONI_CONFIG = '/etc/patroni/patroni.yml';
+/** The planned-switchover script the chart mounts in every database pod (templates/pooler/_switchover.tpl). */
+export const SWITCHOVER_SCRIPT = '/opt/pgfleet/scripts/switchover';
 export const ISOLATED_LABEL = 'pgfleet.io/isolated';
 const SEP = '\x1f';
 
@@ -68,8 +70,9 @@ export class KubeCluster implements Cluster {
     return [['delete', 'networkpolicy', '-l', 'pgfleet.io/drill=isolate', '--ignore-not-found'], ['label', 'pods', '-l', ISOLATED_LABEL, `${ISOLATED_LABEL}-`]];
   }
 
+  /** The chart's switchover script on the leader: poolers paused around Patroni's switchover (clients wait, none fail). */
   switchoverArgs(leader: string, candidate: string): string[] {
-    return this.patronictlArgs(leader, ['switchover', '--leader', leader, '--candidate', candidate, '--force']);
+    return ['exec', leader, '-c', 'postgres', '--', SWITCHOVER_SCRIPT, '--candidate', candidate];
   }
 
   /** psql inside the pod as the superuser over the Unix socket (passwords from the container's own env). */

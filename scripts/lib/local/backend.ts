@@ -2,6 +2,7 @@
 // the rendered manifests (helm template with the user's values + etcd3 DCS): Patroni/PostgreSQL from the
 // StatefulSets, poolers from the Deployments, Services as HAProxy listeners, Secrets and ConfigMaps as files.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { connect } from 'node:net';
 import { existsSync, mkdirSync, openSync, closeSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -9,7 +10,7 @@ import { parse as parseYaml, parseAllDocuments } from 'yaml';
 import { randomBytes } from 'node:crypto';
 import { render, type K8sObject } from '../helm.ts';
 import { chartDir, root } from '../tools.ts';
-import { sleep, waitFor, type Cluster, type ConnectionInfo, type Endpoint, type Member, type Signal } from '../cluster.ts';
+import { clientConfig, sleep, waitFor, type Cluster, type ConnectionInfo, type Endpoint, type Member, type Signal } from '../cluster.ts';
 import { containerEnv, expand, materialiseVolumes, objectData, resolvePort, selectorMatches, type MountMap } from './pod.ts';
 import { createBridge, createNamespace, isolate, planNet, sh, unisolate, writeHosts, namespacePids, type NetPlan } from './net.ts';
 import { haproxyConfig, type Listener } from './haproxy.ts';
@@ -441,17 +442,21 @@ export class LocalCluster implements Cluster {
     }
   }
 
+  /** Pooler pods listen, and every Service in front of them answers the PostgreSQL protocol (has a ready endpoint). */
   private async waitPoolers(pods = this.pods.filter((x) => x.kind === 'Deployment')): Promise<void> {
     for (const p of pods) {
       const ports = p.spec.containers.flatMap((c: any) => (c.ports ?? []).map((x: any) => x.containerPort as number));
-      for (const port of ports) {
-        await waitFor(`${p.name} to listen on ${port}`, 60_000, async () => {
-          const { connect } = await import('node:net');
-          return new Promise<boolean>((res) => {
-            const s = connect({ host: p.ip, port, timeout: 500 }, () => { s.destroy(); res(true); });
-            s.on('error', () => res(false)).on('timeout', () => { s.destroy(); res(false); });
-          });
-        });
+      for (const port of ports) await waitFor(`${p.name} to listen on ${port}`, 60_000, () => listens(p.ip, port));
+    }
+    // The Service stand-in accepts connections before its health checks have marked a new pod up (a Service
+    // without ready endpoints): a client connecting then is dropped at once. Ready means a protocol answer.
+    for (const svc of this.services().filter((s) => this.svcIps.has(s.metadata.name))) {
+      const backends = this.selected(svc).filter((p) => pods.includes(p));
+      if (!backends.length) continue;
+      for (const port of svc.spec.ports ?? []) {
+        const target = resolvePort(port.targetPort ?? port.port, backends[0]!.spec.containers);
+        if (!(await answersPostgres(backends[0]!.ip, target))) continue; // not a PostgreSQL port (metrics)
+        await waitFor(`Service ${svc.metadata.name} to reach a pooler on ${port.port}`, 60_000, () => answersPostgres(this.svcIps.get(svc.metadata.name)!, port.port));
       }
     }
   }
@@ -524,6 +529,7 @@ export class LocalCluster implements Cluster {
     for (const p of this.pods) unisolate(p.ns);
   }
 
+  /** Runs the chart's switchover script in the leader's pod (kubectl exec), as an operator would. */
   async switchover(shard: string, candidate?: string): Promise<string> {
     const ms = await this.members(shard);
     const leader = ms.find((m) => m.role === 'primary');
@@ -531,13 +537,22 @@ export class LocalCluster implements Cluster {
     const target = candidate ?? (ms.find((m) => m.sync) ?? ms.find((m) => m.role === 'replica' && m.state !== 'stopped'))?.name;
     if (!target) throw new Error(`shard ${shard} has no replica to switch over to`);
     const p = this.pod(leader.name);
-    const port = resolvePort('patroni', p.spec.containers);
-    const r = await fetch(`http://${p.ip}:${port}/switchover`, {
-      method: 'POST', body: JSON.stringify({ leader: leader.name, candidate: target }), headers: { 'content-type': 'application/json' }, signal: AbortSignal.timeout(60_000),
-    });
-    const text = await r.text();
-    if (!r.ok) throw new Error(`switchover of ${shard} refused by Patroni (${r.status}): ${text}`);
+    const script = this.scriptPath(p, 'switchover');
+    const r = await this.exec(p.name, [script, '--candidate', target], { timeoutMs: 90_000 });
+    writeFileSync(join(p.dir, 'switchover.log'), r.stderr, { flag: 'a' });
+    if (r.code !== 0) throw new Error(`switchover of ${shard} failed (exit ${r.code}): ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`);
     return target;
+  }
+
+  /** Where a key of a ConfigMap the pod mounts appears inside its first container. */
+  private scriptPath(p: Pod, key: string): string {
+    const c = p.spec.containers[0];
+    for (const v of p.spec.volumes ?? []) {
+      if (!v.configMap || !this.objects.some((o) => o.kind === 'ConfigMap' && o.metadata.name === v.configMap.name && o.data?.[key] !== undefined)) continue;
+      const m = (c.volumeMounts ?? []).find((x: any) => x.name === v.name);
+      if (m) return `${m.mountPath}/${key}`;
+    }
+    throw new Error(`${p.name} mounts no ConfigMap with a ${key} script`);
   }
 
   /** The rendered patroni.yml of a database pod (paths already rewritten to the pod's directories). */
@@ -754,11 +769,20 @@ export function imageEntrypoint(image: string | undefined): string[] | undefined
   return ENTRYPOINTS.find(([re]) => re.test(image ?? ''))?.[1];
 }
 
-export function clientConfig(info: ConnectionInfo): pg.ClientConfig {
-  return {
-    host: info.host, port: info.port, user: info.user, password: info.password, database: info.database,
-    connectionTimeoutMillis: 3000,
-    // verify-ca: the chain is checked against the cluster CA; the name is not (clients here dial IPs).
-    ssl: info.tls ? (info.ca ? { ca: info.ca, checkServerIdentity: () => undefined } : { rejectUnauthorized: false }) : false,
-  };
+
+/** Whether host:port accepts a TCP connection. */
+function listens(host: string, port: number, timeoutMs = 500): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect({ host, port, timeout: timeoutMs }, () => { s.destroy(); resolve(true); });
+    s.on('error', () => resolve(false)).on('timeout', () => { s.destroy(); resolve(false); });
+  });
+}
+
+/** Whether host:port answers a PostgreSQL SSLRequest (PostgreSQL and PgBouncer reply with one byte, S or N). */
+export function answersPostgres(host: string, port: number, timeoutMs = 1000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect({ host, port, timeout: timeoutMs }, () => s.write(Buffer.from([0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f])));
+    const done = (ok: boolean) => { s.destroy(); resolve(ok); };
+    s.on('data', (d) => done(d[0] === 0x53 || d[0] === 0x4e)).on('error', () => done(false)).on('timeout', () => done(false)).on('end', () => done(false));
+  });
 }

@@ -25,8 +25,8 @@ export function haproxyConfig(listeners: Listener[], opts: { pidfile: string; st
     const http = l.backends.some((b) => b.checkPath);
     out.push(`listen ${l.name}`, `  bind ${l.bind}:${l.port}`, `  balance ${l.balance ?? 'roundrobin'}`);
     if (http) out.push(`  option httpchk GET ${l.backends[0]!.checkPath}`, '  http-check expect status 200');
-    // Endpoints change within about a second of the signal, like the endpoints controller after a label flip.
-    out.push('  default-server inter 200ms fastinter 200ms downinter 500ms fall 2 rise 1');
+    // Endpoints follow the signal within a few hundred ms either way, like the endpoints controller after a label flip.
+    out.push('  default-server inter 200ms fastinter 200ms downinter 200ms fall 2 rise 1');
     for (const b of l.backends) out.push(`  server ${b.name} ${b.ip}:${b.port} check${b.checkPort ? ` port ${b.checkPort}` : ''}`);
     out.push('');
   }
