@@ -97,7 +97,7 @@ export const core: Record<string, Schema> = {
     nodeSelector: map('Node selector.', { type: 'string' }),
     tolerations: list('Tolerations.', { type: 'object' }),
     priorityClassName: str('PriorityClass of the database pods.', ''),
-    terminationGracePeriodSeconds: int('Grace period: Patroni stops PostgreSQL (fast shutdown) and hands over leadership inside it.', 60, { minimum: 10, maximum: 3600 }),
+    terminationGracePeriodSeconds: int('Grace period of a database pod: the primary first hands over (preStop switchover, at most this minus 15 s), then Patroni stops PostgreSQL (fast shutdown).', 60, { minimum: 10, maximum: 3600 }),
   }),
   podLabels: map('Extra labels on database pods (never used in selectors).', { type: 'string' }),
   podAnnotations: map('Extra annotations on database pods.', { type: 'string' }),

@@ -53,7 +53,7 @@ export interface Cluster {
   dynamicConfig(shard: string): Promise<Record<string, any>>;
   /** the pooler pods of a shard (empty with pooler.type=none) */
   poolers(shard: string, pool?: 'rw' | 'ro'): Promise<string[]>;
-  /** SIGKILL: every process of the pod dies at once (a node or container crash); SIGTERM: what a pod deletion sends. The pod stays down until start(). */
+  /** SIGKILL: every process of the pod dies at once (a node or container crash); SIGTERM: a pod deletion (preStop hooks, then SIGTERM, SIGKILL after the grace period). The pod stays down until start(). */
   kill(pod: string, signal: Signal): Promise<void>;
   /** brings a killed pod back (kubelet / StatefulSet recreating it); resolves once its processes run */
   start(pod: string): Promise<void>;

@@ -74,10 +74,19 @@ export async function freePort(): Promise<number> {
 }
 
 /** A long-running server process we started: its output (last 256 KiB) and a stop() that signals its PID. */
+/** Daemons still running, each with the signal that stops it at once (a test process that crashes stops them on exit). */
+const live = new Map<ChildProcess, NodeJS.Signals>();
+process.once('exit', () => {
+  for (const [child, sig] of live) { try { process.kill(child.pid!, sig); } catch { /* gone */ } }
+});
+
 export class Daemon {
   private out = '';
   readonly exited: Promise<void>;
-  constructor(readonly name: string, readonly child: ChildProcess) {
+  /** `onExit`: sent if this process exits (even by a crash) while the daemon runs; SIGQUIT for PostgreSQL, whose backends a SIGKILL would orphan. */
+  constructor(readonly name: string, readonly child: ChildProcess, onExit: NodeJS.Signals = 'SIGKILL') {
+    live.set(child, onExit);
+    child.once('exit', () => live.delete(child));
     const append = (d: Buffer) => { this.out = (this.out + `[${name}] ${d}`).slice(-(256 << 10)); };
     child.stdout?.on('data', append);
     child.stderr?.on('data', append);
@@ -96,8 +105,8 @@ export class Daemon {
   }
 }
 
-function startDaemon(name: string, argv: string[]): Daemon {
-  return new Daemon(name, spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] }));
+function startDaemon(name: string, argv: string[], onExit?: NodeJS.Signals): Daemon {
+  return new Daemon(name, spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] }), onExit);
 }
 
 /** Polls check() every intervalMs until it holds; throws after timeoutMs, or at once when `dead` says the server is gone. */
@@ -173,7 +182,7 @@ export async function startPostgres(o: PostgresOptions): Promise<LocalPostgres> 
   if (o.hba) serverFile(join(dataDir, 'pg_hba.conf'), `${o.hba.join('\n')}\n`);
   const params: Record<string, string | number | boolean> = { ...o.parameters, listen_addresses: '127.0.0.1', port, unix_socket_directories: dir };
   const args = Object.entries(params).flatMap(([k, v]) => ['-c', `${k}=${v}`]);
-  const daemon = startDaemon(name, asPostgres([join(PGBIN, 'postgres'), '-D', dataDir, ...args]));
+  const daemon = startDaemon(name, asPostgres([join(PGBIN, 'postgres'), '-D', dataDir, ...args]), 'SIGQUIT');
   const superuserEnv: Record<string, string> = o.superuserPassword !== undefined ? { PGPASSWORD: o.superuserPassword } : {};
   const pg: LocalPostgres = {
     name, port, dataDir, socketDir: dir, daemon, superuserEnv,

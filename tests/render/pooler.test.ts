@@ -8,6 +8,7 @@ import { parse as parseToml } from 'smol-toml';
 import { parse as parseYaml } from 'yaml';
 import { find, helm, one, render, type K8sObject } from '../../scripts/lib/helm.ts';
 import { chartDir } from '../../scripts/lib/tools.ts';
+import { SWITCHOVER_SCRIPT } from '../../scripts/lib/kube/backend.ts';
 
 const R = 'db';
 const shard = (i: number) => `${R}-pgfleet-shard-${i}`;
@@ -168,7 +169,8 @@ pgbouncer('failover: every shard runs on-role-change.sh, pointed at its own PgBo
   const scripts = one(pb, 'ConfigMap', `${R}-pgfleet-scripts`).data['on-role-change.sh'] as string;
   assert.match(scripts, /^#!\/bin\/sh/);
   assert.match(scripts, /getent ahosts/);
-  assert.match(scripts, /-c RECONNECT/);
+  assert.match(scripts, /admin "\$addr" RECONNECT/);
+  assert.match(scripts, /primary\|master\) round repeat RESUME/);
   for (let i = 0; i < 3; i++) {
     const patroni = parseYaml(one(pb, 'ConfigMap', `${shard(i)}-patroni`).data['patroni.yml']);
     assert.is(patroni.postgresql.callbacks.on_role_change, '/opt/pgfleet/scripts/on-role-change.sh');
@@ -179,6 +181,24 @@ pgbouncer('failover: every shard runs on-role-change.sh, pointed at its own PgBo
     assert.is(byName.PGFLEET_POOLER_ADMIN_USER.value, 'pgfleet_pooler_admin');
     assert.equal(byName.PGFLEET_POOLER_ADMIN_PASSWORD.valueFrom.secretKeyRef, { name: `${R}-pgfleet-pooler`, key: 'pooler-admin-password' });
   }
+});
+
+pgbouncer('switchover: the script is mounted where the kube backend execs it; the primary hands over in its preStop hook', () => {
+  const script = one(pb, 'ConfigMap', `${R}-pgfleet-scripts`).data.switchover as string;
+  assert.match(script, /^#!\/usr\/bin\/env python3/);
+  assert.match(script, /'PAUSE'/);
+  for (let i = 0; i < 3; i++) {
+    const spec = one(pb, 'StatefulSet', shard(i)).spec.template.spec;
+    const pg = spec.containers[0];
+    const vol = spec.volumes.find((v: any) => v.configMap?.name === `${R}-pgfleet-scripts`);
+    const mount = pg.volumeMounts.find((m: any) => m.name === vol.name);
+    assert.is(`${mount.mountPath}/switchover`, SWITCHOVER_SCRIPT);
+    assert.ok(vol.configMap.defaultMode & 0o111, 'executable');
+    // 60 s grace: the handover may take 45 s, Patroni keeps 15 s to stop PostgreSQL.
+    assert.equal(pg.lifecycle.preStop.exec.command, [SWITCHOVER_SCRIPT, '--if-leader', '--timeout', '45']);
+  }
+  const short = render({ set: { 'scheduling.terminationGracePeriodSeconds': 10 } }).objects;
+  assert.equal(one(short, 'StatefulSet', shard(0)).spec.template.spec.containers[0].lifecycle.preStop.exec.command.slice(-1), ['5']);
 });
 
 pgbouncer('every rendered object validates against kubernetes-models', async () => {

@@ -302,7 +302,7 @@ const chaos: Scenario = (ctx) => withWriter(ctx, 'chaos', async () => {
 
 export const SCENARIOS: Record<string, { run: Scenario; describe: string }> = {
   failover: { run: killPrimary('SIGKILL'), describe: 'SIGKILL the primary pod (Patroni and PostgreSQL at once)' },
-  graceful: { run: killPrimary('SIGTERM'), describe: 'SIGTERM the primary pod (what a pod deletion sends)' },
+  graceful: { run: killPrimary('SIGTERM'), describe: 'delete the primary pod (preStop hooks, then SIGTERM)' },
   switchover: { run: switchover, describe: 'planned switchover through Patroni' },
   partition: { run: partition, describe: 'isolate the primary from every other pod, Service and the DCS' },
   pooler: { run: pooler, describe: 'SIGKILL one rw PgBouncer; clients must recover' },

@@ -52,6 +52,7 @@ type Pod = {
 
 const POSTGRES_UID = () => Number(sh('id', ['-u', 'postgres']).stdout.trim());
 const POSTGRES_GID = () => Number(sh('id', ['-g', 'postgres']).stdout.trim());
+const DROP = ['setpriv', '--reuid=postgres', '--regid=postgres', '--init-groups', '--'];
 const PATH = `${PG_BIN}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`;
 const ETCD_SERVICE = 'etcd';
 const S3_SERVICE = 's3rver';
@@ -238,12 +239,13 @@ export class LocalCluster implements Cluster {
 
   /**
    * Spawns argv inside a network namespace as the postgres user; stdout/stderr appended to `logFile`. With
-   * `mounts`, the process also gets its own mount namespace in which each volume's directory is bind-mounted at
-   * its mountPath, so every path the chart renders means what it means in the container.
+   * `mounts` (a container), the process also gets its own mount namespace in which each volume's directory is
+   * bind-mounted at its mountPath, so every path the chart renders means what it means in the container, and its
+   * own PID namespace in which it is PID 1 (`kill 1` in a hook means the container's main process).
    */
-  private spawnIn(ns: string, argv: string[], env: Record<string, string>, logFile: string, what: string, cwd = this.dir, mounts: MountMap = []): ChildProcess {
+  private spawnIn(ns: string, argv: string[], env: Record<string, string>, logFile: string, what: string, cwd = this.dir, mounts?: MountMap): ChildProcess {
     const fd = openSync(logFile, 'a');
-    const child = spawn('ip', ['netns', 'exec', ns, ...this.wrap(argv, mounts)], {
+    const child = spawn('ip', ['netns', 'exec', ns, ...this.wrap(argv, mounts ?? [], mounts !== undefined)], {
       env: { PATH, LANG: 'C.UTF-8', ...env }, cwd, detached: true, stdio: ['ignore', fd, fd],
     });
     closeSync(fd);
@@ -256,13 +258,16 @@ export class LocalCluster implements Cluster {
     return child;
   }
 
-  /** argv run as postgres, after bind-mounting the volumes (parents first) in a private mount namespace. */
-  private wrap(argv: string[], mounts: MountMap): string[] {
-    const drop = ['setpriv', '--reuid=postgres', '--regid=postgres', '--init-groups', '--'];
-    if (!mounts.length) return [...drop, ...argv];
+  /**
+   * argv run as postgres, after bind-mounting the volumes (parents first) in a private mount namespace; with
+   * `pidns`, as PID 1 of a new PID namespace (unshare forks it; its parent only waits).
+   */
+  private wrap(argv: string[], mounts: MountMap, pidns = false): string[] {
+    if (!mounts.length && !pidns) return [...DROP, ...argv];
     const sorted = [...mounts].sort((a, b) => a.mountPath.length - b.mountPath.length);
     const script = 'set -e; while [ "$1" != -- ]; do if [ -d "$1" ]; then mkdir -p "$2"; else mkdir -p "$(dirname "$2")"; [ -e "$2" ] || : > "$2"; fi; mount --bind "$1" "$2"; shift 2; done; shift; exec "$@"';
-    return ['unshare', '--mount', '--propagation', 'private', '--', '/bin/sh', '-c', script, 'pod', ...sorted.flatMap((m) => [m.hostPath, m.mountPath]), '--', ...drop, ...argv];
+    const pid = pidns ? ['--pid', '--fork', '--kill-child', '--mount-proc'] : [];
+    return ['unshare', '--mount', '--propagation', 'private', ...pid, '--', '/bin/sh', '-c', script, 'pod', ...sorted.flatMap((m) => [m.hostPath, m.mountPath]), '--', ...DROP, ...argv];
   }
 
   private async startEtcd(): Promise<void> {
@@ -399,15 +404,27 @@ export class LocalCluster implements Cluster {
     return p;
   }
 
-  private async stopPod(p: Pod, signal: Signal): Promise<void> {
+  /**
+   * SIGKILL: everything in the pod dies at once (a node crash). SIGTERM: pod deletion as the kubelet does it: each
+   * container's preStop hook (unless `hooks` is false: a forced delete), then SIGTERM to its main process, and
+   * SIGKILL to whatever is left at the end of the grace period.
+   */
+  private async stopPod(p: Pod, signal: Signal, hooks = true): Promise<void> {
     p.down = true;
     if (signal === 'SIGKILL') {
-      // Everything in the pod dies at once: Patroni, the postmaster (Patroni starts it in its own session) and backends.
+      // Patroni, the postmaster (Patroni starts it in its own session) and backends.
       for (const pid of namespacePids(p.ns)) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
     } else {
-      // Pod deletion: SIGTERM to each container's main process, SIGKILL to what is left after the grace period.
-      for (const child of p.procs.values()) { try { process.kill(child.pid!, 'SIGTERM'); } catch { /* gone */ } }
       const deadline = Date.now() + p.terminationGraceS * 1000;
+      await Promise.all([...p.procs].map(async ([name, child]) => {
+        const hook = p.spec.containers.find((c: any) => c.name === name)?.lifecycle?.preStop?.exec?.command;
+        if (hooks && hook?.length) {
+          const r = await this.exec(p.name, hook, { container: name, timeoutMs: Math.max(1000, deadline - Date.now()) });
+          writeFileSync(join(p.dir, `${name}-prestop.log`), `${new Date().toISOString()} exit ${r.code}\n${r.stdout}${r.stderr}`, { flag: 'a' });
+        }
+        const pid = mainPid(child);
+        if (pid) { try { process.kill(pid, 'SIGTERM'); } catch { /* gone */ } }
+      }));
       while (Date.now() < deadline && p.procs.size) await sleep(100);
       for (const pid of namespacePids(p.ns)) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
     }
@@ -581,12 +598,20 @@ export class LocalCluster implements Cluster {
     return { argv, env, mounts };
   }
 
-  /** Runs argv in a pod as its first container would see it (network, volumes, environment): kubectl exec. */
-  async exec(pod: string, argv: string[], opts: { timeoutMs?: number; env?: Record<string, string> } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  /**
+   * Runs argv in a container of a pod (default: the first) as kubectl exec does: inside the running container's
+   * namespaces (network, mounts, PIDs), with its environment; a container that is not running is imitated
+   * (its network and volumes, a PID namespace of its own).
+   */
+  async exec(pod: string, argv: string[], opts: { timeoutMs?: number; env?: Record<string, string>; container?: string } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
     const p = this.pod(pod);
-    const { env, mounts } = this.prepareContainerView(p, p.spec.containers[0]);
+    const c = opts.container ? p.spec.containers.find((x: any) => x.name === opts.container) : p.spec.containers[0];
+    if (!c) throw new Error(`pod ${pod} has no container ${opts.container}`);
+    const { env, mounts } = this.prepareContainerView(p, c);
+    const main = p.procs.get(c.name) && mainPid(p.procs.get(c.name)!);
+    const cmd = main ? ['nsenter', '--target', String(main), '--mount', '--pid', '--net', '--', ...DROP, ...argv] : ['ip', 'netns', 'exec', p.ns, ...this.wrap(argv, mounts, true)];
     return new Promise((resolve) => {
-      const child = spawn('ip', ['netns', 'exec', p.ns, ...this.wrap(argv, mounts)], {
+      const child = spawn(cmd[0]!, cmd.slice(1), {
         env: { PATH, LANG: 'C.UTF-8', ...env, ...(opts.env ?? {}) }, cwd: p.dir, stdio: ['ignore', 'pipe', 'pipe'],
       });
       let stdout = '';
@@ -722,7 +747,8 @@ export class LocalCluster implements Cluster {
     const objects = this.renderManifests({ 'restore.enabled': true, 'restore.target.type': 'time', 'restore.target.time': time });
     const pods = this.dbPods(shard);
     this.log(`restore ${shard} to ${time}: stopping its members, deleting their volumes and DCS keys`);
-    for (const p of pods) await this.stopPod(p, 'SIGTERM');
+    // Forced deletion (no preStop hooks): these members are wiped, a handover between them would only add churn.
+    for (const p of pods) await this.stopPod(p, 'SIGTERM', false);
     for (const p of pods) for (const f of readdirSync(p.dir)) if (f.startsWith('pvc-')) rmSync(join(p.dir, f), { recursive: true, force: true });
     const cfg = parseYaml(objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === `${shard}-patroni`)?.data?.['patroni.yml'] ?? '{}');
     const prefix = `${String(cfg.namespace ?? '/service/').replace(/\/?$/, '/')}${shard}/`;
@@ -769,6 +795,15 @@ export function imageEntrypoint(image: string | undefined): string[] | undefined
   return ENTRYPOINTS.find(([re]) => re.test(image ?? ''))?.[1];
 }
 
+
+/** Host PID of a container's main process: PID 1 of its PID namespace, the child of the unshare we spawned. */
+function mainPid(child: ChildProcess): number | undefined {
+  try {
+    return Number(readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim().split(/\s+/)[0]) || undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /** Whether host:port accepts a TCP connection. */
 function listens(host: string, port: number, timeoutMs = 500): Promise<boolean> {

@@ -3,7 +3,9 @@ Patroni on_role_change callback (key on-role-change.sh of the scripts ConfigMap)
 `on-role-change.sh <action> <role> <scope>` on the member whose role changed: the promoted replica and, on a
 graceful demotion, the old primary. It resolves every pooler pod of the shard through a headless Service and
 sends RECONNECT on each admin console, so server connections opened through the primary Service before the
-role change are closed as soon as their transaction ends; it repeats once after the Service has moved.
+role change are closed as soon as their transaction ends; it repeats once after the Service has moved. On the
+new primary the second round also sends RESUME (a no-op unless paused): poolers never stay paused if a
+switchover script (pgfleet.switchoverScript) was killed between its PAUSE and its RESUME.
 POSIX sh; needs only psql and getent. It never fails: Patroni must not wait for, or trip over, a pooler.
 Environment (set on the database pods by pgfleet.pooler.env):
   PGFLEET_POOLER_HOSTS           headless Service name(s) of the shard's pooler pods (space separated)
@@ -37,7 +39,12 @@ export PGPASSWORD PGCONNECT_TIMEOUT
 limit=""
 if command -v timeout >/dev/null 2>&1; then limit="timeout $((wait + 1))"; fi
 
-# One round: RECONNECT on every address the headless Services resolve to (each address once).
+# admin ADDRESS COMMAND: one admin console command on one pooler pod.
+admin() {
+  $limit psql -X -q -A -t -w "host=$1 port=$port dbname=$db user=$user sslmode=prefer connect_timeout=$wait application_name=pgfleet-on-role-change" -c "$2" >/dev/null 2>&1
+}
+
+# One round: RECONNECT (then $2, if set) on every address the headless Services resolve to (each address once).
 round() {
   sent=0 failed=0 seen=" "
   for host in $hosts; do
@@ -46,12 +53,14 @@ round() {
       [ -n "$addr" ] || continue
       case "$seen" in *" $addr "*) continue ;; esac
       seen="$seen$addr "
-      if $limit psql -X -q -A -t -w "host=$addr port=$port dbname=$db user=$user sslmode=prefer connect_timeout=$wait application_name=pgfleet-on-role-change" -c RECONNECT >/dev/null 2>&1; then
+      if admin "$addr" RECONNECT; then
         sent=$((sent + 1))
       else
         failed=$((failed + 1))
         log "RECONNECT failed on $addr:$port"
       fi
+      # RESUME answers an error when the pooler is not paused: that is the normal case, not a failure.
+      [ -z "${2:-}" ] || admin "$addr" "$2" || :
     done <<EOF
 $addrs
 EOF
@@ -64,7 +73,10 @@ round first
 # primary through the Service's stale endpoints: drop those too once the endpoints have moved.
 if [ "$again" -gt 0 ] 2>/dev/null; then
   sleep "$again"
-  round repeat
+  case "$role" in
+    primary|master) round repeat RESUME ;;
+    *) round repeat ;;
+  esac
 fi
 exit 0
 {{- end -}}

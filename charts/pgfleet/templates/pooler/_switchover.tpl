@@ -6,12 +6,17 @@ Planned switchover that the shard's pooler clients do not see (key `switchover` 
 3. Waits until a connection through the shard's -primary Service lands on a writable server that is not the
    old primary (the Service has followed the role label).
 4. RECONNECT and RESUME on every pooler pod: the waiting transactions run on the new primary.
-The poolers are resumed whatever happens (Patroni refuses, timeout, signal). `patronictl switchover` still
-works; without the pause, a transaction in flight when the old primary stops gets an error.
+The poolers are resumed whatever happens (Patroni refuses, timeout, signal); the new primary's on_role_change
+callback sends RESUME again as a safety net. `patronictl switchover` still works; without the pause, a
+transaction in flight when the old primary stops gets an error.
+The database container's preStop hook runs it with --if-leader: deleting the primary's pod (rolling update,
+node drain, kubectl delete) hands leadership over first, and does nothing on a replica, in maintenance mode,
+or when no healthy replica could take over (Patroni then simply stops, as without the hook).
 Python 3 standard library and psql only. Environment: the on_role_change variables (pgfleet.pooler.env),
 PGFLEET_POOLER_PASSWORD (the auth_query role, used to probe the Service), and optionally
-PGFLEET_PATRONI_API (default http://127.0.0.1:8008), PGFLEET_SWITCHOVER_DRAIN_TIMEOUT (seconds for PAUSE,
-default 10), PGFLEET_SWITCHOVER_TIMEOUT (seconds for the whole switchover, default 60).
+PGFLEET_PATRONI_API (default http://127.0.0.1:8008) and PGFLEET_PRIMARY_SERVICE (host:port, default
+<scope>-primary:5432). --timeout bounds the whole switchover (default 60 s),
+--drain-timeout the PAUSE (default 10 s).
 */}}
 {{- define "pgfleet.switchoverScript" -}}
 #!/usr/bin/env python3
@@ -32,6 +37,8 @@ import urllib.request
 POOLER_USER = {{ .Values.auth.poolerUser | quote }}
 TLS = {{ ternary "'sslmode=verify-ca sslrootcert=/etc/pgfleet/tls/ca.crt'" "'sslmode=disable'" .Values.tls.enabled }}
 env = os.environ.get
+LEADER_ROLES = ('leader', 'master', 'primary', 'standby_leader')
+REPLICA_ROLES = ('replica', 'sync_standby', 'quorum_standby')
 
 
 def log(msg):
@@ -90,24 +97,47 @@ def console(addrs, command, timeout):
     return failed
 
 
+def handover_needed(base, members):
+    """--if-leader: whether this member leads its shard and a healthy replica could take over."""
+    status, body = api(f'{base}/patroni', timeout=3)
+    me = json.loads(body)
+    if me.get('role') not in LEADER_ROLES:
+        log(f'this member is a {me.get("role")}: nothing to hand over')
+        return False
+    if me.get('pause'):
+        log('maintenance mode (Patroni paused): no handover')
+        return False
+    ready = [m['name'] for m in members if m.get('role') in REPLICA_ROLES and m.get('state') in ('running', 'streaming')
+             and not (m.get('tags') or {}).get('nofailover')]
+    if not ready:
+        log('no healthy replica to hand over to: Patroni stops without a switchover')
+        return False
+    return True
+
+
 def main():
     parser = argparse.ArgumentParser(description='Planned switchover of this shard; its poolers hold transactions meanwhile, so clients see a pause, not an error.')
     parser.add_argument('--candidate', help='member to promote (default: Patroni picks the synchronous standby or the healthiest replica)')
+    parser.add_argument('--if-leader', action='store_true', help='only when run on the leader and a healthy replica exists, else exit 0 (preStop hook)')
+    parser.add_argument('--timeout', type=float, default=60, help='seconds for the whole switchover (default 60)')
+    parser.add_argument('--drain-timeout', type=float, default=10, help='seconds for PAUSE to wait for transactions in flight (default 10)')
     args = parser.parse_args()
     base = env('PGFLEET_PATRONI_API', 'http://127.0.0.1:8008').rstrip('/')
-    deadline = time.monotonic() + float(env('PGFLEET_SWITCHOVER_TIMEOUT', '60'))
-    drain = float(env('PGFLEET_SWITCHOVER_DRAIN_TIMEOUT', '10'))
+    deadline = time.monotonic() + args.timeout
+    drain = min(args.drain_timeout, args.timeout / 2)
 
     status, body = api(f'{base}/patroni')
     scope = json.loads(body)['patroni']['scope']
     status, body = api(f'{base}/cluster')
     members = json.loads(body).get('members', [])
-    leader = next((m for m in members if m.get('role') in ('leader', 'master', 'primary')), None)
+    if args.if_leader and not handover_needed(base, members):
+        return
+    leader = next((m for m in members if m.get('role') in LEADER_ROLES), None)
     if not leader:
         sys.exit(f'switchover: {scope} has no leader')
     if args.candidate and not any(m['name'] == args.candidate for m in members):
         sys.exit(f'switchover: {args.candidate} is not a member of {scope} ({", ".join(m["name"] for m in members)})')
-    service = f'{scope}-primary'
+    service, _, port = env('PGFLEET_PRIMARY_SERVICE', f'{scope}-primary:5432').rpartition(':')
     log(f'{scope}: leader {leader["name"]} ({leader.get("host")}), candidate {args.candidate or "chosen by Patroni"}')
 
     addrs = pooler_addresses()
@@ -133,7 +163,7 @@ def main():
 
         # The switchover is done for clients once the Service reaches a writable server that is not the old
         # primary (or, once Patroni has confirmed, any writable server: the old one is demoted by then).
-        conninfo = f'host={service} port=5432 dbname=postgres user={POOLER_USER} {TLS} application_name=pgfleet-switchover'
+        conninfo = f'host={service} port={port} dbname=postgres user={POOLER_USER} {TLS} application_name=pgfleet-switchover'
         new = None
         while time.monotonic() < deadline:
             done = not worker.is_alive()
@@ -163,6 +193,6 @@ if __name__ == '__main__':
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         main()
-    except RuntimeError as err:
+    except (RuntimeError, OSError, ValueError, KeyError) as err:
         sys.exit(f'switchover: {err}')
 {{- end -}}
