@@ -2,10 +2,11 @@
 // suite (replicas: 2, synchronous mode on), torn down in `after` even when an assertion fails.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { LocalCluster } from '../../scripts/lib/local/backend.ts';
 import { runDrill, table, type DrillResult } from '../../scripts/lib/drills/index.ts';
-import { loadState } from '../../scripts/lib/local/state.ts';
+import { loadState, stateDir } from '../../scripts/lib/local/state.ts';
 import { namespacePids } from '../../scripts/lib/local/net.ts';
 
 const NAME = 'tdcore';
@@ -31,6 +32,14 @@ drills.before(async () => {
 drills.after(async () => {
   await cluster?.down();
   if (results.length) console.log(table(results));
+});
+
+drills('pods: each container is PID 1 of its own PID namespace, and exec enters the running container', async () => {
+  const shard = (await cluster.shards())[0]!;
+  const db = (await cluster.primary(shard))!.name;
+  const comm = async (pod: string) => (await cluster.exec(pod, ['cat', '/proc/1/comm'])).stdout.trim();
+  assert.is(await comm(db), 'patroni');
+  for (const pod of await cluster.poolers(shard)) assert.is(await comm(pod), 'pgbouncer', pod);
 });
 
 drills('failover (SIGKILL): gap <= ttl + 2 s, no acknowledged write lost, old primary rejoins', async () => {
@@ -72,6 +81,18 @@ drills('pooler: a killed rw PgBouncer does not lose writes (or the drill refuses
   const r = await run('pooler');
   assert.is(r.acknowledgedWritesLost, 0);
   assert.ok(r.writeGapMs.p50 < 10_000, `clients did not recover within 10 s (${r.writeGapMs.p50} ms)`);
+});
+
+drills('pooler pod deletion: its preStop hook (`kill -INT 1`) reaches PgBouncer, which shuts down safely', async () => {
+  const shard = (await cluster.shards())[0]!;
+  const pod = (await cluster.poolers(shard, 'ro'))[0];
+  if (!pod) return;
+  const logFile = join(stateDir(NAME), 'pods', pod, 'pgbouncer.log');
+  const before = readFileSync(logFile, 'utf8').length;
+  await cluster.kill(pod, 'SIGTERM');
+  const tail = readFileSync(logFile, 'utf8').slice(before);
+  assert.match(tail, /got SIGINT, shutting down/, 'SIGINT (safe shutdown) from the hook, not the SIGTERM that follows it');
+  await cluster.start(pod);
 });
 
 drills('replica-rebuild: a wiped replica rejoins with every acknowledged row', async () => {
