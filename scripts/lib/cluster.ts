@@ -90,6 +90,9 @@ export function clientConfig(info: ConnectionInfo): pg.ClientConfig {
   };
 }
 
+/** The planned-switchover script the chart mounts in every database pod (templates/pooler/_switchover.tpl). */
+export const SWITCHOVER_SCRIPT = '/opt/pgfleet/scripts/switchover';
+
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Polls `fn` until it returns a truthy value or `timeoutMs` passes (then throws, naming `what`). */

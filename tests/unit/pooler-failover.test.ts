@@ -38,6 +38,19 @@ async function whichServer(): Promise<string> {
   return st.pgs.find((p) => p.port === port)?.label ?? `port ${port}`;
 }
 
+/** The pooler variables pgfleet.pooler.env sets on a database pod, pointing at the test's PgBouncer. */
+const poolerEnv = () => ({
+  PGFLEET_POOLER_HOSTS: '127.0.0.1', PGFLEET_POOLER_ADMIN_DB: 'pgbouncer', PGFLEET_POOLER_ADMIN_USER: 'pgfleet_pooler_admin',
+  PGFLEET_POOLER_ADMIN_PASSWORD: 'bouncer-admin', PGFLEET_POOLER_PORT: String(st.bouncer!.port),
+});
+
+/** The rendered on-role-change.sh as Patroni runs it on a promoted member; `repeatAfter` seconds before its second round. */
+function onRoleChange(repeatAfter: number) {
+  writeFileSync(join(st.dir, 'on-role-change.sh'), scripts['on-role-change.sh']);
+  return run(['sh', join(st.dir, 'on-role-change.sh'), 'on_role_change', 'primary', 'db-pgfleet-shard-0'],
+    { env: { ...poolerEnv(), PGFLEET_POOLER_REPEAT_AFTER: String(repeatAfter) }, timeoutMs: 30_000 });
+}
+
 const failover = suite('pooler failover: on-role-change.sh moves PgBouncer off a demoted primary');
 
 failover.before(async () => {
@@ -98,12 +111,8 @@ failover('after the Service moves, the pooled server connection stays pinned to 
 });
 
 failover('on-role-change.sh (as Patroni runs it) sends RECONNECT; the next transaction is served by B', async () => {
-  writeFileSync(join(st.dir, 'on-role-change.sh'), scripts['on-role-change.sh']);
   const started = Date.now();
-  const r = await run(['sh', join(st.dir, 'on-role-change.sh'), 'on_role_change', 'primary', 'db-pgfleet-shard-0'], { env: {
-    PGFLEET_POOLER_HOSTS: '127.0.0.1', PGFLEET_POOLER_ADMIN_DB: 'pgbouncer', PGFLEET_POOLER_ADMIN_USER: 'pgfleet_pooler_admin',
-    PGFLEET_POOLER_ADMIN_PASSWORD: 'bouncer-admin', PGFLEET_POOLER_PORT: String(st.bouncer!.port), PGFLEET_POOLER_REPEAT_AFTER: '0',
-  }, timeoutMs: 30_000 });
+  const r = await onRoleChange(0);
   assert.is(r.status, 0, r.stderr);
   assert.match(r.stderr, /RECONNECT sent to 1 pooler pod\(s\), 0 failed/);
   assert.ok(Date.now() - started < 5000, 'well within one Patroni loop');
@@ -134,9 +143,8 @@ async function startApi(): Promise<number> {
 async function switchover(args: string[], apiPort: number) {
   writeFileSync(join(st.dir, 'switchover'), scripts.switchover);
   return run(['python3', join(st.dir, 'switchover'), ...args], { env: {
-    PGFLEET_PATRONI_API: `http://127.0.0.1:${apiPort}`, PGFLEET_PRIMARY_SERVICE: `127.0.0.1:${st.proxyPort}`, PGFLEET_POOLER_PASSWORD: passwords.PGFLEET_POOLER_PASSWORD,
-    PGFLEET_POOLER_HOSTS: '127.0.0.1', PGFLEET_POOLER_ADMIN_DB: 'pgbouncer', PGFLEET_POOLER_ADMIN_USER: 'pgfleet_pooler_admin',
-    PGFLEET_POOLER_ADMIN_PASSWORD: 'bouncer-admin', PGFLEET_POOLER_PORT: String(st.bouncer!.port),
+    ...poolerEnv(), PGFLEET_PATRONI_API: `http://127.0.0.1:${apiPort}`, PGFLEET_PRIMARY_SERVICE: `127.0.0.1:${st.proxyPort}`,
+    PGFLEET_POOLER_PASSWORD: passwords.PGFLEET_POOLER_PASSWORD,
   }, timeoutMs: 60_000 });
 }
 
@@ -201,10 +209,7 @@ failover('on-role-change.sh on the new primary resumes a pooler left paused (a s
   const admin = `host=127.0.0.1 port=${st.bouncer!.port} dbname=pgbouncer user=pgfleet_pooler_admin`;
   let r = await run(['psql', '-X', '-q', admin, '-c', 'PAUSE'], { env: { PGPASSWORD: 'bouncer-admin' }, timeoutMs: 10_000 });
   assert.is(r.status, 0, r.stderr);
-  r = await run(['sh', join(st.dir, 'on-role-change.sh'), 'on_role_change', 'primary', 'db-pgfleet-shard-0'], { env: {
-    PGFLEET_POOLER_HOSTS: '127.0.0.1', PGFLEET_POOLER_ADMIN_DB: 'pgbouncer', PGFLEET_POOLER_ADMIN_USER: 'pgfleet_pooler_admin',
-    PGFLEET_POOLER_ADMIN_PASSWORD: 'bouncer-admin', PGFLEET_POOLER_PORT: String(st.bouncer!.port), PGFLEET_POOLER_REPEAT_AFTER: '1',
-  }, timeoutMs: 30_000 });
+  r = await onRoleChange(1);
   assert.is(r.status, 0, r.stderr);
   assert.match(r.stderr, /RECONNECT sent to 1 pooler pod\(s\), 0 failed \(repeat\)/);
   assert.is(await whichServer(), 'A', 'resumed (a paused PgBouncer would time the client out)');

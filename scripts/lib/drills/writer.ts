@@ -9,7 +9,6 @@ export type ClientError = { id: number; at: number; message: string };
 
 export const TABLE = 'pgfleet_drill';
 
-
 export const CREATE_TABLE = `CREATE TABLE IF NOT EXISTS ${TABLE} (id bigint PRIMARY KEY, run text NOT NULL, at timestamptz NOT NULL DEFAULT clock_timestamp(), server text)`;
 
 export class Writer {

@@ -4,14 +4,12 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { parse as parseYaml } from 'yaml';
 import { toolPath } from '../tools.ts';
-import { sleep, waitFor, type Cluster, type ConnectionInfo, type Endpoint, type Member, type Signal } from '../cluster.ts';
+import { SWITCHOVER_SCRIPT, sleep, waitFor, type Cluster, type ConnectionInfo, type Endpoint, type Member, type Signal } from '../cluster.ts';
 
 export type KubeOptions = { context: string; namespace: string; release?: string; kubectl?: string };
 export type Runner = (args: string[], input?: string) => { status: number; stdout: string; stderr: string };
 
 export const PATRONI_CONFIG = '/etc/patroni/patroni.yml';
-/** The planned-switchover script the chart mounts in every database pod (templates/pooler/_switchover.tpl). */
-export const SWITCHOVER_SCRIPT = '/opt/pgfleet/scripts/switchover';
 export const ISOLATED_LABEL = 'pgfleet.io/isolated';
 const SEP = '\x1f';
 

@@ -10,7 +10,7 @@ import { parse as parseYaml, parseAllDocuments } from 'yaml';
 import { randomBytes } from 'node:crypto';
 import { render, type K8sObject } from '../helm.ts';
 import { chartDir, root } from '../tools.ts';
-import { clientConfig, sleep, waitFor, type Cluster, type ConnectionInfo, type Endpoint, type Member, type Signal } from '../cluster.ts';
+import { SWITCHOVER_SCRIPT, clientConfig, sleep, waitFor, type Cluster, type ConnectionInfo, type Endpoint, type Member, type Signal } from '../cluster.ts';
 import { containerEnv, expand, materialiseVolumes, objectData, resolvePort, selectorMatches, type MountMap } from './pod.ts';
 import { createBridge, createNamespace, isolate, planNet, sh, unisolate, writeHosts, namespacePids, type NetPlan } from './net.ts';
 import { haproxyConfig, type Listener } from './haproxy.ts';
@@ -554,22 +554,10 @@ export class LocalCluster implements Cluster {
     const target = candidate ?? (ms.find((m) => m.sync) ?? ms.find((m) => m.role === 'replica' && m.state !== 'stopped'))?.name;
     if (!target) throw new Error(`shard ${shard} has no replica to switch over to`);
     const p = this.pod(leader.name);
-    const script = this.scriptPath(p, 'switchover');
-    const r = await this.exec(p.name, [script, '--candidate', target], { timeoutMs: 90_000 });
+    const r = await this.exec(p.name, [SWITCHOVER_SCRIPT, '--candidate', target], { timeoutMs: 90_000 });
     writeFileSync(join(p.dir, 'switchover.log'), r.stderr, { flag: 'a' });
     if (r.code !== 0) throw new Error(`switchover of ${shard} failed (exit ${r.code}): ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`);
     return target;
-  }
-
-  /** Where a key of a ConfigMap the pod mounts appears inside its first container. */
-  private scriptPath(p: Pod, key: string): string {
-    const c = p.spec.containers[0];
-    for (const v of p.spec.volumes ?? []) {
-      if (!v.configMap || !this.objects.some((o) => o.kind === 'ConfigMap' && o.metadata.name === v.configMap.name && o.data?.[key] !== undefined)) continue;
-      const m = (c.volumeMounts ?? []).find((x: any) => x.name === v.name);
-      if (m) return `${m.mountPath}/${key}`;
-    }
-    throw new Error(`${p.name} mounts no ConfigMap with a ${key} script`);
   }
 
   /** The rendered patroni.yml of a database pod (paths already rewritten to the pod's directories). */
@@ -794,7 +782,6 @@ const ENTRYPOINTS: [RegExp, string[]][] = [
 export function imageEntrypoint(image: string | undefined): string[] | undefined {
   return ENTRYPOINTS.find(([re]) => re.test(image ?? ''))?.[1];
 }
-
 
 /** Host PID of a container's main process: PID 1 of its PID namespace, the child of the unshare we spawned. */
 function mainPid(child: ChildProcess): number | undefined {

@@ -97,10 +97,8 @@ def console(addrs, command, timeout):
     return failed
 
 
-def handover_needed(base, members):
-    """--if-leader: whether this member leads its shard and a healthy replica could take over."""
-    status, body = api(f'{base}/patroni', timeout=3)
-    me = json.loads(body)
+def handover_needed(me, members):
+    """--if-leader: whether this member (its /patroni answer) leads its shard and a healthy replica could take over."""
     if me.get('role') not in LEADER_ROLES:
         log(f'this member is a {me.get("role")}: nothing to hand over')
         return False
@@ -126,11 +124,10 @@ def main():
     deadline = time.monotonic() + args.timeout
     drain = min(args.drain_timeout, args.timeout / 2)
 
-    status, body = api(f'{base}/patroni')
-    scope = json.loads(body)['patroni']['scope']
-    status, body = api(f'{base}/cluster')
-    members = json.loads(body).get('members', [])
-    if args.if_leader and not handover_needed(base, members):
+    me = json.loads(api(f'{base}/patroni')[1])
+    scope = me['patroni']['scope']
+    members = json.loads(api(f'{base}/cluster')[1]).get('members', [])
+    if args.if_leader and not handover_needed(me, members):
         return
     leader = next((m for m in members if m.get('role') in LEADER_ROLES), None)
     if not leader:
@@ -182,7 +179,7 @@ def main():
         log(f'{service} reaches the new primary ({new}) {time.monotonic() - started:.2f} s after the pause')
     finally:
         if paused:
-            failed = console(addrs, 'RECONNECT', 5)
+            console(addrs, 'RECONNECT', 5)
             failed = console(addrs, 'RESUME', 5)
             log(f'RESUME: {len(addrs) - len(failed)} of {len(addrs)} pooler pod(s) resumed; clients were held {time.monotonic() - started:.2f} s')
     worker.join(timeout=max(0.0, deadline - time.monotonic()))
