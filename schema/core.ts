@@ -1,5 +1,6 @@
 // Values for the shards themselves: topology, Patroni, PostgreSQL, storage, scheduling, security.
 import { bool, int, k8s, K8S_NAME, list, map, obj, oneOf, QUANTITY, str, type Schema } from './dsl.ts';
+import { IMAGE_TAG } from '../scripts/lib/versions.ts';
 
 const resources = (cpu: string, memory: string, limitMemory: string) => k8s(
   'Container resources (requests and limits), passed through as a Kubernetes ResourceRequirements object.',
@@ -23,7 +24,7 @@ export const core: Record<string, Schema> = {
   commonLabels: map('Labels added to every object (never to selectors).', { type: 'string' }),
   shards: int('Number of independent Patroni clusters (shards). Each shard has its own StatefulSet, Services, PDB and pooler.', 1, { minimum: 1, maximum: 64 }),
   replicas: int('Standbys per shard: each shard runs `replicas + 1` pods. Use 2 in production with synchronous mode.', 1, { minimum: 0, maximum: 8 }),
-  image: image('PostgreSQL + Patroni + pgBackRest image (built from images/postgres/Dockerfile).', 'ghcr.io/pgfleet/postgres', '17.6-patroni4.1.4-pgbackrest2.59.1'),
+  image: image('PostgreSQL + Patroni + pgBackRest image (built from images/postgres/Dockerfile).', 'ghcr.io/pgfleet/postgres', IMAGE_TAG),
   imagePullSecrets: list('Image pull secrets for every pod.', { type: 'object', properties: { name: { type: 'string' } }, required: ['name'] }),
 
   patroni: obj('Patroni: leader election, failover and the dynamic configuration of each shard.', {

@@ -1,6 +1,7 @@
-// `npm run setup:local`: installs the Debian packages the local cluster and the drills run (root, apt-get).
+// `npm run setup:local`: installs what the local cluster and the drills run (root): Debian packages with apt-get,
+// and Patroni from PyPI into a virtualenv cached by version outside the checkout.
 import { spawnSync } from 'node:child_process';
-import { PACKAGES, missingPackages } from './lib/local/packages.ts';
+import { PACKAGES, installPatroni, installedPatroni, missingPackages } from './lib/local/packages.ts';
 
 const run = (cmd: string, args: string[]) => {
   console.log(`$ ${cmd} ${args.join(' ')}`);
@@ -9,6 +10,7 @@ const run = (cmd: string, args: string[]) => {
 };
 run('apt-get', ['update']);
 run('apt-get', ['install', '-y', '--no-install-recommends', ...PACKAGES]);
+installPatroni(run);
 const missing = missingPackages();
 if (missing.length) { console.error(`still missing after install: ${missing.join(', ')}`); process.exit(1); }
-console.log('local cluster prerequisites installed');
+console.log(`local cluster prerequisites installed (Patroni ${installedPatroni()})`);

@@ -57,6 +57,12 @@ export interface Cluster {
   kill(pod: string, signal: Signal): Promise<void>;
   /** brings a killed pod back (kubelet / StatefulSet recreating it); resolves once its processes run */
   start(pod: string): Promise<void>;
+  /**
+   * SIGSTOP every process of the pod (a VM pause, a stalled disk, a long GC: nothing exits, nothing answers) until
+   * thaw() sends SIGCONT. Optional: a backend that cannot reach a pod's processes leaves it out.
+   */
+  freeze?(pod: string): Promise<void>;
+  thaw?(pod: string): Promise<void>;
   /** isolates the pod from every other pod, Service and the DCS */
   partition(pod: string): Promise<void>;
   /** removes every partition */

@@ -72,6 +72,15 @@ drills('partition: the isolated old primary acknowledges nothing after the new p
   assert.equal(r.failures, []);
 });
 
+drills('freeze (SIGSTOP longer than ttl, then SIGCONT), 5 runs: the resumed old primary steps down and rejoins, no acknowledged write lost', async () => {
+  const r = await runDrill(cluster, 'freeze', { runs: 5, log, timeoutS: 120 });
+  results.push(r);
+  assert.is(r.acknowledgedWritesLost, 0, `${r.acknowledgedWritesLost} acknowledged writes lost`);
+  assert.ok(r.perRun.every((x) => x.lockTakenBack === false), 'the resumed old primary took the leader lock back');
+  assert.ok(r.rejoinMs && r.rejoinMs.max > 0, 'old primary did not rejoin');
+  assert.equal(r.failures, []);
+});
+
 drills('pooler: a killed rw PgBouncer does not lose writes (or the drill refuses clearly without poolers)', async () => {
   const shard = (await cluster.shards())[0]!;
   if (!(await cluster.poolers(shard, 'rw')).length) {

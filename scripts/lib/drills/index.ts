@@ -17,6 +17,8 @@ export type RunResult = {
   newPrimary?: string;
   /** partition: writes acknowledged by the isolated old primary after the new primary's first acknowledgement */
   splitBrainWrites?: number;
+  /** freeze: the resumed old primary held the leader lock again */
+  lockTakenBack?: boolean;
   /** restore: rows present after the restore that were written after the target time */
   extraRows?: number;
   notes?: string[];
@@ -101,14 +103,14 @@ async function prepare(ctx: Ctx, endpoint: Endpoint): Promise<void> {
   await waitFor('the write endpoint to accept the drill table', ctx.timeoutMs, async () => { await Writer.prepare(await ctx.cluster.connection(endpoint)); return true; }, 500);
 }
 
-async function withWriter(ctx: Ctx, name: string, body: (w: Writer, hostOf: (m: string) => Promise<string>) => Promise<Partial<RunResult> & { faultAt: number }>): Promise<RunResult> {
+async function withWriter(ctx: Ctx, name: string, body: (w: Writer, hostOf: (m: string) => Promise<string>) => Promise<Partial<RunResult> & { faultAt: number }>, writer: { timeoutMs?: number } = {}): Promise<RunResult> {
   const { cluster, shard } = ctx;
   await healthy(ctx);
   const endpoint = await cluster.writeEndpoint(shard);
   await prepare(ctx, endpoint);
   const runId = `${name}-${ctx.run}-${now()}`;
   // Asked again at every reconnect, so a backend can point the client at a new forward.
-  const w = new Writer(() => cluster.connection(endpoint), runId);
+  const w = new Writer(() => cluster.connection(endpoint), runId, writer);
   w.start();
   const hosts = new Map((await cluster.members(shard)).map((m) => [m.name, m.host]));
   const hostOf = async (m: string) => hosts.get(m) ?? (await cluster.members(shard)).find((x) => x.name === m)!.host;
@@ -154,6 +156,46 @@ const switchover: Scenario = (ctx) => withWriter(ctx, 'switchover', async (w, ho
   const rejoinAt = await rejoined(ctx, old.name);
   return { faultAt, oldPrimary: old.name, newPrimary: next, rejoinMs: rejoinAt - faultAt };
 });
+
+/**
+ * SIGSTOP every process of the primary's pod for longer than `ttl` (a VM pause, a stalled disk), then SIGCONT. A
+ * replica takes over meanwhile; the resumed old primary must step down and rejoin, never take the lock back (what
+ * Patroni 3.0.2 with etcd3 did, rewinding the new primary's acknowledged writes). The writer gives up on a
+ * statement after 2 s, as an application with a statement timeout would.
+ */
+const freeze: Scenario = async (ctx) => {
+  const { cluster, shard } = ctx;
+  if (!cluster.freeze || !cluster.thaw) throw new Error(`the ${cluster.backend} backend cannot freeze a pod's processes`);
+  const ttl = Number((await cluster.dynamicConfig(shard)).ttl ?? 30);
+  const holdMs = (ctx.opts.durationS ?? ttl + 20) * 1000;
+  return withWriter(ctx, 'freeze', async (w, hostOf) => {
+    const old = (await cluster.primary(shard))!;
+    ctx.log(`  SIGSTOP ${old.name} (primary) for ${holdMs / 1000} s (ttl ${ttl} s)`);
+    const faultAt = now();
+    await cluster.freeze!(old.name);
+    let next: Member;
+    try {
+      next = await newPrimary(ctx, old.name);
+      await ackedBy(ctx, w, await hostOf(next.name), faultAt);
+      await sleep(Math.max(0, faultAt + holdMs - now()));
+    } finally {
+      await cluster.thaw!(old.name);
+    }
+    ctx.log(`  SIGCONT ${old.name}; ${next.name} must keep the lock`);
+    // Watch the lock from the moment the old primary resumes until it has rejoined as a replica.
+    const holders = new Set<string>();
+    let rejoinAt = 0;
+    await waitFor(`${old.name} to rejoin as a replica`, ctx.timeoutMs, async () => {
+      const ms = await cluster.members(shard);
+      for (const m of ms) if (m.role === 'primary') holders.add(m.name);
+      const o = ms.find((x) => x.name === old.name);
+      if (o && o.role === 'replica' && ['running', 'streaming'].includes(o.state)) rejoinAt = now();
+      return rejoinAt;
+    }, 100);
+    const notes = holders.has(old.name) ? [`the resumed old primary ${old.name} took the leader lock back`] : [];
+    return { faultAt, oldPrimary: old.name, newPrimary: next.name, rejoinMs: rejoinAt - faultAt, lockTakenBack: holders.has(old.name), notes };
+  }, { timeoutMs: 2000 });
+};
 
 const partition: Scenario = (ctx) => withWriter(ctx, 'partition', async (w, hostOf) => {
   const old = (await ctx.cluster.primary(ctx.shard))!;
@@ -305,6 +347,7 @@ export const SCENARIOS: Record<string, { run: Scenario; describe: string }> = {
   graceful: { run: killPrimary('SIGTERM'), describe: 'delete the primary pod (preStop hooks, then SIGTERM)' },
   switchover: { run: switchover, describe: 'planned switchover through Patroni' },
   partition: { run: partition, describe: 'isolate the primary from every other pod, Service and the DCS' },
+  freeze: { run: freeze, describe: 'SIGSTOP the primary longer than ttl, then SIGCONT: it must step down, not take the lock back' },
   pooler: { run: pooler, describe: 'SIGKILL one rw PgBouncer; clients must recover' },
   'replica-rebuild': { run: replicaRebuild, describe: 'wipe a replica\'s data; it must rejoin' },
   restore: { run: restore, describe: 'backup, more writes, point-in-time restore between them, compare rows' },
@@ -335,7 +378,9 @@ export async function runDrill(cluster: Cluster, scenario: string, opts: DrillOp
     ...(perRun.some((r) => r.extraRows !== undefined) ? { extraRows: sum('extraRows') } : {}),
     perRun, failures: [],
   };
-  if (result.acknowledgedWritesLost && (sync || scenario === 'restore' || scenario === 'switchover' || scenario === 'pooler')) result.failures.push(`${result.acknowledgedWritesLost} acknowledged writes lost`);
+  if (result.acknowledgedWritesLost && (sync || ['restore', 'switchover', 'pooler'].includes(scenario))) result.failures.push(`${result.acknowledgedWritesLost} acknowledged writes lost`);
+  const takenBack = perRun.filter((r) => r.lockTakenBack).length;
+  if (takenBack) result.failures.push(`the resumed old primary took the leader lock back in ${takenBack} of ${runs} runs`);
   if (result.splitBrainWrites) result.failures.push(`${result.splitBrainWrites} writes acknowledged by the isolated old primary after the new primary's first`);
   if (result.extraRows) result.failures.push(`${result.extraRows} rows written after the target time came back with the restore`);
   return result;

@@ -12,10 +12,11 @@ import { render, type K8sObject } from '../helm.ts';
 import { chartDir, root } from '../tools.ts';
 import { SWITCHOVER_SCRIPT, clientConfig, sleep, waitFor, type Cluster, type ConnectionInfo, type Endpoint, type Member, type Signal } from '../cluster.ts';
 import { containerEnv, expand, materialiseVolumes, objectData, resolvePort, selectorMatches, type MountMap } from './pod.ts';
-import { createBridge, createNamespace, isolate, planNet, sh, unisolate, writeHosts, namespacePids, type NetPlan } from './net.ts';
+import { createBridge, createNamespace, isolate, planNet, setHostsBlock, sh, unisolate, writeHosts, namespacePids, type NetPlan } from './net.ts';
 import { haproxyConfig, type Listener } from './haproxy.ts';
-import { loadState, saveState, stateDir, teardown, type State } from './state.ts';
-import { INSTALL_HINT, PG_BIN, requireLocalPrerequisites } from './packages.ts';
+import { alive, loadState, running, saveState, stateDir, stateRoot, teardown, type State } from './state.ts';
+import { INSTALL_HINT, requireLocalPrerequisites } from './packages.ts';
+import { CA_FILE, CONTAINER_PATH, ENDPOINTS_FILE, mainPidOf, type LocalEndpoint, type ServiceKind } from './access.ts';
 
 export type LocalOptions = {
   /** cluster name: state dir .local/<name>, namespace and bridge prefix */
@@ -31,6 +32,11 @@ export type LocalOptions = {
   readyTimeoutS?: number;
   /** chart directory (default: this checkout's charts/pgfleet) */
   chart?: string;
+  /**
+   * Keep data volumes, the DCS, the S3 store and generated credentials across down()/up() like a database
+   * (`npm start`); otherwise every up() starts empty and down() removes everything.
+   */
+  persist?: boolean;
 };
 
 type Pod = {
@@ -47,19 +53,24 @@ type Pod = {
   dir: string;
   procs: Map<string, ChildProcess>;
   down: boolean;
+  /** bumped at every start and stop: a restart scheduled for an earlier incarnation of the pod never fires */
+  generation: number;
   terminationGraceS: number;
 };
 
 const POSTGRES_UID = () => Number(sh('id', ['-u', 'postgres']).stdout.trim());
 const POSTGRES_GID = () => Number(sh('id', ['-g', 'postgres']).stdout.trim());
 const DROP = ['setpriv', '--reuid=postgres', '--regid=postgres', '--init-groups', '--'];
-const PATH = `${PG_BIN}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`;
+// Patroni's virtualenv first: its patroni, and the python3 the chart's scripts run (`#!/usr/bin/env python3`).
+const PATH = CONTAINER_PATH();
 const ETCD_SERVICE = 'etcd';
 const S3_SERVICE = 's3rver';
 const S3_PORT = 4568;
 const S3_SECRET = 'pgfleet-local-s3';
 const CIPHER_SECRET = 'pgfleet-local-cipher';
 const S3_KEY = 'S3RVER';
+/** Secret data kept across renders (and runs, when persistent): what `lookup` gives the chart on a real cluster. */
+const SECRETS_FILE = 'secrets.json';
 
 export class LocalCluster implements Cluster {
   readonly backend = 'local' as const;
@@ -75,6 +86,7 @@ export class LocalCluster implements Cluster {
   private get s3Ip() { return `${this.net.subnet}.3`; }
   private get jobIp() { return `${this.net.subnet}.4`; }
   private jobs = 0;
+  private published: LocalEndpoint[] = [];
   private stopping = false;
   private clients: pg.Client[] = [];
   private log: (line: string) => void;
@@ -94,10 +106,15 @@ export class LocalCluster implements Cluster {
     requireLocalPrerequisites();
     const c = new LocalCluster(opts);
     const stale = loadState(c.name);
-    if (stale) { c.log(`cleaning up a previous run of ${c.name}`); await teardown(stale); }
-    rmSync(c.dir, { recursive: true, force: true });
-    c.state = { name: c.name, dir: c.dir, namespaces: [], pids: [], startedAt: new Date().toISOString() };
+    if (stale?.owner && stale.owner !== process.pid && alive(stale.owner) && running(stale)) {
+      throw new Error(`a local cluster named ${c.name} is already running (PID ${stale.owner}): stop it first, or pick another --name`);
+    }
+    if (stale && running(stale)) { c.log(`cleaning up what a previous run of ${c.name} left running`); await teardown(stale, { keepData: true }); }
+    if (!opts.persist) rmSync(c.dir, { recursive: true, force: true });
+    else if (existsSync(join(c.dir, SECRETS_FILE))) c.log(`reusing the data and credentials kept in ${c.dir} (npm run local -- down ${c.name} --purge wipes them)`);
+    c.state = { name: c.name, dir: c.dir, namespaces: [], pids: [], startedAt: new Date().toISOString(), owner: process.pid, persist: Boolean(opts.persist) };
     saveState(c.state);
+    c.startReaper();
     try {
       c.planPods();
       c.buildNetwork();
@@ -108,12 +125,23 @@ export class LocalCluster implements Cluster {
       await c.waitHealthy(opts.readyTimeoutS ?? 180);
       for (const p of c.pods.filter((p) => p.kind === 'Deployment')) await c.startPod(p);
       await c.waitPoolers();
+      await c.publishEndpoints();
     } catch (err) {
       // Processes, namespaces and bridge go; the logs stay under .local/<name> for a look (the next run clears them).
       await c.down({ keepData: true });
       throw err;
     }
     return c;
+  }
+
+  /** The reaper tears the cluster down if this process goes without doing so (scripts/lib/local/reaper.ts). */
+  private startReaper(): void {
+    const fd = openSync(join(this.dir, 'reaper.log'), 'a');
+    const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'scripts', 'lib', 'local', 'reaper.ts'), this.name, String(process.pid)], {
+      cwd: root, detached: true, stdio: ['ignore', fd, fd], env: { ...process.env, PGFLEET_LOCAL_DIR: stateRoot() },
+    });
+    closeSync(fd);
+    child.unref();
   }
 
   // ---- rendering -------------------------------------------------------------------------------------------
@@ -142,11 +170,17 @@ export class LocalCluster implements Cluster {
     const secret = (name: string, data: Record<string, string>): K8sObject => ({ apiVersion: 'v1', kind: 'Secret', metadata: { name }, data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v).toString('base64')])) });
     if (objects.some((o) => JSON.stringify(o).includes(S3_SECRET))) objects.push(secret(S3_SECRET, { 'access-key-id': S3_KEY, 'secret-access-key': S3_KEY }));
     if (objects.some((o) => JSON.stringify(o).includes(CIPHER_SECRET))) objects.push(secret(CIPHER_SECRET, { 'cipher-pass': randomBytes(24).toString('base64url') }));
-    // helm upgrade semantics: Secrets the chart generates with `lookup` keep their existing data.
-    for (const o of objects) {
-      const before = this.objects.find((x) => x.kind === 'Secret' && o.kind === 'Secret' && x.metadata.name === o.metadata.name);
-      if (before) { o.data = before.data; delete o.stringData; }
+    // helm upgrade semantics: Secrets the chart generates with `lookup` (credentials, the CA) keep their data, within
+    // a run and, for a persistent cluster, across runs.
+    const file = join(this.dir, SECRETS_FILE);
+    const kept: Record<string, Record<string, string>> = existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : {};
+    // (Secrets rendered as stringData are templates of other values, rendered afresh like any manifest.)
+    for (const o of objects.filter((x) => x.kind === 'Secret' && x.data && !x.stringData)) {
+      const before = kept[o.metadata.name];
+      if (before) o.data = before;
+      kept[o.metadata.name] = o.data;
     }
+    writeFileSync(file, JSON.stringify(kept), { mode: 0o600 });
     writeFileSync(join(this.dir, 'manifests.yaml'), objects.map((o) => JSON.stringify(o)).join('\n---\n'), { mode: 0o600 });
     return objects;
   }
@@ -175,7 +209,7 @@ export class LocalCluster implements Cluster {
           name, kind: o.kind, owner: o.metadata.name, labels, spec: o.spec.template.spec,
           shard: o.kind === 'StatefulSet' ? o.metadata.name : shardLabel !== undefined ? stsByShardLabel.get(shardLabel) : undefined,
           ns: `${this.name}-${name}`, veth: `${this.name}v${index}`.slice(0, 13), ip: ipOf(index), dir: join(this.dir, 'pods', name),
-          procs: new Map(), down: false, terminationGraceS: o.spec.template.spec.terminationGracePeriodSeconds ?? 30,
+          procs: new Map(), down: false, generation: 0, terminationGraceS: o.spec.template.spec.terminationGracePeriodSeconds ?? 30,
         });
         index++;
       }
@@ -270,15 +304,35 @@ export class LocalCluster implements Cluster {
     return ['unshare', '--mount', '--propagation', 'private', ...pid, '--', '/bin/sh', '-c', script, 'pod', ...sorted.flatMap((m) => [m.hostPath, m.mountPath]), '--', ...DROP, ...argv];
   }
 
+  /**
+   * restartPolicy Always, as the kubelet applies it to containers (and as a service manager would to etcd, the S3
+   * store and the Service stand-in): whatever exits is started again after a back-off (1 s, doubling to 30 s, reset
+   * once it ran 10 s), unless the cluster is stopping or `wanted` says no (the pod is being deleted).
+   */
+  private keepRunning(start: () => ChildProcess, wanted: () => boolean = () => true): void {
+    let backoff = 1000;
+    const run = () => {
+      const child = start();
+      const startedAt = Date.now();
+      child.on('exit', () => {
+        if (Date.now() - startedAt > 10_000) backoff = 1000;
+        const delay = backoff;
+        backoff = Math.min(backoff * 2, 30_000);
+        if (!this.stopping && wanted()) setTimeout(() => { if (!this.stopping && wanted()) run(); }, delay);
+      });
+    };
+    run();
+  }
+
   private async startEtcd(): Promise<void> {
     const dir = join(this.dir, 'etcd');
     mkdirSync(dir, { recursive: true });
     sh('chown', ['postgres:postgres', dir]);
     const ip = this.etcdIp;
     this.log(`etcd at ${ip}:2379`);
-    this.spawnIn(`${this.name}-etcd`, ['etcd', '--name', 'etcd', '--data-dir', join(dir, 'data'), '--listen-client-urls', 'http://0.0.0.0:2379',
+    this.keepRunning(() => this.spawnIn(`${this.name}-etcd`, ['etcd', '--name', 'etcd', '--data-dir', join(dir, 'data'), '--listen-client-urls', 'http://0.0.0.0:2379',
       '--advertise-client-urls', `http://${ip}:2379`, '--listen-peer-urls', `http://${ip}:2380`, '--initial-advertise-peer-urls', `http://${ip}:2380`,
-      '--initial-cluster', `etcd=http://${ip}:2380`, '--initial-cluster-state', 'new'], {}, join(dir, 'etcd.log'), 'etcd');
+      '--initial-cluster', `etcd=http://${ip}:2380`, '--initial-cluster-state', 'new'], {}, join(dir, 'etcd.log'), 'etcd'));
     await waitFor('etcd to answer', 30_000, async () => (await fetch(`http://${ip}:2379/health`, { signal: AbortSignal.timeout(1000) })).ok);
   }
 
@@ -307,13 +361,13 @@ export class LocalCluster implements Cluster {
       "console.log('s3rver listening');",
     ].join('\n'));
     this.log(`S3 (s3rver, TLS) at ${this.s3Ip}:${S3_PORT}, bucket ${bucket}`);
-    this.spawnIn(`${this.name}-s3`, [process.execPath, script], {}, join(dir, 's3rver.log'), 's3rver', dir);
+    this.keepRunning(() => this.spawnIn(`${this.name}-s3`, [process.execPath, script], {}, join(dir, 's3rver.log'), 's3rver', dir));
     await waitFor('s3rver to listen', 30_000, async () => readFileSync(join(dir, 's3rver.log'), 'utf8').includes('listening'));
   }
 
   /** Runs a Job's pod (e.g. a CronJob's jobTemplate) to completion in the job namespace; throws on failure. */
   private async runJob(name: string, spec: any, labels: Record<string, string> = {}): Promise<string> {
-    const p: Pod = { name, kind: 'Job', owner: name, labels, spec, ns: `${this.name}-job`, veth: '', ip: this.jobIp, dir: join(this.dir, 'jobs', name), procs: new Map(), down: false, terminationGraceS: 0 };
+    const p: Pod = { name, kind: 'Job', owner: name, labels, spec, ns: `${this.name}-job`, veth: '', ip: this.jobIp, dir: join(this.dir, 'jobs', name), procs: new Map(), down: false, generation: 0, terminationGraceS: 0 };
     mkdirSync(p.dir, { recursive: true });
     let out = '';
     for (const c of [...(spec.initContainers ?? []), ...spec.containers]) {
@@ -324,7 +378,7 @@ export class LocalCluster implements Cluster {
       out = readFileSync(log, 'utf8');
       if (code !== 0) throw new Error(`job ${name} container ${c.name} exited ${code}:\n${out.split('\n').slice(-15).join('\n')}`);
     }
-    for (const pid of namespacePids(p.ns)) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+    this.signalPod(p, 'SIGKILL');
     return out;
   }
 
@@ -353,7 +407,7 @@ export class LocalCluster implements Cluster {
     writeFileSync(cfg, haproxyConfig(listeners, { pidfile: join(dir, 'haproxy.pid') }));
     sh('haproxy', ['-c', '-q', '-f', cfg]);
     this.log(`Services: ${[...this.svcIps].map(([n, ip]) => `${n}=${ip}`).join(' ')}`);
-    this.spawnIn(`${this.name}-svc`, ['haproxy', '-db', '-f', cfg], {}, join(dir, 'haproxy.log'), 'haproxy');
+    this.keepRunning(() => this.spawnIn(`${this.name}-svc`, ['haproxy', '-db', '-f', cfg], {}, join(dir, 'haproxy.log'), 'haproxy'));
   }
 
   /** Mounts, environment and argv of one container of a pod, as the kubelet would set them up. */
@@ -369,6 +423,7 @@ export class LocalCluster implements Cluster {
 
   private async startPod(p: Pod): Promise<void> {
     p.down = false;
+    const generation = ++p.generation;
     // A new pod: fresh emptyDirs and ConfigMap/Secret files, the PVC (pvc-*) survives.
     rmSync(join(p.dir, 'volumes'), { recursive: true, force: true });
     mkdirSync(p.dir, { recursive: true });
@@ -384,16 +439,12 @@ export class LocalCluster implements Cluster {
         continue;
       }
       const { argv, env, mounts } = this.prepareContainer(p, c);
-      const run = () => {
+      this.keepRunning(() => {
         const child = this.spawnIn(p.ns, argv, env, join(p.dir, `${c.name}.log`), `${p.name}/${c.name}`, p.dir, mounts);
         p.procs.set(c.name, child);
-        // restartPolicy Always: the kubelet restarts a container that exits, unless the pod is being deleted.
-        child.on('exit', () => {
-          if (p.procs.get(c.name) === child) p.procs.delete(c.name);
-          if (!this.stopping && !p.down) setTimeout(() => { if (!this.stopping && !p.down && !p.procs.has(c.name)) run(); }, 1000);
-        });
-      };
-      run();
+        child.on('exit', () => { if (p.procs.get(c.name) === child) p.procs.delete(c.name); });
+        return child;
+      }, () => generation === p.generation && !p.down && !p.procs.has(c.name));
     }
     this.log(`pod ${p.name} (${p.ip}) started: ${[...p.procs.keys()].join(', ')}`);
   }
@@ -411,9 +462,10 @@ export class LocalCluster implements Cluster {
    */
   private async stopPod(p: Pod, signal: Signal, hooks = true): Promise<void> {
     p.down = true;
+    p.generation++;
     if (signal === 'SIGKILL') {
       // Patroni, the postmaster (Patroni starts it in its own session) and backends.
-      for (const pid of namespacePids(p.ns)) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+      this.signalPod(p, 'SIGKILL');
     } else {
       const deadline = Date.now() + p.terminationGraceS * 1000;
       await Promise.all([...p.procs].map(async ([name, child]) => {
@@ -426,7 +478,7 @@ export class LocalCluster implements Cluster {
         if (pid) { try { process.kill(pid, 'SIGTERM'); } catch { /* gone */ } }
       }));
       while (Date.now() < deadline && p.procs.size) await sleep(100);
-      for (const pid of namespacePids(p.ns)) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+      this.signalPod(p, 'SIGKILL');
     }
     await waitFor(`${p.name}'s processes to exit`, 15_000, async () => namespacePids(p.ns).length === 0 && p.procs.size === 0, 50);
   }
@@ -536,6 +588,19 @@ export class LocalCluster implements Cluster {
     if (!p.down) return;
     await this.startPod(p);
     if (p.kind === 'Deployment') await this.waitPoolers([p]);
+  }
+
+  async freeze(pod: string): Promise<void> {
+    this.signalPod(this.pod(pod), 'SIGSTOP');
+  }
+
+  async thaw(pod: string): Promise<void> {
+    this.signalPod(this.pod(pod), 'SIGCONT');
+  }
+
+  /** Sends `signal` to every process of the pod (every container, and the wrappers that hold its namespaces). */
+  private signalPod(p: Pod, signal: NodeJS.Signals): void {
+    for (const pid of namespacePids(p.ns)) { try { process.kill(pid, signal); } catch { /* gone */ } }
   }
 
   async partition(pod: string): Promise<void> {
@@ -761,6 +826,40 @@ export class LocalCluster implements Cluster {
     };
   }
 
+  /**
+   * What a client on this machine uses: each Service under its cluster DNS name (`<svc>.<namespace>.svc`, one of the
+   * certificate's names), resolvable here through a block in /etc/hosts that teardown removes; `sslmode=verify-full`
+   * with the cluster CA written to the state directory where the endpoint speaks TLS. Recorded in endpoints.json
+   * for `npm run local -- psql|status`.
+   */
+  private async publishEndpoints(): Promise<void> {
+    const ca = this.tlsCa();
+    const caFile = join(this.dir, CA_FILE);
+    if (ca) writeFileSync(caFile, ca, { mode: 0o644 });
+    const fqdn = (svc: string) => `${svc}.${this.namespace}.svc`;
+    const out: LocalEndpoint[] = [];
+    for (const shard of await this.shards()) {
+      for (const kind of ['rw', 'ro', 'primary', 'replicas'] as ServiceKind[]) {
+        const service = this.serviceName({ service: kind, shard });
+        if ((kind === 'rw' || kind === 'ro') && service === this.serviceName({ service: kind === 'rw' ? 'primary' : 'replicas', shard })) continue;
+        const c = await this.connection({ service: kind, shard });
+        const params = c.tls ? `sslmode=verify-full&sslrootcert=${encodeURIComponent(caFile)}` : 'sslmode=disable';
+        const url = `postgresql://${encodeURIComponent(c.user)}:${encodeURIComponent(c.password)}@${fqdn(service)}:${c.port}/${encodeURIComponent(c.database)}?${params}`;
+        out.push({ shard, kind, service, host: c.host, port: c.port, tls: c.tls, url });
+      }
+    }
+    setHostsBlock(this.name, out.map((e) => [e.host, [fqdn(e.service)]]));
+    this.state.hostsBlock = true;
+    saveState(this.state);
+    writeFileSync(join(this.dir, ENDPOINTS_FILE), JSON.stringify(out, null, 2), { mode: 0o600 });
+    this.published = out;
+  }
+
+  /** The endpoints up() published (connection strings that work verbatim from this machine). */
+  endpoints(): LocalEndpoint[] {
+    return this.published;
+  }
+
   credentials() { return this.appCredentials(); }
 
   /** Stops every process, removes namespaces, bridge and directories. */
@@ -768,8 +867,8 @@ export class LocalCluster implements Cluster {
     this.stopping = true;
     await this.close();
     for (const p of this.pods) p.down = true;
-    // PGFLEET_KEEP_LOGS=1 keeps .local/<name> (pod logs, data) after the processes are gone.
-    if (this.state) await teardown(this.state, { keepData: opts.keepData ?? Boolean(process.env.PGFLEET_KEEP_LOGS) });
+    // A persistent cluster keeps its data; PGFLEET_KEEP_LOGS=1 keeps any cluster's directory (pod logs, data).
+    if (this.state) await teardown(this.state, { keepData: opts.keepData ?? (this.state.persist || Boolean(process.env.PGFLEET_KEEP_LOGS)) });
   }
 }
 
@@ -783,14 +882,7 @@ export function imageEntrypoint(image: string | undefined): string[] | undefined
   return ENTRYPOINTS.find(([re]) => re.test(image ?? ''))?.[1];
 }
 
-/** Host PID of a container's main process: PID 1 of its PID namespace, the child of the unshare we spawned. */
-function mainPid(child: ChildProcess): number | undefined {
-  try {
-    return Number(readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim().split(/\s+/)[0]) || undefined;
-  } catch {
-    return undefined;
-  }
-}
+const mainPid = (child: ChildProcess) => (child.pid ? mainPidOf(child.pid) : undefined);
 
 /** Whether host:port accepts a TCP connection. */
 function listens(host: string, port: number, timeoutMs = 500): Promise<boolean> {

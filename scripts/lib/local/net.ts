@@ -72,6 +72,25 @@ export function writeHosts(ns: string, podName: string | undefined, ip: string |
   writeFileSync(join(dir, 'hosts'), lines.join('\n') + '\n');
 }
 
+const hostsBegin = (name: string) => `# pgfleet-local ${name} begin (npm run local -- down removes this block)`;
+const hostsEnd = (name: string) => `# pgfleet-local ${name} end`;
+
+/**
+ * Replaces (or, with no entries, removes) the local cluster's block in this machine's /etc/hosts, so clients here
+ * reach Services by the names their certificates carry. Rewritten in place: /etc/hosts may be a bind mount.
+ */
+export function setHostsBlock(name: string, entries: [string, string[]][], file = '/etc/hosts'): void {
+  const text = existsSync(file) ? readFileSync(file, 'utf8') : '';
+  const lines = text.split('\n');
+  const b = lines.indexOf(hostsBegin(name));
+  const e = lines.indexOf(hostsEnd(name));
+  const kept = b >= 0 && e > b ? [...lines.slice(0, b), ...lines.slice(e + 1)] : lines;
+  while (kept.length && kept.at(-1) === '') kept.pop();
+  const block = entries.length ? [hostsBegin(name), ...entries.map(([ip, names]) => `${ip}\t${names.join(' ')}`), hostsEnd(name)] : [];
+  const next = [...kept, ...block].join('\n') + '\n';
+  if (next !== text) writeFileSync(file, next);
+}
+
 export function readHosts(ns: string): string {
   return readFileSync(join('/etc/netns', ns, 'hosts'), 'utf8');
 }

@@ -4,7 +4,7 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { root } from '../tools.ts';
-import { deleteBridge, deleteNamespace, namespacePids } from './net.ts';
+import { deleteBridge, deleteNamespace, namespacePids, setHostsBlock } from './net.ts';
 
 export type State = {
   name: string;
@@ -13,6 +13,12 @@ export type State = {
   namespaces: string[];
   pids: { pid: number; what: string }[];
   startedAt: string;
+  /** the process that brought the cluster up; its reaper tears the cluster down when it dies */
+  owner?: number;
+  /** keep data, credentials and the DCS across runs (`npm start`); `down --purge` removes them */
+  persist?: boolean;
+  /** the cluster added its Service names to /etc/hosts */
+  hostsBlock?: boolean;
 };
 
 /**
@@ -42,9 +48,16 @@ export function listStates(): string[] {
   return readdirSync(stateRoot()).filter((n) => existsSync(join(stateRoot(), n, 'state.json')));
 }
 
-const alive = (pid: number) => { try { process.kill(pid, 0); return true; } catch { return false; } };
+/** Whether a process exists and has not exited (a zombie waiting for its parent counts as gone). */
+export function alive(pid: number): boolean {
+  try { process.kill(pid, 0); } catch { return false; }
+  try { return !/^\d+ \(.*\) Z/s.test(readFileSync(`/proc/${pid}/stat`, 'utf8')); } catch { return false; }
+}
 
-/** Tears down everything a state file records; idempotent. Keeps the directory when `keepData`. */
+/** Whether a state records anything still running (processes, namespaces or the bridge). */
+export const running = (s: State) => s.namespaces.length > 0 || s.pids.length > 0 || Boolean(s.bridge) || Boolean(s.hostsBlock);
+
+/** Tears down everything a state file records; idempotent. Keeps the directory (data, logs) when `keepData`. */
 export async function teardown(s: State, opts: { keepData?: boolean } = {}): Promise<void> {
   // Processes first (by namespace, then recorded PIDs), so nothing holds the namespaces open.
   for (const sig of ['SIGTERM', 'SIGKILL'] as const) {
@@ -55,6 +68,7 @@ export async function teardown(s: State, opts: { keepData?: boolean } = {}): Pro
   }
   for (const ns of s.namespaces) deleteNamespace(ns);
   if (s.bridge) deleteBridge(s.bridge);
+  if (s.hostsBlock) setHostsBlock(s.name, []);
   if (!opts.keepData) rmSync(s.dir, { recursive: true, force: true });
-  else { s.namespaces = []; s.pids = []; delete s.bridge; saveState(s); }
+  else { s.namespaces = []; s.pids = []; delete s.bridge; delete s.hostsBlock; saveState(s); }
 }
