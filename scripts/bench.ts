@@ -1,7 +1,7 @@
 // `npm run bench`: PgBouncer as the chart renders it vs direct PostgreSQL, pgbench side by side on this machine.
 // Prints a table and writes docs/benchmarks.md and docs/benchmarks.json (logic: scripts/lib/bench/).
 // Options: --reps N --duration S --warmup S --clients N --threads N --scale N --pause S
-//          --variants tls,plain,tls-addhost --workloads connect,persistent --set key=value (repeatable) --out DIR (default docs)
+//          --variants tls,tls-plain-clients,plain,tls-addhost --workloads connect,persistent --set key=value (repeatable) --out DIR (default docs)
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

@@ -55,7 +55,7 @@ export interface Cluster {
   poolers(shard: string, pool?: 'rw' | 'ro'): Promise<string[]>;
   /** SIGKILL: every process of the pod dies at once (a node or container crash); SIGTERM: a pod deletion (preStop hooks, then SIGTERM, SIGKILL after the grace period). The pod stays down until start(). */
   kill(pod: string, signal: Signal): Promise<void>;
-  /** brings a killed pod back (kubelet / StatefulSet recreating it); resolves once its processes run */
+  /** brings a killed pod back (kubelet / StatefulSet recreating it); resolves once its processes run (a pooler pod: once it is Ready, back in its Services) */
   start(pod: string): Promise<void>;
   /**
    * SIGSTOP every process of the pod (a VM pause, a stalled disk, a long GC: nothing exits, nothing answers) until

@@ -214,6 +214,8 @@ export type IniRewrite = {
   authFile: string;
   /** server_tls_ca_file: replaced when given (the key must be present). */
   caFile?: string;
+  /** client_tls_cert_file / client_tls_key_file: replaced when given (the keys must be present). */
+  clientTls?: { certFile: string; keyFile: string };
   /** New `host=` / `port=` of every [databases] entry (a field left out keeps the rendered value). */
   server?: { host?: string; port?: number };
 };
@@ -231,6 +233,7 @@ export function localIni(ini: string, o: IniRewrite): string {
   };
   let out = set(set(set(ini, 'listen_addr', '127.0.0.1'), 'listen_port', String(o.listenPort)), 'auth_file', o.authFile);
   if (o.caFile !== undefined) out = set(out, 'server_tls_ca_file', o.caFile);
+  if (o.clientTls) out = set(set(out, 'client_tls_cert_file', o.clientTls.certFile), 'client_tls_key_file', o.clientTls.keyFile);
   if (o.server) {
     const [head, rest] = splitSection(out, 'databases');
     const end = rest.search(/^\[/m) === -1 ? rest.length : rest.search(/^\[/m);
@@ -263,6 +266,8 @@ export type PgBouncerOptions = {
   port?: number;
   /** Content of the CA file for server_tls_ca_file. */
   caCert?: string | Buffer;
+  /** Certificate and key PgBouncer serves to clients (client_tls_*_file), when the ini asks for client TLS. */
+  clientTls?: { cert: string | Buffer; key: string | Buffer };
   server?: { host?: string; port?: number };
   /**
    * Host names only this PgBouncer resolves (name -> address): a private mount namespace with its own /etc/hosts,
@@ -291,7 +296,8 @@ export async function startPgBouncer(o: PgBouncerOptions): Promise<LocalPgBounce
   const userlist = join(dir, 'userlist.txt');
   const port = o.port ?? await freePort();
   const caFile = o.caCert !== undefined ? serverFile(join(dir, 'ca.crt'), o.caCert, 0o644) : undefined;
-  const iniPath = serverFile(join(dir, 'pgbouncer.ini'), localIni(o.ini, { listenPort: port, authFile: userlist, caFile, server: o.server }), 0o644);
+  const clientTls = o.clientTls && { certFile: serverFile(join(dir, 'client-tls.crt'), o.clientTls.cert, 0o644), keyFile: serverFile(join(dir, 'client-tls.key'), o.clientTls.key, 0o600) };
+  const iniPath = serverFile(join(dir, 'pgbouncer.ini'), localIni(o.ini, { listenPort: port, authFile: userlist, caFile, clientTls, server: o.server }), 0o644);
   const mkScript = serverFile(join(dir, 'make-userlist.sh'), o.makeUserlist, 0o700);
   const mk = runAs(['sh', mkScript], { PGFLEET_SECRETS_DIR: secretsDir, PGFLEET_USERLIST: userlist }, { timeoutMs: 20_000 });
   if (mk.status !== 0) throw new Error(`make-userlist.sh failed: ${mk.stderr}`);

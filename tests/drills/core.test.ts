@@ -1,12 +1,15 @@
 // Tier 2: the rendered chart runs as processes (local backend) and survives the drills. One cluster for the
-// suite (replicas: 2, synchronous mode on), torn down in `after` even when an assertion fails.
+// suite (replicas: 2, synchronous mode on), under Docker's FORWARD DROP policy, torn down in `after` even when an
+// assertion fails.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { LocalCluster } from '../../scripts/lib/local/backend.ts';
 import { runDrill, table, type DrillResult } from '../../scripts/lib/drills/index.ts';
-import { loadState, stateDir } from '../../scripts/lib/local/state.ts';
+import { alive, loadState, stateDir } from '../../scripts/lib/local/state.ts';
+import { waitFor } from '../../scripts/lib/cluster.ts';
 import { namespacePids } from '../../scripts/lib/local/net.ts';
 
 const NAME = 'tdcore';
@@ -22,7 +25,14 @@ const run = async (name: string) => {
   return r;
 };
 
+// Docker's FORWARD policy (DROP, with bridge-nf-call-iptables on) is what a user with Docker installed has: the
+// local cluster must work under it. Restored in `after`.
+let forwardPolicy = '';
+
 drills.before(async () => {
+  forwardPolicy = /^-P FORWARD (\w+)/m.exec(spawnSync('iptables', ['-w', '-S', 'FORWARD'], { encoding: 'utf8' }).stdout)?.[1] ?? '';
+  spawnSync('sysctl', ['-qw', 'net.bridge.bridge-nf-call-iptables=1']);
+  spawnSync('iptables', ['-w', '-P', 'FORWARD', 'DROP']);
   // uvu does not print a failing hook's error: say it here.
   cluster = await LocalCluster.up({ name: NAME, octet: 91, set: { replicas: 2, 'patroni.synchronousMode': 'on' }, log, readyTimeoutS: 150 }).catch((err) => { console.error(`cluster did not come up: ${err.message}`); throw err; });
   namespaces = [...loadState(NAME)!.namespaces];
@@ -31,6 +41,7 @@ drills.before(async () => {
 
 drills.after(async () => {
   await cluster?.down();
+  if (forwardPolicy) spawnSync('iptables', ['-w', '-P', 'FORWARD', forwardPolicy]);
   if (results.length) console.log(table(results));
 });
 
@@ -112,6 +123,22 @@ drills('replica-rebuild: a wiped replica rejoins with every acknowledged row', a
   assert.ok(m && Number(m[1]) >= Number(m[2]) && Number(m[2]) > 0, `rebuilt replica is missing rows: ${r.perRun[0]!.notes}`);
 });
 
+drills('supervision: a killed etcd and a crashed container are started again, as a service manager and the kubelet would', async () => {
+  const pidOf = (what: string) => loadState(NAME)!.pids.filter((p) => p.what === what && alive(p.pid)).map((p) => p.pid)[0];
+  const etcd = pidOf('etcd')!;
+  process.kill(etcd, 'SIGKILL');
+  await waitFor('etcd to run again', 30_000, async () => { const p = pidOf('etcd'); return p !== undefined && p !== etcd; });
+  const shard = (await cluster.shards())[0]!;
+  await waitFor('the shard to see its DCS again', 60_000, async () => (await cluster.primary(shard))?.state === 'running');
+  const pod = (await cluster.poolers(shard, 'ro'))[0];
+  if (!pod) return;
+  const wrapper = pidOf(`${pod}/pgbouncer`)!;
+  const main = Number(readFileSync(`/proc/${wrapper}/task/${wrapper}/children`, 'utf8').trim().split(/\s+/)[0]);
+  process.kill(main, 'SIGKILL');
+  await waitFor(`${pod}'s pgbouncer container to run again`, 30_000, async () => { const p = pidOf(`${pod}/pgbouncer`); return p !== undefined && p !== wrapper; });
+  assert.is((await cluster.exec(pod, ['cat', '/proc/1/comm'])).stdout.trim(), 'pgbouncer');
+});
+
 drills('teardown leaves no process, namespace or state behind', async () => {
   await cluster.down();
   for (const ns of namespaces) {
@@ -119,6 +146,7 @@ drills('teardown leaves no process, namespace or state behind', async () => {
     assert.equal(namespacePids(ns), []);
   }
   assert.is(loadState(NAME), undefined);
+  assert.not.match(spawnSync('iptables', ['-w', '-S', 'FORWARD'], { encoding: 'utf8' }).stdout, /pgfleet-local/, 'the FORWARD accept rules are removed');
 });
 
 drills.run();

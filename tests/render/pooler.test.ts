@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parse as parseIni } from 'ini';
+import { X509Certificate } from 'node:crypto';
 import { parse as parseToml } from 'smol-toml';
 import { parse as parseYaml } from 'yaml';
 import { find, helm, one, render, type K8sObject } from '../../scripts/lib/helm.ts';
@@ -74,7 +75,8 @@ pgbouncer('each pgbouncer.ini points at the right Service, key by key', () => {
         server_login_retry: '0.25', server_connect_timeout: '5', server_reset_query: 'DISCARD ALL',
         query_wait_timeout: '120', client_idle_timeout: '0', ignore_startup_parameters: 'extra_float_digits',
         server_tls_sslmode: 'verify-full', server_tls_ca_file: '/etc/pgfleet/tls/ca.crt', server_tls_protocols: 'secure',
-        client_tls_sslmode: 'disable',
+        client_tls_sslmode: 'require', client_tls_cert_file: '/etc/pgbouncer/client-tls/tls.crt',
+        client_tls_key_file: '/etc/pgbouncer/client-tls/tls.key', client_tls_protocols: 'secure',
       };
       for (const [k, v] of Object.entries(expected)) assert.is(String(p[k]), v, `${pool} shard ${i}: ${k}`);
       assert.not.ok('max_prepared_statements' in p, 'omitted by default: PgBouncer 1.18 would refuse it');
@@ -239,6 +241,25 @@ variants('session mode, verify-ca, TLS off', () => {
   assert.is(p.server_tls_sslmode, 'disable');
   assert.not.ok('server_tls_ca_file' in p);
   assert.not.ok(volume(one(o, 'Deployment', `${shard(0)}-pgbouncer-rw`), 'server-ca'));
+  assert.is(p.client_tls_sslmode, 'disable', 'clientTLS.sslmode auto follows tls.enabled');
+  assert.not.ok('client_tls_cert_file' in p);
+  assert.not.ok(volume(one(o, 'Deployment', `${shard(0)}-pgbouncer-rw`), 'client-tls'));
+});
+
+variants('client TLS by default: the release certificate names every PgBouncer Service, so clients verify it (verify-full)', () => {
+  const o = render({ namespace: 'ns1', set: { shards: 2 } }).objects;
+  const d = one(o, 'Deployment', `${shard(1)}-pgbouncer-ro`);
+  assert.is(volume(d, 'client-tls').secret.secretName, `${R}-pgfleet-tls`);
+  const pem = Buffer.from(one(o, 'Secret', `${R}-pgfleet-tls`).data['tls.crt'], 'base64').toString();
+  const sans = new X509Certificate(pem).subjectAltName!.split(', ').map((x) => x.replace(/^DNS:/, ''));
+  for (let i = 0; i < 2; i++) {
+    for (const svc of ['primary', 'replicas', 'pgbouncer-rw', 'pgbouncer-ro']) {
+      for (const n of [`${shard(i)}-${svc}`, `${shard(i)}-${svc}.ns1.svc`, `${shard(i)}-${svc}.ns1.svc.cluster.local`]) assert.ok(sans.includes(n), `SAN ${n}`);
+    }
+  }
+  const none = render({ namespace: 'ns1', set: { 'pooler.type': 'none' } }).objects;
+  const plain = new X509Certificate(Buffer.from(one(none, 'Secret', `${R}-pgfleet-tls`).data['tls.crt'], 'base64').toString()).subjectAltName!;
+  assert.not.match(plain, /pgbouncer/, 'no names for Services that are not rendered');
 });
 
 variants('a long release name keeps every pooler name <= 63 characters and consistent', () => {

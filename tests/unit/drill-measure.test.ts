@@ -3,6 +3,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { percentile, summary, writeGap, type Ack } from '../../scripts/lib/drills/writer.ts';
 import { haproxyConfig } from '../../scripts/lib/local/haproxy.ts';
+import { Readiness, roleLabel } from '../../scripts/lib/local/endpoints.ts';
 
 const acks = (times: number[], server = '10.0.0.1'): Ack[] => times.map((t, i) => ({ id: i + 1, sentAt: t - 5, ackAt: t, server }));
 
@@ -26,14 +27,37 @@ gap('percentiles are nearest-rank', () => {
 gap.run();
 
 const services = suite('local Service stand-ins');
-services('role-selecting Services check Patroni\'s /primary or /replica; forwards are not retried', () => {
+services('listeners list every candidate pod disabled, check nothing themselves and never retry; the runtime API socket is on', () => {
   const cfg = haproxyConfig([
-    { name: 's-primary-5432', bind: '10.1.0.100', port: 5432, backends: [{ name: 'p0', ip: '10.1.0.20', port: 5432, checkPort: 8008, checkPath: '/primary' }] },
+    { name: 's-primary-5432', bind: '10.1.0.100', port: 5432, backends: [{ name: 'p0', ip: '10.1.0.20', port: 5432 }, { name: 'p1', ip: '10.1.0.21', port: 5432 }] },
     { name: 'pooler-6432', bind: '10.1.0.101', port: 6432, backends: [{ name: 'b0', ip: '10.1.0.30', port: 6432 }] },
-  ], { pidfile: '/x/pid' });
-  assert.match(cfg, /listen s-primary-5432\n  bind 10\.1\.0\.100:5432\n  balance roundrobin\n  option httpchk GET \/primary\n  http-check expect status 200/);
-  assert.match(cfg, /server p0 10\.1\.0\.20:5432 check port 8008/);
-  assert.match(cfg, /listen pooler-6432\n  bind 10\.1\.0\.101:6432\n  balance roundrobin\n  default-server/);
+  ], { pidfile: '/x/pid', socket: '/x/sock' });
+  assert.match(cfg, /listen s-primary-5432\n  bind 10\.1\.0\.100:5432\n  balance roundrobin\n  server p0 10\.1\.0\.20:5432 disabled\n  server p1 10\.1\.0\.21:5432 disabled\n/);
+  assert.match(cfg, /stats socket \/x\/sock mode 600 level admin/);
+  assert.not.match(cfg, /check|httpchk/);
   assert.match(cfg, /retries 0/);
+});
+
+services('readiness follows kubelet semantics: not ready until a probe passes, unready after failureThreshold failures in a row', async () => {
+  const results = [false, true, true, false, false, true, false, false, false];
+  const r = new Readiness({ failureThreshold: 3 }, async () => results.shift()!);
+  const seen: boolean[] = [];
+  assert.is(r.ready, false);
+  while (results.length) { await r.tick(); seen.push(r.ready); }
+  assert.equal(seen, [false, true, true, true, true, true, true, true, false]);
+  r.stop();
+  assert.is(r.ready, false, 'a stopped (terminating or exited) container is not ready');
+  assert.is(new Readiness(undefined, async () => false).ready, true, 'a container without a readinessProbe is ready while it runs');
+});
+
+services('the role label is what Patroni\'s Kubernetes DCS writes: primary with the lock, replica while a standby runs, none otherwise', () => {
+  const m = (role: string, state: string) => ({ role, state, modRevision: 1 });
+  assert.is(roleLabel(m('replica', 'starting'), true), 'primary', 'the lock holder, even while it starts');
+  assert.is(roleLabel(undefined, true), 'primary');
+  assert.is(roleLabel(m('replica', 'running'), false), 'replica');
+  assert.is(roleLabel(m('replica', 'streaming'), false), null, 'Patroni labels only state running');
+  assert.is(roleLabel(m('primary', 'running'), false), null, 'a primary without the lock loses its label');
+  assert.is(roleLabel(m('replica', 'stopped'), false), null);
+  assert.is(roleLabel(undefined, false), undefined, 'nothing new in the DCS: the pod keeps its labels');
 });
 services.run();

@@ -30,7 +30,7 @@ const secrets = {
 
 const runtime = suite('pooler runtime: PgBouncer 1.18 runs the rendered config and scripts');
 const ctx: { dir: string; port: number; bouncer?: LocalPgBouncer } = { dir: '', port: 0 };
-const rendered = render({ set: { shards: 1, replicas: 1 } }).objects;
+const rendered = render({ namespace: 'ns1', set: { shards: 1, replicas: 1 } }).objects;
 const cm = one(rendered, 'ConfigMap', `${R}-pgfleet-shard-0-pgbouncer-rw`);
 const callback = one(rendered, 'ConfigMap', `${R}-pgfleet-scripts`).data['on-role-change.sh'] as string;
 
@@ -45,11 +45,14 @@ runtime.before(async () => {
   ctx.dir = mkdtempSync(join(tmpdir(), 'pgfleet-pooler-'));
   // The rendered pgbouncer.ini and make-userlist.sh; the cluster CA from the rendered TLS Secret, so
   // server_tls_ca_file is the real thing. Only paths and the listen address change for a local run.
+  // The chart's default: clients reach PgBouncer over TLS with the release certificate (client_tls_sslmode = require).
+  const tls = one(rendered, 'Secret', `${R}-pgfleet-tls`).data;
+  const pem = (k: string) => Buffer.from(tls[k], 'base64');
   ctx.bouncer = await startPgBouncer({
     dir: ctx.dir, ini: cm.data['pgbouncer.ini'], makeUserlist: cm.data['make-userlist.sh'], secrets,
-    caCert: Buffer.from(one(rendered, 'Secret', `${R}-pgfleet-tls`).data['ca.crt'], 'base64'),
+    caCert: pem('ca.crt'), clientTls: { cert: pem('tls.crt'), key: pem('tls.key') },
     ready: { user: 'pgfleet_pooler_stats', password: secrets['stats-password'] },
-  });
+  }).catch((err) => { console.error(`PgBouncer did not start: ${err.message}`); throw err; });
   ctx.port = ctx.bouncer.port;
   writeFileSync(join(ctx.dir, 'on-role-change.sh'), callback);
 });
@@ -88,6 +91,20 @@ runtime('PgBouncer 1.18 loaded the rendered settings (SHOW CONFIG)', () => {
     auth_query: 'SELECT uname, phash FROM pgfleet.user_lookup($1)',
   };
   for (const [k, v] of Object.entries(expected)) assert.is(config[k], v, k);
+});
+
+runtime('client TLS by default: plaintext clients are refused, clients verifying the certificate against the pool\'s Service name get in', () => {
+  const as = (conn: string) => spawnSync('psql', ['-X', '-A', '-t', `${conn} port=${ctx.port} dbname=pgbouncer user=pgfleet_pooler_stats connect_timeout=3`, '-c', 'SHOW VERSION'], {
+    encoding: 'utf8', env: { ...process.env, PGPASSWORD: secrets['stats-password'] }, timeout: 10_000,
+  });
+  const ca = join(ctx.dir, 'ca.crt');
+  const plain = as('host=127.0.0.1 sslmode=disable');
+  assert.is.not(plain.status, 0, 'plaintext refused');
+  assert.match(plain.stderr, /SSL required/);
+  const verified = as(`host=${R}-pgfleet-shard-0-pgbouncer-rw.ns1.svc.cluster.local hostaddr=127.0.0.1 sslmode=verify-full sslrootcert=${ca}`);
+  assert.is(verified.status, 0, verified.stderr);
+  const wrongName = as(`host=somewhere-else hostaddr=127.0.0.1 sslmode=verify-full sslrootcert=${ca}`);
+  assert.is.not(wrongName.status, 0, 'a name outside the certificate is refused by the client');
 });
 
 runtime('SCRAM against the auth_file: wrong password refused; the stats role may not RECONNECT', () => {

@@ -11,6 +11,8 @@ export type RenderedShard = {
   makeUserlist: string;
   /** Files of the pooler pod's Secret volume (path -> content), as its projected volume maps them. */
   poolerSecrets: Record<string, string>;
+  /** The read-write pool's Service: the name clients verify PgBouncer's certificate against. */
+  poolService: string;
   postBootstrap: string;
   /** The database container's Secret-backed environment (PGFLEET_*_PASSWORD, PATRONI_SUPERUSER_PASSWORD, ...). */
   secretEnv: Record<string, string>;
@@ -89,7 +91,7 @@ export function renderedShard(objects: K8sObject[], tlsDir?: string): RenderedSh
   const state = find(objects, 'ConfigMap').find((c) => c.data?.['auth.appUser']);
 
   return {
-    shard, ini: pool['pgbouncer.ini'], makeUserlist: pool['make-userlist.sh'], poolerSecrets,
+    shard, ini: pool['pgbouncer.ini'], makeUserlist: pool['make-userlist.sh'], poolerSecrets, poolService: one(objects, 'Service', `${shard}-pgbouncer-rw`).metadata.name,
     postBootstrap: scripts.data['post-bootstrap.sh'], secretEnv, tls, postgres,
     appUser: state?.data['auth.appUser'] ?? 'app', appDb: state?.data['postgresql.database'] ?? 'app',
     adminUser: firstRole(iniValue(pool['pgbouncer.ini'], 'admin_users')), statsUser: firstRole(iniValue(pool['pgbouncer.ini'], 'stats_users')),

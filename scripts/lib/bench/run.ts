@@ -32,7 +32,7 @@ export type BenchConfig = {
 };
 
 export const DEFAULTS: BenchConfig = {
-  variants: ['tls', 'plain', 'tls-addhost'], workloads: ['connect', 'persistent'], reps: 3, durationS: 15, warmupS: 5,
+  variants: ['tls', 'tls-plain-clients', 'plain', 'tls-addhost'], workloads: ['connect', 'persistent'], reps: 3, durationS: 15, warmupS: 5,
   clients: 32, threads: 2, scale: 10, set: {}, pauseS: 2,
 };
 
@@ -110,9 +110,8 @@ async function startStack(variant: Variant, config: BenchConfig, dir: string, cl
   const objects = render({ set: { shards: 1, ...v.set, ...config.set } }).objects;
   const shard = renderedShard(objects, tlsDir);
   if (v.set['tls.enabled'] === true && !shard.tls) throw new Error(`variant ${variant}: the rendered chart has no TLS Secret`);
-  if ((iniValue(shard.ini, 'client_tls_sslmode') ?? 'disable') !== 'disable') {
-    throw new Error('the bench runs PgBouncer with client_tls_sslmode = disable as rendered by default; unset pooler.pgbouncer.clientTLS');
-  }
+  const clientTls = (iniValue(shard.ini, 'client_tls_sslmode') ?? 'disable') !== 'disable';
+  if (clientTls && !shard.tls) throw new Error(`variant ${variant}: PgBouncer serves client TLS but the bench only knows the release's TLS Secret`);
   const server = iniServer(shard.ini);
 
   // PostgreSQL as the pod runs it: initdb options, parameters and pg_hba of patroni.yml, the rendered TLS key pair.
@@ -146,7 +145,7 @@ async function startStack(variant: Variant, config: BenchConfig, dir: string, cl
   // server_tls_sslmode=verify-full checks the same name a pod checks.
   const rewrites = [
     'listen_addr = 127.0.0.1 (pod: *) and a free listen_port (pod: 6432)',
-    'auth_file and server_tls_ca_file: paths in a temporary directory (pod: Secret and emptyDir mounts)',
+    'auth_file, server_tls_ca_file and client_tls_{cert,key}_file: paths in a temporary directory (pod: Secret and emptyDir mounts)',
     `[databases] port=${pg.port} (pod: ${server.port}); host=${server.host} kept, resolved to 127.0.0.1 through a private /etc/hosts (mount namespace) of the PgBouncer process`,
     'PostgreSQL: listen_addresses=127.0.0.1, a free port, unix_socket_directories in the temporary directory; ssl_*_file paths point at the rendered TLS Secret\'s files',
   ];
@@ -154,6 +153,7 @@ async function startStack(variant: Variant, config: BenchConfig, dir: string, cl
   const bouncer: LocalPgBouncer = await startPgBouncer({
     dir: join(dir, 'pgbouncer'), ini: shard.ini, makeUserlist: shard.makeUserlist, secrets: shard.poolerSecrets,
     caCert: shard.tls?.['ca.crt'], server: { port: pg.port }, hosts: { [server.host]: '127.0.0.1' },
+    clientTls: clientTls ? { cert: shard.tls!['tls.crt'], key: shard.tls!['tls.key'] } : undefined,
     ready: { user: shard.statsUser, password: shard.poolerSecrets['stats-password'] ?? '' },
   });
   cleanup.defer(`pgbouncer-${variant} (pid ${bouncer.daemon.pid})`, () => bouncer.stop());
@@ -163,7 +163,10 @@ async function startStack(variant: Variant, config: BenchConfig, dir: string, cl
   const keys = ['pool_mode', 'default_pool_size', 'reserve_pool_size', 'max_client_conn', 'max_db_connections', 'server_tls_sslmode', 'client_tls_sslmode',
     'auth_type', 'server_lifetime', 'server_idle_timeout', 'log_connections', 'log_disconnections', 'application_name_add_host', 'tcp_keepalive'];
   const settings = Object.fromEntries(keys.filter((k) => k in all).map((k) => [k, all[k]!]));
-  const pooled = `host=127.0.0.1 port=${bouncer.port} dbname=${shard.appDb} user=${shard.appUser} sslmode=disable`;
+  // Pooled clients likewise: with client TLS they verify PgBouncer's certificate against the pool's Service name.
+  const pooled = clientTls
+    ? `host=${shard.poolService} hostaddr=127.0.0.1 port=${bouncer.port} dbname=${shard.appDb} user=${shard.appUser} sslmode=verify-full sslrootcert=${ca}`
+    : `host=127.0.0.1 port=${bouncer.port} dbname=${shard.appDb} user=${shard.appUser} sslmode=disable`;
   return { variant, direct, pooled, env, rewrites, settings, pids: { pooler: bouncer.daemon.pid!, server: pg.daemon.pid! } };
 }
 

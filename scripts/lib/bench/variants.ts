@@ -3,8 +3,13 @@
 export const VARIANTS: Record<string, { short: string; title: string; set: Record<string, string | boolean> }> = {
   tls: {
     short: 'TLS',
-    title: 'TLS to the server, the chart default (`tls.enabled=true`: `server_tls_sslmode = verify-full`, pg_hba `hostssl`)',
+    title: 'TLS everywhere, the chart default (`tls.enabled=true`: pg_hba `hostssl`, `server_tls_sslmode = verify-full`, `client_tls_sslmode = require`; clients verify-full)',
     set: { 'tls.enabled': true },
+  },
+  'tls-plain-clients': {
+    short: 'TLS, plaintext to PgBouncer',
+    title: 'TLS to the server only (`pooler.pgbouncer.clientTLS.sslmode=disable`: clients reach PgBouncer in plaintext, the chart default before 0.7.0)',
+    set: { 'tls.enabled': true, 'pooler.pgbouncer.clientTLS.sslmode': 'disable' },
   },
   plain: { short: 'no TLS', title: 'no TLS (`tls.enabled=false`)', set: { 'tls.enabled': false } },
   'tls-addhost': {

@@ -13,7 +13,8 @@ import { chartDir, root } from '../tools.ts';
 import { SWITCHOVER_SCRIPT, clientConfig, sleep, waitFor, type Cluster, type ConnectionInfo, type Endpoint, type Member, type Signal } from '../cluster.ts';
 import { containerEnv, expand, materialiseVolumes, objectData, resolvePort, selectorMatches, type MountMap } from './pod.ts';
 import { createBridge, createNamespace, isolate, planNet, setHostsBlock, sh, unisolate, writeHosts, namespacePids, type NetPlan } from './net.ts';
-import { haproxyConfig, type Listener } from './haproxy.ts';
+import { haproxyCommand, haproxyConfig, type Listener } from './haproxy.ts';
+import { Readiness, dcsView, probeOnce, roleLabel } from './endpoints.ts';
 import { alive, loadState, running, saveState, stateDir, stateRoot, teardown, type State } from './state.ts';
 import { INSTALL_HINT, requireLocalPrerequisites } from './packages.ts';
 import { CA_FILE, CONTAINER_PATH, ENDPOINTS_FILE, mainPidOf, type LocalEndpoint, type ServiceKind } from './access.ts';
@@ -45,7 +46,9 @@ type Pod = {
   owner: string;
   /** shard (= Patroni scope) of database and pooler pods */
   shard?: string;
+  /** the pod's labels now (the template's, plus Patroni's `role` on database pods) */
   labels: Record<string, string>;
+  templateLabels: Record<string, string>;
   spec: any;
   ns: string;
   veth: string;
@@ -55,6 +58,10 @@ type Pod = {
   down: boolean;
   /** bumped at every start and stop: a restart scheduled for an earlier incarnation of the pod never fires */
   generation: number;
+  /** containers this incarnation runs (a container whose binary is missing is skipped), and their readiness */
+  readiness: Map<string, Readiness>;
+  /** DCS revision when the pod was created: member keys older than this were written by an earlier incarnation */
+  minRevision: number;
   terminationGraceS: number;
 };
 
@@ -86,6 +93,11 @@ export class LocalCluster implements Cluster {
   private get s3Ip() { return `${this.net.subnet}.3`; }
   private get jobIp() { return `${this.net.subnet}.4`; }
   private jobs = 0;
+  private listeners: (Listener & { svc: K8sObject })[] = [];
+  private haproxySocket = '';
+  /** listener/server pairs enabled in HAProxy */
+  private enabled = new Set<string>();
+  private dcsRevision = 0;
   private published: LocalEndpoint[] = [];
   private stopping = false;
   private clients: pg.Client[] = [];
@@ -206,10 +218,10 @@ export class LocalCluster implements Cluster {
         if (o.kind === 'StatefulSet') labels['statefulset.kubernetes.io/pod-name'] = name;
         const shardLabel = labels['pgfleet.io/shard'];
         this.pods.push({
-          name, kind: o.kind, owner: o.metadata.name, labels, spec: o.spec.template.spec,
+          name, kind: o.kind, owner: o.metadata.name, labels, templateLabels: { ...labels }, spec: o.spec.template.spec,
           shard: o.kind === 'StatefulSet' ? o.metadata.name : shardLabel !== undefined ? stsByShardLabel.get(shardLabel) : undefined,
           ns: `${this.name}-${name}`, veth: `${this.name}v${index}`.slice(0, 13), ip: ipOf(index), dir: join(this.dir, 'pods', name),
-          procs: new Map(), down: false, generation: 0, terminationGraceS: o.spec.template.spec.terminationGracePeriodSeconds ?? 30,
+          procs: new Map(), down: false, generation: 0, readiness: new Map(), minRevision: 0, terminationGraceS: o.spec.template.spec.terminationGracePeriodSeconds ?? 30,
         });
         index++;
       }
@@ -221,10 +233,9 @@ export class LocalCluster implements Cluster {
     return this.objects.filter((o) => o.kind === 'Service');
   }
 
+  /** Pods that may back the Service: its selector without Patroni's `role` label, which changes at run time. */
   private selected(svc: K8sObject): Pod[] {
-    const sel = svc.spec.selector ?? {};
-    // The role label is Patroni's to set: the listener's health check stands in for it.
-    return this.pods.filter((p) => selectorMatches(sel, p.labels, ['role']));
+    return this.pods.filter((p) => selectorMatches(svc.spec.selector ?? {}, p.templateLabels, ['role']));
   }
 
   // ---- network -----------------------------------------------------------------------------------------------
@@ -367,7 +378,7 @@ export class LocalCluster implements Cluster {
 
   /** Runs a Job's pod (e.g. a CronJob's jobTemplate) to completion in the job namespace; throws on failure. */
   private async runJob(name: string, spec: any, labels: Record<string, string> = {}): Promise<string> {
-    const p: Pod = { name, kind: 'Job', owner: name, labels, spec, ns: `${this.name}-job`, veth: '', ip: this.jobIp, dir: join(this.dir, 'jobs', name), procs: new Map(), down: false, generation: 0, terminationGraceS: 0 };
+    const p: Pod = { name, kind: 'Job', owner: name, labels, templateLabels: labels, spec, ns: `${this.name}-job`, veth: '', ip: this.jobIp, dir: join(this.dir, 'jobs', name), procs: new Map(), down: false, generation: 0, readiness: new Map(), minRevision: 0, terminationGraceS: 0 };
     mkdirSync(p.dir, { recursive: true });
     let out = '';
     for (const c of [...(spec.initContainers ?? []), ...spec.containers]) {
@@ -383,20 +394,13 @@ export class LocalCluster implements Cluster {
   }
 
   private async startServices(): Promise<void> {
-    const listeners: Listener[] = [];
+    this.listeners = [];
     for (const svc of this.services()) {
       if (svc.spec.clusterIP === 'None') continue;
-      const role = svc.spec.selector?.role as string | undefined;
-      const pods = this.selected(svc);
       for (const port of svc.spec.ports ?? []) {
-        listeners.push({
-          name: `${svc.metadata.name}-${port.port}`, bind: this.svcIps.get(svc.metadata.name)!, port: port.port,
-          backends: pods.map((p) => {
-            const containers = p.spec.containers;
-            const target = resolvePort(port.targetPort ?? port.port, containers);
-            // Patroni answers /primary and /replica with 200 exactly when its role label would say so.
-            return role ? { name: p.name, ip: p.ip, port: target, checkPort: resolvePort('patroni', containers), checkPath: `/${role}` } : { name: p.name, ip: p.ip, port: target };
-          }),
+        this.listeners.push({
+          svc, name: `${svc.metadata.name}-${port.port}`, bind: this.svcIps.get(svc.metadata.name)!, port: port.port,
+          backends: this.selected(svc).map((p) => ({ name: p.name, ip: p.ip, port: resolvePort(port.targetPort ?? port.port, p.spec.containers) })),
         });
       }
     }
@@ -404,10 +408,60 @@ export class LocalCluster implements Cluster {
     mkdirSync(dir, { recursive: true });
     sh('chown', ['postgres:postgres', dir]);
     const cfg = join(dir, 'haproxy.cfg');
-    writeFileSync(cfg, haproxyConfig(listeners, { pidfile: join(dir, 'haproxy.pid') }));
+    this.haproxySocket = join(dir, 'haproxy.sock');
+    writeFileSync(cfg, haproxyConfig(this.listeners, { pidfile: join(dir, 'haproxy.pid'), socket: this.haproxySocket }));
     sh('haproxy', ['-c', '-q', '-f', cfg]);
     this.log(`Services: ${[...this.svcIps].map(([n, ip]) => `${n}=${ip}`).join(' ')}`);
-    this.keepRunning(() => this.spawnIn(`${this.name}-svc`, ['haproxy', '-db', '-f', cfg], {}, join(dir, 'haproxy.log'), 'haproxy'));
+    this.keepRunning(() => {
+      // A restarted HAProxy starts with every server disabled: the controller enables the endpoints again.
+      this.enabled.clear();
+      return this.spawnIn(`${this.name}-svc`, ['haproxy', '-db', '-f', cfg], {}, join(dir, 'haproxy.log'), 'haproxy');
+    });
+    await waitFor('HAProxy\'s runtime API', 10_000, async () => existsSync(this.haproxySocket) && (await haproxyCommand(this.haproxySocket, 'show info')).includes('Name: HAProxy'), 100);
+    void this.endpointsLoop();
+  }
+
+  /** Ready: not terminating, every container it runs is up and passes its readinessProbe. */
+  private ready(p: Pod): boolean {
+    return !p.down && p.readiness.size > 0 && [...p.readiness].every(([name, r]) => p.procs.has(name) && r.ready);
+  }
+
+  /**
+   * The endpoints controller and kube-proxy in one loop (every 100 ms): Patroni's role label from the DCS, then
+   * each listener's servers enabled exactly while their pod is a ready, selected endpoint of the Service.
+   */
+  private async endpointsLoop(): Promise<void> {
+    const prefix = this.dcsPrefix();
+    while (!this.stopping) {
+      try {
+        const view = await dcsView(`${this.etcdIp}:2379`, prefix);
+        this.dcsRevision = view.revision;
+        for (const p of this.dbPods()) {
+          const fresh = <T extends { modRevision: number }>(x: T | undefined) => (x && x.modRevision > p.minRevision ? x : undefined);
+          const label = roleLabel(fresh(view.members.get(p.name)), fresh(view.leaders.get(p.shard!))?.name === p.name);
+          if (label === null) delete p.labels.role;
+          else if (label !== undefined) p.labels.role = label;
+        }
+      } catch { /* etcd unreachable: labels stay as they are, as they would on pods */ }
+      for (const l of this.listeners) {
+        for (const b of l.backends) {
+          const key = `${l.name}/${b.name}`;
+          const want = this.ready(this.pod(b.name)) && selectorMatches(l.svc.spec.selector ?? {}, this.pod(b.name).labels);
+          if (want === this.enabled.has(key)) continue;
+          try {
+            await haproxyCommand(this.haproxySocket, `set server ${key} state ${want ? 'ready' : 'maint'}`);
+            if (want) this.enabled.add(key); else this.enabled.delete(key);
+          } catch { /* HAProxy restarting: the next round applies it */ }
+        }
+      }
+      await sleep(100);
+    }
+  }
+
+  /** Patroni's key prefix in the DCS (its `namespace`, `/service/` by default). */
+  private dcsPrefix(): string {
+    const cfg = parseYaml(this.objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === `${this.dbPods()[0]!.shard}-patroni`)?.data?.['patroni.yml'] ?? '{}');
+    return String(cfg?.namespace ?? '/service/').replace(/\/?$/, '/');
   }
 
   /** Mounts, environment and argv of one container of a pod, as the kubelet would set them up. */
@@ -424,6 +478,11 @@ export class LocalCluster implements Cluster {
   private async startPod(p: Pod): Promise<void> {
     p.down = false;
     const generation = ++p.generation;
+    // A new pod has only its template's labels: Patroni labels it again once it runs.
+    p.labels = { ...p.templateLabels };
+    p.minRevision = this.dcsRevision;
+    for (const r of p.readiness.values()) r.stop();
+    p.readiness.clear();
     // A new pod: fresh emptyDirs and ConfigMap/Secret files, the PVC (pvc-*) survives.
     rmSync(join(p.dir, 'volumes'), { recursive: true, force: true });
     mkdirSync(p.dir, { recursive: true });
@@ -442,7 +501,11 @@ export class LocalCluster implements Cluster {
       this.keepRunning(() => {
         const child = this.spawnIn(p.ns, argv, env, join(p.dir, `${c.name}.log`), `${p.name}/${c.name}`, p.dir, mounts);
         p.procs.set(c.name, child);
-        child.on('exit', () => { if (p.procs.get(c.name) === child) p.procs.delete(c.name); });
+        // A (re)started container is not ready until its readinessProbe passes.
+        p.readiness.get(c.name)?.stop();
+        const readiness = new Readiness(c.readinessProbe, (probe) => probeOnce(probe, p.ip, p.spec.containers, async (cmd, timeoutMs) => (await this.exec(p.name, cmd, { container: c.name, timeoutMs })).code === 0)).start();
+        p.readiness.set(c.name, readiness);
+        child.on('exit', () => { if (p.procs.get(c.name) === child) p.procs.delete(c.name); readiness.stop(); });
         return child;
       }, () => generation === p.generation && !p.down && !p.procs.has(c.name));
     }
@@ -463,6 +526,7 @@ export class LocalCluster implements Cluster {
   private async stopPod(p: Pod, signal: Signal, hooks = true): Promise<void> {
     p.down = true;
     p.generation++;
+    for (const r of p.readiness.values()) r.stop();
     if (signal === 'SIGKILL') {
       // Patroni, the postmaster (Patroni starts it in its own session) and backends.
       this.signalPod(p, 'SIGKILL');
@@ -587,7 +651,11 @@ export class LocalCluster implements Cluster {
     const p = this.pod(pod);
     if (!p.down) return;
     await this.startPod(p);
-    if (p.kind === 'Deployment') await this.waitPoolers([p]);
+    // A pooler is back when it is Ready again (in its Services), as `kubectl rollout status` would say.
+    if (p.kind === 'Deployment') {
+      await this.waitPoolers([p]);
+      await waitFor(`${p.name} to be Ready`, 60_000, async () => this.ready(p), 100);
+    }
   }
 
   async freeze(pod: string): Promise<void> {

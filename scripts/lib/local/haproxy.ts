@@ -1,16 +1,18 @@
-// Service stand-ins: one HAProxy listener per ClusterIP Service port. Services that select on Patroni's role
-// label health-check Patroni's REST API (/primary or /replica: the signal Patroni's role label follows);
-// the others (poolers) check that the port accepts connections, as endpoints follow pod readiness.
+// Service stand-ins: one HAProxy listener per ClusterIP Service port, every pod that could back the Service listed
+// as a server that starts disabled. HAProxy checks nothing itself: the endpoints controller (endpoints.ts, run by
+// the backend) enables a server while its pod is a ready endpoint of the Service, through HAProxy's runtime API,
+// as kube-proxy follows EndpointSlices. Established connections stay where they are, as with kube-proxy.
+import { connect } from 'node:net';
 
-export type Backend = { name: string; ip: string; port: number; checkPort?: number; checkPath?: string };
-export type Listener = { name: string; bind: string; port: number; backends: Backend[]; balance?: 'first' | 'roundrobin' };
+export type Backend = { name: string; ip: string; port: number };
+export type Listener = { name: string; bind: string; port: number; backends: Backend[] };
 
-export function haproxyConfig(listeners: Listener[], opts: { pidfile: string; stats?: string }): string {
+export function haproxyConfig(listeners: Listener[], opts: { pidfile: string; socket: string }): string {
   const out = [
     'global',
     '  maxconn 4096',
     `  pidfile ${opts.pidfile}`,
-    ...(opts.stats ? [`  stats socket ${opts.stats} mode 600 level admin`] : []),
+    `  stats socket ${opts.socket} mode 600 level admin`,
     'defaults',
     '  mode tcp',
     '  timeout connect 2s',
@@ -18,17 +20,22 @@ export function haproxyConfig(listeners: Listener[], opts: { pidfile: string; st
     '  retries 0',
     '  timeout client 1h',
     '  timeout server 1h',
-    '  timeout check 1s',
     '',
   ];
   for (const l of listeners) {
-    const http = l.backends.some((b) => b.checkPath);
-    out.push(`listen ${l.name}`, `  bind ${l.bind}:${l.port}`, `  balance ${l.balance ?? 'roundrobin'}`);
-    if (http) out.push(`  option httpchk GET ${l.backends[0]!.checkPath}`, '  http-check expect status 200');
-    // Endpoints follow the signal within a few hundred ms either way, like the endpoints controller after a label flip.
-    out.push('  default-server inter 200ms fastinter 200ms downinter 200ms fall 2 rise 1');
-    for (const b of l.backends) out.push(`  server ${b.name} ${b.ip}:${b.port} check${b.checkPort ? ` port ${b.checkPort}` : ''}`);
+    out.push(`listen ${l.name}`, `  bind ${l.bind}:${l.port}`, '  balance roundrobin');
+    for (const b of l.backends) out.push(`  server ${b.name} ${b.ip}:${b.port} disabled`);
     out.push('');
   }
   return out.join('\n');
+}
+
+/** Sends one command to HAProxy's runtime API (a Unix socket); resolves with its answer. */
+export function haproxyCommand(socket: string, command: string, timeoutMs = 2000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const s = connect({ path: socket }, () => s.end(`${command}\n`));
+    s.setTimeout(timeoutMs, () => { s.destroy(); reject(new Error(`HAProxy runtime API: ${command}: timed out`)); });
+    s.on('data', (d) => { out += d; }).on('error', reject).on('close', () => resolve(out.trim()));
+  });
 }

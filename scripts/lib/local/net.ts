@@ -27,10 +27,27 @@ export function createBridge(p: NetPlan): void {
   sh('ip', ['link', 'add', p.bridge, 'type', 'bridge']);
   sh('ip', ['addr', 'add', `${p.hostIp}/${p.prefixLen}`, 'dev', p.bridge]);
   sh('ip', ['link', 'set', p.bridge, 'up']);
+  forwardRules(p.bridge, 'add');
 }
 
 export function deleteBridge(bridge: string): void {
+  forwardRules(bridge, 'remove');
   sh('ip', ['link', 'del', bridge], { ok: [1, 2] });
+}
+
+/**
+ * Docker sets the FORWARD policy to DROP and turns on bridge-nf-call-iptables, so frames between two pods on the
+ * cluster's bridge traverse FORWARD and are dropped: replicas never stream, with no hint why. The cluster accepts
+ * its own bridge's traffic first in the chain, and removes exactly those rules on teardown.
+ */
+export function forwardRules(bridge: string, action: 'add' | 'remove'): void {
+  if (sh('iptables', ['-w', '-L', 'FORWARD', '-n'], { ok: [1, 2, 3] }).status !== 0) return; // no iptables: nothing filters
+  for (const dir of ['-i', '-o']) {
+    const rule = [dir, bridge, '-j', 'ACCEPT', '-m', 'comment', '--comment', `pgfleet-local ${bridge}`];
+    const present = () => sh('iptables', ['-w', '-C', 'FORWARD', ...rule], { ok: [1, 2] }).status === 0;
+    if (action === 'add' && !present()) sh('iptables', ['-w', '-I', 'FORWARD', '1', ...rule]);
+    if (action === 'remove') while (present()) sh('iptables', ['-w', '-D', 'FORWARD', ...rule]);
+  }
 }
 
 /** A namespace with eth0 (addresses given) bridged to the host, and lo up. */

@@ -11,6 +11,12 @@ Pooler names. Per-shard names keep their suffix when the base name is long: (dic
 {{- include "pgfleet.pooler.shardName" (dict "root" .root "shard" .shard "suffix" (printf "pgbouncer-%s" .pool)) -}}
 {{- end -}}
 
+{{/* PgBouncer client_tls_sslmode in effect: `auto` follows tls.enabled (require / disable). Takes the root context. */}}
+{{- define "pgfleet.pgbouncer.clientSslmode" -}}
+{{- $m := .Values.pooler.pgbouncer.clientTLS.sslmode -}}
+{{- if eq $m "auto" -}}{{- ternary "require" "disable" .Values.tls.enabled -}}{{- else -}}{{- $m -}}{{- end -}}
+{{- end -}}
+
 {{/* Headless Service resolving every PgBouncer pod of a shard (both pools): (dict "root" $ "shard" i) */}}
 {{- define "pgfleet.pgbouncer.headless" -}}
 {{- include "pgfleet.pooler.shardName" (dict "root" .root "shard" .shard "suffix" "pgbouncer-headless") -}}

@@ -12,6 +12,10 @@ Connect through PgBouncer (transaction pooling; port 6432). Per shard:
     read-write: postgresql://{{ $user }}@{{ include "pgfleet.pgbouncer.name" (dict "root" $ "shard" $i "pool" "rw") }}.{{ $ns }}.svc:6432/{{ $db }}
     read-only:  postgresql://{{ $user }}@{{ include "pgfleet.pgbouncer.name" (dict "root" $ "shard" $i "pool" "ro") }}.{{ $ns }}.svc:6432/{{ $db }}{{ if eq (int $v.replicas) 0 }}  (no replicas: served by the primary){{ end }}
 {{- end }}
+{{- if ne (include "pgfleet.pgbouncer.clientSslmode" $) "disable" }}
+PgBouncer requires TLS: add ?sslmode=verify-full&sslrootcert=ca.crt{{ if not $v.pooler.pgbouncer.clientTLS.existingSecret }}, with the release CA:
+  kubectl -n {{ $ns }} get secret {{ include "pgfleet.tlsSecret" $ }} -o jsonpath='{.data.ca\.crt}' | base64 -d > ca.crt{{ end }}
+{{- end }}
 Client pods need the label {{ include "pgfleet.clientLabel" $ }}: "true" (or a networkPolicy.allowedClients entry).
 {{- else if eq $v.pooler.type "pgdog" -}}
 Connect through PgDog, which routes across all {{ int $v.shards }} shard(s) (port 6432):

@@ -55,8 +55,9 @@ server_tls_protocols = secure
 {{- else }}
 server_tls_sslmode = disable
 {{- end }}
-client_tls_sslmode = {{ $b.clientTLS.sslmode }}
-{{- if ne $b.clientTLS.sslmode "disable" }}
+{{- $clientTLS := include "pgfleet.pgbouncer.clientSslmode" .root }}
+client_tls_sslmode = {{ $clientTLS }}
+{{- if ne $clientTLS "disable" }}
 client_tls_cert_file = /etc/pgbouncer/client-tls/tls.crt
 client_tls_key_file = /etc/pgbouncer/client-tls/tls.key
 client_tls_protocols = secure

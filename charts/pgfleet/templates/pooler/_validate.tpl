@@ -27,7 +27,7 @@
 {{- if gt (int $b.minPoolSize) (int $b.defaultPoolSize) -}}
 {{- $errors = append $errors (printf "pooler.pgbouncer.minPoolSize: %d is more than defaultPoolSize %d" (int $b.minPoolSize) (int $b.defaultPoolSize)) -}}
 {{- end -}}
-{{- if and (ne $b.clientTLS.sslmode "disable") (not $b.clientTLS.existingSecret) (not $v.tls.enabled) -}}
+{{- if and (not (has $b.clientTLS.sslmode (list "auto" "disable"))) (not $b.clientTLS.existingSecret) (not $v.tls.enabled) -}}
 {{- $errors = append $errors (printf "pooler.pgbouncer.clientTLS.existingSecret: required when pooler.pgbouncer.clientTLS.sslmode is %q and tls.enabled is false (there is no release certificate to serve)" $b.clientTLS.sslmode) -}}
 {{- end -}}
 {{- if and (not (kindIs "invalid" $b.maxPreparedStatements)) (gt (int $b.maxPreparedStatements) 0) (ne $b.poolMode "transaction") -}}
