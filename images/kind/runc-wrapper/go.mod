@@ -1,0 +1,3 @@
+module pgfleet.local/runc-wrapper
+
+go 1.24
