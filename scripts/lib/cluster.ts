@@ -2,6 +2,7 @@
 // on this machine, built from the rendered manifests) and scripts/lib/kube (kubectl against any context).
 // Drills import only this file.
 import type pg from 'pg';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export type Role = 'primary' | 'replica' | 'unknown';
 
@@ -99,7 +100,8 @@ export function clientConfig(info: ConnectionInfo): pg.ClientConfig {
 /** The planned-switchover script the chart mounts in every database pod (templates/pooler/_switchover.tpl). */
 export const SWITCHOVER_SCRIPT = '/opt/pgfleet/scripts/switchover';
 
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+/** Node's own promise timer, re-exported where the drills and backends import their helpers. */
+export { sleep };
 
 /** Polls `fn` until it returns a truthy value or `timeoutMs` passes (then throws, naming `what`). */
 export async function waitFor<T>(what: string, timeoutMs: number, fn: () => Promise<T | undefined | false | null>, intervalMs = 250): Promise<T> {

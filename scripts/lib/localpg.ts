@@ -5,13 +5,13 @@ import { spawn, spawnSync, type ChildProcess, type SpawnSyncReturns } from 'node
 import { chmodSync, chownSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export const PGBIN = '/usr/lib/postgresql/15/bin';
 export const pgbouncerBin = ['/usr/sbin/pgbouncer', '/usr/bin/pgbouncer'].find((p) => existsSync(p));
 export const psqlBin = existsSync(join(PGBIN, 'psql')) ? join(PGBIN, 'psql') : 'psql';
 export const asRoot = process.getuid?.() === 0;
 
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** uid/gid the servers run as: the postgres OS user when we are root, ourselves otherwise. */
 export function serverOwner(): { uid: number; gid: number } {

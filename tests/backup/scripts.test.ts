@@ -7,12 +7,13 @@
 // pgbackrest: `npm run setup:local` installs them.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parse } from 'yaml';
+import { freePort } from '../../scripts/lib/localpg.ts';
 import { one, render, type K8sObject } from '../../scripts/lib/helm.ts';
 
 const S = 'db-pgfleet-shard-0';
@@ -20,9 +21,6 @@ const PGBIN = '/usr/lib/postgresql/15/bin';
 const uid = (name: string) => Number(spawnSync('id', ['-u', name], { encoding: 'utf8' }).stdout.trim());
 const ready = process.getuid?.() === 0 && existsSync(`${PGBIN}/initdb`) && spawnSync('pgbackrest', ['version']).status === 0 && !Number.isNaN(uid('postgres'));
 
-const freePort = () => new Promise<number>((resolve, reject) => {
-  const srv = createServer().listen(0, '127.0.0.1', () => { const p = (srv.address() as { port: number }).port; srv.close(() => resolve(p)); }).on('error', reject);
-});
 const listening = (port: number) => new Promise<boolean>((resolve) => {
   const s = connect(port, '127.0.0.1', () => { s.destroy(); resolve(true); }).on('error', () => resolve(false));
 });

@@ -5,12 +5,13 @@
 // naming `npm run setup:local` when the binaries are missing. Processes are stopped by PID in `after`.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parse } from 'yaml';
+import { freePort } from '../../scripts/lib/localpg.ts';
 import { one, render } from '../../scripts/lib/helm.ts';
 
 const pgBin = ['17', '16', '15'].map((v) => `/usr/lib/postgresql/${v}/bin`).find((d) => existsSync(join(d, 'initdb')));
@@ -29,12 +30,6 @@ const missing = !pgBin ? 'PostgreSQL server binaries (postgresql-15)' : !exporte
 
 const PASSWORDS = { superuser: 'su-secret', admin: 'adm-secret', app: 'app-secret', pooler: 'pool-secret', monitor: 'mon-secret' };
 
-const freePort = () => new Promise<number>((resolve, reject) => {
-  const s = createServer();
-  s.once('error', reject);
-  s.listen(0, '127.0.0.1', () => { const port = (s.address() as any).port; s.close(() => resolve(port)); });
-});
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const t = suite('postgres_exporter against a real PostgreSQL, wired as the chart renders it');
 let dir = '';

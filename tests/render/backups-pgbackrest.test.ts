@@ -5,11 +5,12 @@
 // closed loopback port, so no request leaves the machine.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { freePort } from '../../scripts/lib/localpg.ts';
 import { one, render, type K8sObject } from '../../scripts/lib/helm.ts';
 import { chartDir } from '../../scripts/lib/tools.ts';
 
@@ -34,12 +35,6 @@ function pgbackrest(args: string[], env: Record<string, string>, opts: { hosts?:
   return { status: r.status, out: `${r.stdout}${r.stderr}` };
 }
 
-const freePort = () => new Promise<number>((resolve, reject) => {
-  const srv = createServer().listen(0, '127.0.0.1', () => {
-    const port = (srv.address() as { port: number }).port;
-    srv.close(() => resolve(port));
-  }).on('error', reject);
-});
 
 const listening = (port: number) => new Promise<boolean>((resolve) => {
   const sock = connect(port, '127.0.0.1', () => { sock.destroy(); resolve(true); }).on('error', () => resolve(false));

@@ -7,9 +7,10 @@ import { join } from 'node:path';
 import { render } from '../helm.ts';
 import { chartDir, root } from '../tools.ts';
 import {
-  PGBIN, asRoot, exec, pgbouncerBin, postBootstrap, serverDir, serverFile, sleep, startPgBouncer, startPostgres, type LocalPgBouncer, type LocalPostgres,
+  PGBIN, asRoot, exec, pgbouncerBin, postBootstrap, serverDir, serverFile, startPgBouncer, startPostgres, type LocalPgBouncer, type LocalPostgres,
 } from '../localpg.ts';
 import { machineCpu, parseBashTimes, processCpu, treeCpu } from './cpu.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { WORKLOADS, parsePgbench, pgbenchArgs, type Target, type Workload } from './pgbench.ts';
 import { iniServer, iniValue, renderedShard } from './rendered.ts';
 import { VARIANTS } from './variants.ts';

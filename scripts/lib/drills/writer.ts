@@ -2,7 +2,7 @@
 // the server that acknowledged it (inet_server_addr(): the pod behind the Service or pooler) and every error.
 // Reusable outside drills (benchmarks): it only needs connection parameters.
 import pg from 'pg';
-import { clientConfig, type ConnectionInfo } from '../cluster.ts';
+import { clientConfig, sleep, type ConnectionInfo } from '../cluster.ts';
 
 export type Ack = { id: number; sentAt: number; ackAt: number; server: string };
 export type ClientError = { id: number; at: number; message: string };
@@ -79,8 +79,6 @@ export class Writer {
     }
   }
 }
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 async function withTimeout<T>(p: Promise<T>, ms: number, what: string, onTimeout: () => void): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
