@@ -3,7 +3,7 @@
 // StatefulSets, poolers from the Deployments, Services as HAProxy listeners, Secrets and ConfigMaps as files.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { connect } from 'node:net';
-import { existsSync, mkdirSync, openSync, closeSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, closeSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { parse as parseYaml, parseAllDocuments } from 'yaml';
@@ -886,14 +886,6 @@ export class LocalCluster implements Cluster {
     for (const c of this.clients) await c.end().catch(() => {});
   }
 
-  /** Pod names, IPs and Service addresses, for `npm start`. */
-  describe(): { pods: { name: string; ip: string; shard?: string; kind: string }[]; services: { name: string; ip: string; ports: number[] }[] } {
-    return {
-      pods: this.pods.map((p) => ({ name: p.name, ip: p.ip, shard: p.shard, kind: p.kind })),
-      services: this.services().filter((s) => this.svcIps.has(s.metadata.name)).map((s) => ({ name: s.metadata.name, ip: this.svcIps.get(s.metadata.name)!, ports: s.spec.ports.map((x: any) => x.port) })),
-    };
-  }
-
   /**
    * What a client on this machine uses: each Service under its cluster DNS name (`<svc>.<namespace>.svc`, one of the
    * certificate's names), resolvable here through a block in /etc/hosts that teardown removes; `sslmode=verify-full`
@@ -928,7 +920,6 @@ export class LocalCluster implements Cluster {
     return this.published;
   }
 
-  credentials() { return this.appCredentials(); }
 
   /** Stops every process, removes namespaces, bridge and directories. */
   async down(opts: { keepData?: boolean } = {}): Promise<void> {
