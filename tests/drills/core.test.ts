@@ -136,7 +136,10 @@ drills('supervision: a killed etcd and a crashed container are started again, as
   const main = Number(readFileSync(`/proc/${wrapper}/task/${wrapper}/children`, 'utf8').trim().split(/\s+/)[0]);
   process.kill(main, 'SIGKILL');
   await waitFor(`${pod}'s pgbouncer container to run again`, 30_000, async () => { const p = pidOf(`${pod}/pgbouncer`); return p !== undefined && p !== wrapper; });
-  assert.is((await cluster.exec(pod, ['cat', '/proc/1/comm'])).stdout.trim(), 'pgbouncer');
+  // The new wrapper exists a moment before its PID 1 has exec'd pgbouncer (CI once sampled that moment and saw
+  // the exec's own `cat` as PID 1): wait for pgbouncer as PID 1; waitFor throws if it never gets there.
+  await waitFor(`${pod}'s restarted container to run pgbouncer as PID 1`, 30_000,
+    async () => (await cluster.exec(pod, ['cat', '/proc/1/comm'])).stdout.trim() === 'pgbouncer');
 });
 
 drills('teardown leaves no process, namespace or state behind', async () => {
