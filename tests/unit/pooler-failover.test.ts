@@ -105,6 +105,19 @@ failover('SCRAM through auth_query and pgfleet.user_lookup: the app role logs in
   assert.is(await whichServer(), 'A');
 });
 
+failover('the `helm test` pod, as rendered, writes and reads back a row as the application role (its script and env run here)', async () => {
+  const pod = one(rendered, 'Pod', 'db-pgfleet-test-shard-0');
+  const c = pod.spec.containers[0];
+  const env = Object.fromEntries(c.env.filter((e: any) => 'value' in e).map((e: any) => [e.name, String(e.value)]));
+  const r = await run([...c.command], {
+    env: { ...env, PGHOST: '127.0.0.1', PGPORT: String(st.pgs[0]!.port), PGPASSWORD: passwords.PGFLEET_APP_PASSWORD, PATH: `${PGBIN}:${process.env.PATH}` },
+    timeoutMs: 30_000,
+  });
+  assert.is(r.status, 0, `${r.stdout}\n${r.stderr}`);
+  assert.match(r.stdout, /shard 0: write and read through db-pgfleet-shard-0-primary ok/);
+  assert.is(st.pgs[0]!.psql('SELECT count(*) FROM pgfleet_helm_test', 'app').stdout.trim(), '0', 'the test row is deleted again');
+});
+
 failover('after the Service moves, the pooled server connection stays pinned to A (the bug class)', async () => {
   st.target = st.pgs[1]!.port; // Patroni promoted B; the -primary Service now selects it
   for (let i = 0; i < 3; i++) assert.is(await whichServer(), 'A', 'still the old primary: nothing told PgBouncer');
