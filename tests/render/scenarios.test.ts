@@ -7,6 +7,7 @@ import { find, render, type K8sObject } from '../../scripts/lib/helm.ts';
 import { validateObject } from '../lib/k8s.ts';
 import { podLabelsOf, podSpecOf, restrictedViolations } from '../lib/podsecurity.ts';
 import { mergedValues, scenarioFiles } from '../lib/values.ts';
+import { expand } from '../../scripts/lib/local/pod.ts';
 
 const SELECTOR_KEYS = new Set(['app.kubernetes.io/name', 'app.kubernetes.io/instance', 'app.kubernetes.io/component', 'pgfleet.io/shard', 'pgfleet.io/pool']);
 const matches = (sel: Record<string, string>, labels: Record<string, string>) => Object.entries(sel).every(([k, v]) => labels[k] === v);
@@ -30,6 +31,17 @@ for (const file of scenarioFiles()) {
       for (const c of [...(podSpecOf(o)?.initContainers ?? []), ...(podSpecOf(o)?.containers ?? [])]) {
         assert.ok(c.resources?.requests, `${o.kind}/${o.metadata.name} ${c.name}: no resource requests`);
         assert.not.match(c.image, /:latest$|^[^:@]+$/, `${o.kind}/${o.metadata.name} ${c.name}: unpinned image ${c.image}`);
+      }
+    }
+  });
+  s('commands and arguments reach the container as written: Kubernetes turns `$$` into `$` and `$(NAME)` into an env value', () => {
+    for (const o of objects) {
+      for (const c of [...(podSpecOf(o)?.initContainers ?? []), ...(podSpecOf(o)?.containers ?? [])]) {
+        const vars = Object.fromEntries((c.env ?? []).map((e: { name: string }) => [e.name, '\u0000']));
+        for (const a of [...(c.command ?? []), ...(c.args ?? [])]) {
+          const changed = expand(String(a), vars) !== String(a);
+          assert.not.ok(changed, `${o.kind}/${o.metadata.name} ${c.name}: Kubernetes would rewrite ${JSON.stringify(String(a).match(/.{0,30}\$(\$|\([A-Za-z_][\w.-]*\)).{0,30}/s)?.[0])}`);
+        }
       }
     }
   });

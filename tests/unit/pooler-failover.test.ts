@@ -17,6 +17,7 @@ import { one, render } from '../../scripts/lib/helm.ts';
 import {
   PGBIN, exec as run, freePort, pgbouncerBin, postBootstrap, serverDir, startPgBouncer, startPostgres, type LocalPgBouncer, type LocalPostgres,
 } from '../../scripts/lib/localpg.ts';
+import { expand } from '../../scripts/lib/local/pod.ts';
 
 const passwords = { PGFLEET_ADMIN_PASSWORD: 'admin-pw', PGFLEET_APP_PASSWORD: 'app-pw"x', PGFLEET_POOLER_PASSWORD: 'pooler-pw', PGFLEET_MONITOR_PASSWORD: 'monitor-pw' }; // as the pod's env (monitoring is on by default)
 const rendered = render({ set: { shards: 1, replicas: 1, 'tls.enabled': false } }).objects;
@@ -109,7 +110,7 @@ failover('the `helm test` pod, as rendered, writes and reads back a row as the a
   const pod = one(rendered, 'Pod', 'db-pgfleet-test-shard-0');
   const c = pod.spec.containers[0];
   const env = Object.fromEntries(c.env.filter((e: any) => 'value' in e).map((e: any) => [e.name, String(e.value)]));
-  const r = await run([...c.command], {
+  const r = await run(c.command.map((a: string) => expand(a, env)), { // as the kubelet hands it over
     env: { ...env, PGHOST: '127.0.0.1', PGPORT: String(st.pgs[0]!.port), PGPASSWORD: passwords.PGFLEET_APP_PASSWORD, PATH: `${PGBIN}:${process.env.PATH}` },
     timeoutMs: 30_000,
   });
