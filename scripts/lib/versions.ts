@@ -16,3 +16,19 @@ export const IMAGE_TAG = `${POSTGRES_IMAGE}-patroni${PATRONI}-pgbackrest${PGBACK
  * fresh clone reuses them: PGFLEET_CACHE, else /var/cache/pgfleet as root, else ~/.cache/pgfleet.
  */
 export const cacheRoot = () => process.env.PGFLEET_CACHE ?? (process.getuid?.() === 0 ? '/var/cache/pgfleet' : join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'pgfleet'));
+
+/**
+ * Tier 3 (kind, built on this machine). The Go module pins live in images/kind/go.mod and images/kind/tools/*;
+ * tests/unit/versions.test.ts fails when they disagree with these. The image tags are the ones kubeadm expects.
+ */
+export const KIND = {
+  kubernetes: 'v1.34.4',
+  kind: 'v0.33.0',
+  crictl: 'v1.34.0',
+  etcd: '3.6.5',
+  coredns: 'v1.12.1',
+  pause: '3.10.1',
+  localPathProvisioner: 'v0.0.30',
+  /** Debian release of every root filesystem tier 3 builds (debootstrap). */
+  debian: 'bookworm',
+} as const;

@@ -5,7 +5,7 @@ import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { IMAGE_TAG, PATRONI, PGBACKREST_IMAGE, POSTGRES_IMAGE } from '../../scripts/lib/versions.ts';
+import { IMAGE_TAG, KIND, PATRONI, PGBACKREST_IMAGE, POSTGRES_IMAGE } from '../../scripts/lib/versions.ts';
 import { chartDir, root } from '../../scripts/lib/tools.ts';
 
 const versions = suite('versions: one source');
@@ -21,6 +21,20 @@ versions('images/postgres/Dockerfile builds the Patroni, pgBackRest and PostgreS
 versions('the chart defaults to the image tag built from those versions, and Patroni is a 4.1 release', () => {
   assert.is(parse(readFileSync(join(chartDir, 'values.yaml'), 'utf8')).image.tag, IMAGE_TAG);
   assert.match(PATRONI, /^4\.1\.\d+$/);
+});
+
+versions('tier 3 builds the Go modules at the versions versions.ts names (images/kind/go.mod and tools/*/go.mod)', () => {
+  const required = (dir: string, module: string) => {
+    const gomod = readFileSync(join(root, 'images', 'kind', dir, 'go.mod'), 'utf8');
+    return new RegExp(`^\\s*(?:require )?${module.replaceAll('.', '\\.')} (v\\S+)`, 'm').exec(gomod)?.[1];
+  };
+  assert.is(required('.', 'k8s.io/kubernetes'), KIND.kubernetes);
+  assert.is(required('.', 'k8s.io/client-go'), KIND.kubernetes.replace('v1.', 'v0.'), 'staging modules are replaced by the matching release');
+  assert.is(required('.', 'sigs.k8s.io/kind'), KIND.kind);
+  assert.is(required('.', 'sigs.k8s.io/cri-tools'), KIND.crictl);
+  assert.is(required('tools/etcd', 'go.etcd.io/etcd/server/v3'), `v${KIND.etcd}`);
+  assert.is(required('tools/coredns', 'github.com/coredns/coredns'), KIND.coredns);
+  assert.is(required('tools/local-path-provisioner', 'github.com/rancher/local-path-provisioner'), KIND.localPathProvisioner);
 });
 
 versions.run();
