@@ -20,6 +20,7 @@ if (missing.length) {
 }
 const bin = await step('Go binaries', goBinaries);
 const engine = await startEngine(join(bin, 'pgfleet-runc'));
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => { void engine.stop().finally(() => process.exit(130)); });
 try {
   const images = await buildImages(dockerWith(engine.host), bin);
   console.log(`tier 3 ready (Kubernetes ${KIND.kubernetes}, kind ${KIND.kind}) in ${((Date.now() - t0) / 1000).toFixed(0)} s:`);

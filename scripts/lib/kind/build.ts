@@ -181,11 +181,23 @@ export type Docker = (args: string[], o?: { input?: string | Buffer; quiet?: boo
 
 export const dockerWith = (host: string): Docker => (args, o = {}) => run('docker', args, { env: { DOCKER_HOST: host, DOCKER_BUILDKIT: '0' }, ...o });
 
-export const hasImage = (docker: Docker, tag: string) => docker(['image', 'ls', '--quiet', tag], { quiet: true }).trim() !== '';
+/** Whether the engine has `tag`; with `key`, only when the image was built from inputs of that key (its label). */
+export const hasImage = (docker: Docker, tag: string, key?: string) => {
+  if (docker(['image', 'ls', '--quiet', tag], { quiet: true }).trim() === '') return false;
+  return key === undefined || docker(['image', 'inspect', '--format', '{{index .Config.Labels "pgfleet.key"}}', tag], { quiet: true }).trim() === key;
+};
 
-/** An image from a Dockerfile (text) and a context directory. */
-export function buildImage(docker: Docker, tag: string, dockerfile: string, context: string): void {
-  writeFileSync(join(context, 'Dockerfile'), dockerfile);
+/**
+ * An image from a Dockerfile (text) and a context directory, unless the engine has it from the same inputs:
+ * `inputs` names what the context holds (e.g. the binaries' cache key); the Dockerfile is part of the key.
+ */
+export function buildImage(docker: Docker, tag: string, dockerfile: string, context: string, inputs: string, fill?: () => void): void {
+  const key = cacheKey([dockerfile, inputs]);
+  if (hasImage(docker, tag, key)) return;
+  rmSync(context, { recursive: true, force: true });
+  mkdirSync(context, { recursive: true });
+  fill?.();
+  writeFileSync(join(context, 'Dockerfile'), `${dockerfile}\nLABEL pgfleet.key=${key}\n`);
   docker(['build', '--quiet', '--tag', tag, context]);
 }
 

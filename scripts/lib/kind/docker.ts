@@ -3,7 +3,7 @@
 // exec-root and pidfile, with pgfleet-runc as its default runtime, and stops it by PID; what dockerd changed in the
 // host's firewall (FORWARD policy, its chains and rules) and the bridges it made are put back as they were.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { sh } from '../local/net.ts';
@@ -12,6 +12,8 @@ export const OWN_DOCKER = {
   socket: '/run/pgfleet-docker/docker.sock',
   execRoot: '/run/pgfleet-docker/exec',
   pidfile: '/run/pgfleet-docker/docker.pid',
+  /** The firewall as it was before the project's dockerd started: what stopping it puts back. */
+  firewall: '/run/pgfleet-docker/firewall.json',
   dataRoot: '/var/lib/pgfleet-docker',
   runtime: 'pgfleet-runc',
 } as const;
@@ -100,13 +102,8 @@ export async function startEngine(runtimePath: string, log: (line: string) => vo
   ], { stdio: ['ignore', out, out], detached: true });
   const pid = child.pid!;
   child.unref();
-  const stop = async () => {
-    try { process.kill(pid, 'SIGTERM'); } catch { /* already gone */ }
-    for (let i = 0; i < 120 && alive(pid); i++) await sleep(250);
-    if (alive(pid)) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
-    restoreFirewall(before);
-    log(`dockerd (PID ${pid}) stopped; FORWARD policy ${before.forwardPolicy} restored`);
-  };
+  writeFileSync(OWN_DOCKER.firewall, JSON.stringify({ pid, ...before, links: [...before.links] }));
+  const stop = () => stopOwnEngine(log);
   for (let i = 0; i < 120; i++) {
     if (answers(host)) { log(`dockerd ${pid} started on ${host} (log: ${logFile})`); return { host, own: true, stop }; }
     if (!alive(pid)) break;
@@ -114,6 +111,22 @@ export async function startEngine(runtimePath: string, log: (line: string) => vo
   }
   await stop();
   throw new Error(`dockerd did not start; the end of ${logFile}:\n${readFileSync(logFile, 'utf8').split('\n').slice(-15).join('\n')}`);
+}
+
+/**
+ * Stops the project's own dockerd by the PID it was started with (also one a kept e2e run left up), then puts the
+ * firewall back as it was before it started.
+ */
+export async function stopOwnEngine(log: (line: string) => void = console.log): Promise<void> {
+  if (!existsSync(OWN_DOCKER.firewall)) return;
+  const saved = JSON.parse(readFileSync(OWN_DOCKER.firewall, 'utf8')) as FirewallSnapshot & { pid: number; links: string[] };
+  const pid = saved.pid;
+  try { process.kill(pid, 'SIGTERM'); } catch { /* already gone */ }
+  for (let i = 0; i < 120 && alive(pid); i++) await sleep(250);
+  if (alive(pid)) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+  restoreFirewall({ ...saved, links: new Set(saved.links) });
+  rmSync(OWN_DOCKER.firewall, { force: true });
+  log(`dockerd (PID ${pid}) stopped; FORWARD policy ${saved.forwardPolicy} restored`);
 }
 
 function alive(pid: number): boolean {

@@ -27,12 +27,9 @@ export async function buildImages(docker: Docker, bin: string): Promise<KindImag
   const ctx = join(kindCache(), 'work', 'context');
   /** An image of `from` plus binaries in /usr/local/bin (or at the root for `entrypoint`). */
   const image = (tag: string, from: string, binaries: string[], extra = '') => {
-    if (hasImage(docker, tag)) return tag;
-    rmSync(ctx, { recursive: true, force: true });
-    mkdirSync(ctx, { recursive: true });
-    for (const b of binaries) copyFileSync(join(bin, b), join(ctx, b));
     buildImage(docker, tag, [`FROM ${from}`, ...binaries.map((b) => `COPY ${b} /usr/local/bin/${b}`),
-      ...(from === 'scratch' ? ['ENV PATH=/usr/local/bin'] : []), extra].join('\n'), ctx);
+      ...(from === 'scratch' ? ['ENV PATH=/usr/local/bin'] : []), extra].join('\n'), ctx, binKey,
+    () => { for (const b of binaries) copyFileSync(join(bin, b), join(ctx, b)); });
     return tag;
   };
   const tag = (name: string) => `pgfleet.local/${name}:${binKey}`;
@@ -48,11 +45,14 @@ export async function buildImages(docker: Docker, bin: string): Promise<KindImag
     image(tag('local-path-provisioner'), 'scratch', ['local-path-provisioner']),
     base,
   ]);
-  const kubectl = image(tag('kubectl'), base, ['kubectl']);
+  // as registry.k8s.io/kubectl: kubectl is the entry point (the chart's uninstall hook gives arguments only)
+  const kubectl = image(tag('kubectl'), base, ['kubectl'], 'ENTRYPOINT ["/usr/local/bin/kubectl"]');
 
   const nodeTar = await rootfs('node', cacheKey([...ROOTFS.node]));
   const nodeFiles = join(kindDir, 'node');
-  const node = `pgfleet.local/kind-node:${KIND.kubernetes}-${cacheKey([nodeTar, binKey, base, ...nodeImages, ...['etc/containerd/config.toml', 'kind/manifests/default-cni.yaml', 'kind/manifests/default-storage.yaml'].map((f) => ({ file: join(nodeFiles, f) }))])}`;
+  // keyed by the preloaded images' IDs: their tags (registry.k8s.io/…) stay when their content changes
+  const ids = nodeImages.map((t) => docker(['image', 'inspect', '--format', '{{.Id}}', t], { quiet: true }).trim());
+  const node = `pgfleet.local/kind-node:${KIND.kubernetes}-${cacheKey([nodeTar, binKey, ...ids, ...['etc/containerd/config.toml', 'kind/manifests/default-cni.yaml', 'kind/manifests/default-storage.yaml'].map((f) => ({ file: join(nodeFiles, f) }))])}`;
   if (!hasImage(docker, node)) await step(`node image ${node}`, () => nodeImage(docker, node, bin, nodeTar, nodeImages, { netImage: tag('kind-net'), localPath: tag('local-path-provisioner'), helper: base }));
 
   const dbTar = await rootfs('db', cacheKey([...ROOTFS.db, PATRONI, customizeDb.toString()]), customizeDb);
@@ -66,11 +66,7 @@ export async function buildImages(docker: Docker, bin: string): Promise<KindImag
   }
   // postgres_exporter's image starts the exporter (the chart gives it arguments only)
   const exporter = `${db}-exporter`;
-  if (!hasImage(docker, exporter)) {
-    rmSync(ctx, { recursive: true, force: true });
-    mkdirSync(ctx, { recursive: true });
-    buildImage(docker, exporter, [`FROM ${db}`, 'USER 65534:65534', 'ENTRYPOINT ["/usr/bin/prometheus-postgres-exporter"]', 'CMD []'].join('\n'), ctx);
-  }
+  buildImage(docker, exporter, [`FROM ${db}`, 'USER 65534:65534', 'ENTRYPOINT ["/usr/bin/prometheus-postgres-exporter"]', 'CMD []'].join('\n'), ctx, db);
   // images of earlier versions: the project's own repositories only (a user's engine keeps everything else)
   const current = new Set([...nodeImages, kubectl, node, db, exporter]);
   const stale = docker(['image', 'ls', '--format', '{{.Repository}}:{{.Tag}}', '--filter', 'reference=pgfleet.local/*'], { quiet: true })
