@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { parseArgs } from './lib/args.ts';
-import { sleep, waitFor } from './lib/cluster.ts';
+import { waitFor } from './lib/cluster.ts';
 import { dockerWith, goBinaries, step } from './lib/kind/build.ts';
 import { OWN_DOCKER, startEngine, stopOwnEngine } from './lib/kind/docker.ts';
 import { buildImages, type KindImages } from './lib/kind/images.ts';
@@ -211,6 +211,7 @@ if (args.flags.down) {
   const bin = await goBinaries();
   spawnSync(join(bin, 'kind'), ['delete', 'cluster', '--name', CLUSTER], { env: { ...process.env, DOCKER_HOST: `unix://${OWN_DOCKER.socket}` }, stdio: 'inherit' });
   await stopOwnEngine();
+  rmSync(work, { recursive: true, force: true });
   process.exit(0);
 }
 
