@@ -5,7 +5,7 @@
 // PID and the cluster deleted, also when a step fails.
 // Usage: npm run e2e:kind [-- --keep] [-- --quick: the defaults install only] [-- --down: remove what --keep left]
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
@@ -208,6 +208,7 @@ async function networkPolicyChecks(ns: string, images: KindImages) {
 
 if (args.flags.down) {
   // after --keep: delete the kept cluster and stop the project's dockerd (the user's own engine stays as it is)
+  if (!existsSync(OWN_DOCKER.firewall)) { rmSync(work, { recursive: true, force: true }); console.log('nothing kept: the project\'s dockerd is not running'); process.exit(0); }
   const bin = await goBinaries();
   spawnSync(join(bin, 'kind'), ['delete', 'cluster', '--name', CLUSTER], { env: { ...process.env, DOCKER_HOST: `unix://${OWN_DOCKER.socket}` }, stdio: 'inherit' });
   await stopOwnEngine();
