@@ -39,6 +39,7 @@ export const core: Record<string, Schema> = {
     loopWait: int('Seconds between Patroni HA loops.', 5, { minimum: 1, maximum: 60 }),
     retryTimeout: int('Seconds Patroni retries DCS and PostgreSQL operations before demoting. `loopWait + 2 * retryTimeout` must be <= `ttl`.', 7, { minimum: 3, maximum: 120 }),
     maximumLagOnFailover: int('A replica lagging more bytes than this is not promoted.', 1048576, { minimum: 0 }),
+    readinessMaxLag: int('A replica whose replay lags the primary by more bytes than this leaves the `-replicas` Service (its readiness probe, `/readiness?lag=`). Patroni 4 would otherwise use `maximumLagOnFailover` (1 MiB), so an ordinary write burst empties `-replicas`, fails the read-only pool and blocks node drains through the PDB. Must be >= `maximumLagOnFailover`.', 268435456, { minimum: 1048576 }),
     synchronousMode: oneOf('`off`, `on` (one synchronous standby), or `quorum` (Patroni >= 4). Needs `replicas >= 1`.', ['off', 'on', 'quorum'], 'off'),
     synchronousModeStrict: bool('Refuse writes when no synchronous standby is available (never lose an acknowledged write, at the cost of availability).', false),
     synchronousNodeCount: int('Number of synchronous standbys; must be <= `replicas`.', 1, { minimum: 1, maximum: 8 }),
@@ -59,7 +60,7 @@ export const core: Record<string, Schema> = {
   }),
 
   auth: obj('Credentials. Never put passwords in values: use an existing Secret or let the chart generate them once.', {
-    existingSecret: str('Secret holding the keys `superuser-password`, `replication-password`, `rewind-password`, `admin-password`, `app-password`, `pooler-password` and `monitor-password` (read only when `monitoring.enabled`). Empty: the chart generates one and reuses it on upgrade.', '', { pattern: '^([a-z0-9]([-a-z0-9.]*[a-z0-9])?)?$' }),
+    existingSecret: str('Secret holding the keys `superuser-password`, `replication-password`, `rewind-password`, `admin-password`, `app-password`, `pooler-password`, `patroni-api-password` (Patroni\'s REST API, user `patroni`) and `monitor-password` (read only when `monitoring.enabled`). `helm install` and `upgrade` refuse a Secret that lacks one. Empty: the chart generates one and reuses it on upgrade.', '', { pattern: '^([a-z0-9]([-a-z0-9.]*[a-z0-9])?)?$' }),
     superuser: str('Superuser name (reachable only from inside the pod).', 'postgres', { pattern: '^[a-z_][a-z0-9_]{0,62}$' }),
     replicationUser: str('Replication role name.', 'replicator', { pattern: '^[a-z_][a-z0-9_]{0,62}$' }),
     rewindUser: str('pg_rewind role name.', 'rewinder', { pattern: '^[a-z_][a-z0-9_]{0,62}$' }),

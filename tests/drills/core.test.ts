@@ -53,6 +53,19 @@ drills('pods: each container is PID 1 of its own PID namespace, and exec enters 
   for (const pod of await cluster.poolers(shard)) assert.is(await comm(pod), 'pgbouncer', pod);
 });
 
+drills('Patroni REST API: a change without the chart\'s credentials is refused; probes, /cluster and /metrics stay open; the pod\'s own credentials work', async () => {
+  const shard = (await cluster.shards())[0]!;
+  const primary = (await cluster.primary(shard))!;
+  const url = `http://${primary.host}:8008`;
+  for (const path of ['/reload', '/restart', '/switchover', '/reinitialize']) {
+    assert.is((await fetch(`${url}${path}`, { method: 'POST', body: '{}' })).status, 401, `POST ${path} without credentials`);
+  }
+  for (const path of ['/readiness', '/liveness', '/cluster', '/metrics']) assert.is((await fetch(`${url}${path}`)).status, 200, `GET ${path}`);
+  const env = Object.fromEntries((await cluster.exec(primary.name, ['env'])).stdout.split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+  const auth = `Basic ${Buffer.from(`${env.PATRONI_RESTAPI_USERNAME}:${env.PATRONI_RESTAPI_PASSWORD}`).toString('base64')}`;
+  assert.is((await fetch(`${url}/reload`, { method: 'POST', headers: { authorization: auth } })).status, 202, 'POST /reload with the pod\'s credentials');
+});
+
 drills('failover (SIGKILL): gap <= ttl + 2 s, no acknowledged write lost, old primary rejoins', async () => {
   const r = await run('failover');
   assert.is(r.acknowledgedWritesLost, 0);

@@ -2,7 +2,8 @@
 import { X509Certificate } from 'node:crypto';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { find, one, render } from '../../scripts/lib/helm.ts';
+import { find, one, render, renderAsync } from '../../scripts/lib/helm.ts';
+import { startFakeApiServer } from '../lib/fake-apiserver.ts';
 
 const S = 'db-pgfleet-shard-0';
 const envOf = (objects: any[], name = S) => one(objects, 'StatefulSet', name).spec.template.spec.containers[0].env as any[];
@@ -11,10 +12,28 @@ const secrets = suite('credentials');
 secrets('generated once: every key present, 32 random characters, kept on uninstall', () => {
   const { objects } = render();
   const s = one(objects, 'Secret', 'db-pgfleet-auth');
-  assert.equal(Object.keys(s.data).sort(), ['admin-password', 'app-password', 'monitor-password', 'pooler-password', 'replication-password', 'rewind-password', 'superuser-password']);
+  assert.equal(Object.keys(s.data).sort(), ['admin-password', 'app-password', 'monitor-password', 'patroni-api-password', 'pooler-password', 'replication-password', 'rewind-password', 'superuser-password']);
   for (const v of Object.values<string>(s.data)) assert.is(Buffer.from(v, 'base64').toString().length, 32);
   assert.is(s.metadata.annotations['helm.sh/resource-policy'], 'keep');
-  assert.is(new Set(Object.values(s.data)).size, 7, 'every password differs');
+  assert.is(new Set(Object.values(s.data)).size, 8, 'every password differs');
+});
+secrets('Patroni\'s REST API asks for credentials from the auth Secret (Patroni reads PATRONI_RESTAPI_USERNAME/PASSWORD into restapi.authentication)', () => {
+  const env = Object.fromEntries(envOf(render().objects).map((e) => [e.name, e]));
+  assert.is(env.PATRONI_RESTAPI_USERNAME.value, 'patroni');
+  assert.equal(env.PATRONI_RESTAPI_PASSWORD.valueFrom.secretKeyRef, { name: 'db-pgfleet-auth', key: 'patroni-api-password' });
+});
+secrets('auth.existingSecret lacking a key the pods read is refused at install/upgrade, naming the keys (lookup)', async () => {
+  const secret = (keys: string[]) => ({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'mine' }, data: Object.fromEntries(keys.map((k) => [k, 'eA=='])) });
+  const base = ['superuser-password', 'replication-password', 'rewind-password', 'admin-password', 'app-password', 'pooler-password'];
+  const old = await startFakeApiServer([secret([...base, 'monitor-password'])]);
+  const full = await startFakeApiServer([secret([...base, 'monitor-password', 'patroni-api-password'])]);
+  const noMonitor = await startFakeApiServer([secret([...base, 'patroni-api-password'])]);
+  try {
+    await renderAsync({ set: { 'auth.existingSecret': 'mine' }, apiServer: old.url }).then(() => assert.unreachable('accepted'), (e) => assert.match((e as Error).message, 'auth.existingSecret: Secret "mine" has no patroni-api-password'));
+    await renderAsync({ set: { 'auth.existingSecret': 'mine' }, apiServer: noMonitor.url }).then(() => assert.unreachable('accepted'), (e) => assert.match((e as Error).message, 'has no monitor-password'));
+    await renderAsync({ set: { 'auth.existingSecret': 'mine', 'monitoring.enabled': false }, apiServer: noMonitor.url });
+    await renderAsync({ set: { 'auth.existingSecret': 'mine' }, apiServer: full.url });
+  } finally { await Promise.all([old.close(), full.close(), noMonitor.close()]); }
 });
 secrets('auth.existingSecret: no Secret rendered, every password read from it', () => {
   const { objects } = render({ set: { 'auth.existingSecret': 'mine' } });

@@ -107,7 +107,14 @@ seccompProfile:
 
 {{/* Secret key names in the auth Secret. */}}
 {{- define "pgfleet.authKeys" -}}
-superuser-password replication-password rewind-password admin-password app-password pooler-password monitor-password
+superuser-password replication-password rewind-password admin-password app-password pooler-password monitor-password patroni-api-password
+{{- end -}}
+
+{{/* The keys an auth.existingSecret must hold with these values (the database pods read them; monitor-password only with monitoring). */}}
+{{- define "pgfleet.requiredAuthKeys" -}}
+{{- $keys := list "superuser-password" "replication-password" "rewind-password" "admin-password" "app-password" "pooler-password" "patroni-api-password" -}}
+{{- if .Values.monitoring.enabled }}{{ $keys = append $keys "monitor-password" }}{{ end -}}
+{{- join " " $keys -}}
 {{- end -}}
 
 {{/* env entry reading one key of the auth Secret: (list $ "ENV_NAME" "key") */}}

@@ -5,6 +5,21 @@ Rendered (for its side effect only) by templates/validate.yaml.
 {{- define "pgfleet.validate" -}}
 {{- $v := .Values -}}
 {{- $p := $v.patroni -}}
+{{- if $v.auth.existingSecret -}}
+{{- $data := (lookup "v1" "Secret" .Release.Namespace $v.auth.existingSecret).data -}}
+{{- if $data -}}
+{{- $missing := list -}}
+{{- range $key := include "pgfleet.requiredAuthKeys" . | splitList " " -}}
+{{- if not (hasKey $data $key) }}{{ $missing = append $missing $key }}{{ end -}}
+{{- end -}}
+{{- if $missing -}}
+{{- fail (printf "auth.existingSecret: Secret %q has no %s; add the missing keys (random passwords) before installing or upgrading: the database pods would not start" $v.auth.existingSecret (join ", " $missing)) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- if lt (int64 $p.readinessMaxLag) (int64 $p.maximumLagOnFailover) -}}
+{{- fail (printf "patroni.readinessMaxLag: %d is below patroni.maximumLagOnFailover: %d: a replica Patroni may promote would be out of -replicas" (int64 $p.readinessMaxLag) (int64 $p.maximumLagOnFailover)) -}}
+{{- end -}}
 {{- if gt (add $p.loopWait (mul 2 $p.retryTimeout)) (int $p.ttl) -}}
 {{- fail (printf "patroni.loopWait + 2 * patroni.retryTimeout must be <= patroni.ttl (got %d + 2 * %d = %d > %d): Patroni would silently rewrite these timings" (int $p.loopWait) (int $p.retryTimeout) (int (add $p.loopWait (mul 2 $p.retryTimeout))) (int $p.ttl)) -}}
 {{- end -}}

@@ -33,12 +33,6 @@ The postgres_exporter sidecar connects over the Unix socket (shared emptyDir /va
     periodSeconds: 20
     timeoutSeconds: 5
     failureThreshold: 3
-  readinessProbe:
-    httpGet:
-      path: /
-      port: metrics
-    periodSeconds: 10
-    timeoutSeconds: 3
   resources:
     {{- toYaml $e.resources | nindent 4 }}
   securityContext:
