@@ -1,18 +1,20 @@
 // `npm run drill -- <name...> [--runs N] [--json] [-f values.yaml] [--set k=v]`: runs failover drills against a
 // local cluster (started for the drill, torn down after, also on failure), or with `--context C [--namespace N]
-// [--release R]` against a real cluster through kubectl.
+// [--release R] [--kind-nodes]` against a real cluster through kubectl (--kind-nodes: the nodes are kind's
+// containers on $DOCKER_HOST's engine, so SIGKILL, freeze and node loss happen on the node itself).
 import type { Cluster } from './lib/cluster.ts';
 import { SCENARIOS, runDrill, table, type DrillResult } from './lib/drills/index.ts';
 import { LocalCluster } from './lib/local/backend.ts';
 import { KubeCluster } from './lib/kube/backend.ts';
 import { parseArgs } from './lib/args.ts';
+import { kindNodes } from './lib/kind/docker.ts';
 
-const args = parseArgs(process.argv.slice(2), ['json', 'help']);
+const args = parseArgs(process.argv.slice(2), ['json', 'help', 'kind-nodes']);
 const names = args.positionals;
 if (args.flags.help || !names.length || names.some((n) => n !== 'all' && !SCENARIOS[n])) {
   console.error(`usage: npm run drill -- <${Object.keys(SCENARIOS).join('|')}|all>... [--runs N] [--json] [--timeout S] [--duration S]\n` +
     '         local (default): [-f values.yaml] [--set key=value] (defaults: replicas=2, patroni.synchronousMode=on)\n' +
-    '         kube: --context CONTEXT [--namespace NS] [--release NAME]');
+    '         kube: --context CONTEXT [--namespace NS] [--release NAME] [--kind-nodes]');
   for (const [n, s] of Object.entries(SCENARIOS)) console.error(`  ${n.padEnd(16)} ${s.describe}`);
   process.exit(2);
 }
@@ -32,7 +34,8 @@ const results: DrillResult[] = [];
 let failed = false;
 try {
   if (args.flags.context) {
-    cluster = new KubeCluster({ context: String(args.flags.context), namespace: String(args.flags.namespace ?? 'default'), release: args.flags.release ? String(args.flags.release) : undefined });
+    cluster = new KubeCluster({ context: String(args.flags.context), namespace: String(args.flags.namespace ?? 'default'), release: args.flags.release ? String(args.flags.release) : undefined,
+      nodes: args.flags['kind-nodes'] ? kindNodes(process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock') : undefined });
   } else {
     const set: Record<string, string | number | boolean> = { replicas: 2, 'patroni.synchronousMode': 'on', ...args.set };
     if (drills.includes('restore') && set['backups.enabled'] === undefined) set['backups.enabled'] = true;

@@ -64,6 +64,19 @@ export interface Cluster {
    */
   freeze?(pod: string): Promise<void>;
   thaw?(pod: string): Promise<void>;
+  /**
+   * Stops the node that runs `pod`, every process on it at once, its kubelet included (a machine that dies or
+   * hangs); resolves with the node's name. startNode() resumes it. Optional: only a backend that reaches its
+   * nodes (kind) can.
+   */
+  stopNode?(pod: string): Promise<string>;
+  startNode?(node: string): Promise<void>;
+  /** the node a pod runs on, and whether that node also runs the control plane (stopping it stops the DCS too) */
+  nodeOf?(pod: string): Promise<{ name: string; controlPlane: boolean }>;
+  /** whether the control plane considers the node Ready */
+  nodeReady?(node: string): Promise<boolean>;
+  /** the addresses behind the shard's primary Service that clients are sent to right now */
+  primaryEndpoints?(shard: string): Promise<string[]>;
   /** isolates the pod from every other pod, Service and the DCS */
   partition(pod: string): Promise<void>;
   /** removes every partition */

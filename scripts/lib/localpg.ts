@@ -37,12 +37,14 @@ export type ExecResult = { status: number | null; signal: NodeJS.Signals | null;
 
 /**
  * Runs argv without blocking the event loop; killed after timeoutMs or when `signal` aborts. With `group`, the
- * command gets its own process group and the whole group is killed (a shell wrapper and what it runs).
+ * command gets its own process group and the whole group is killed (a shell wrapper and what it runs). `input`
+ * is written to its stdin.
  */
-export function exec(argv: string[], o: { env?: Record<string, string>; timeoutMs?: number; signal?: AbortSignal; group?: boolean } = {}): Promise<ExecResult> {
+export function exec(argv: string[], o: { env?: Record<string, string>; timeoutMs?: number; signal?: AbortSignal; group?: boolean; input?: string } = {}): Promise<ExecResult> {
   return new Promise((resolve, reject) => {
     if (o.signal?.aborted) return reject(new Error(`not started (aborted): ${argv[0]}`));
-    const child = spawn(argv[0]!, argv.slice(1), { env: { ...process.env, ...o.env }, stdio: ['ignore', 'pipe', 'pipe'], detached: o.group });
+    const child = spawn(argv[0]!, argv.slice(1), { env: { ...process.env, ...o.env }, stdio: [o.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], detached: o.group });
+    if (o.input !== undefined) child.stdin!.end(o.input);
     let stdout = '';
     let stderr = '';
     const kill = () => {
@@ -51,8 +53,8 @@ export function exec(argv: string[], o: { env?: Record<string, string>; timeoutM
     };
     const timer = setTimeout(kill, o.timeoutMs ?? 60_000);
     o.signal?.addEventListener('abort', kill, { once: true });
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
+    child.stdout!.on('data', (d) => (stdout += d));
+    child.stderr!.on('data', (d) => (stderr += d));
     child.on('error', (e) => { clearTimeout(timer); reject(e); });
     child.on('close', (status, signal) => {
       clearTimeout(timer);

@@ -1,7 +1,7 @@
 // The kube backend cannot reach a cluster here: its kubectl command construction is tested with a fake runner.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { ISOLATED_LABEL, KubeCluster, type Runner } from '../../scripts/lib/kube/backend.ts';
+import { ISOLATED_LABEL, KubeCluster, POD_SIGNAL_SCRIPT, type NodeAccess, type Runner } from '../../scripts/lib/kube/backend.ts';
 
 type Call = { args: string[]; input?: string };
 function fake(responses: [RegExp, string][] = []): { run: Runner; calls: Call[] } {
@@ -26,13 +26,82 @@ commands('every call targets the given context and namespace', async () => {
   assert.equal(f.calls[0]!.args.slice(4), ['get', 'statefulsets', '-l', 'app.kubernetes.io/component=database,app.kubernetes.io/instance=pg', '-o', 'json']);
 });
 
-commands('SIGKILL is a forced pod deletion, SIGTERM a normal one', async () => {
-  const f = fake();
+const POD = (restarts: number, uid = 'u1') => JSON.stringify({ metadata: { name: 'pg-shard-0-1', uid, labels: { role: 'replica', 'cluster-name': 'pg-shard-0' } }, spec: { nodeName: 'node-b' },
+  status: { phase: 'Running', podIP: '10.0.0.2', conditions: [{ type: 'Ready', status: 'True' }], containerStatuses: [{ restartCount: restarts }, { restartCount: 0 }] } });
+
+/** Node access that records what it was asked to do. */
+function nodes(): NodeAccess & { calls: string[][] } {
+  const calls: string[][] = [];
+  return {
+    calls,
+    sh: async (node, script, args) => { calls.push(['sh', node, script === POD_SIGNAL_SCRIPT ? 'POD_SIGNAL_SCRIPT' : script, ...args]); return '101 102'; },
+    pause: async (node) => { calls.push(['pause', node]); },
+    unpause: async (node) => { calls.push(['unpause', node]); },
+  };
+}
+
+commands('without node access SIGKILL is a forced pod deletion; SIGTERM is always a normal one', async () => {
+  const f = fake([[/get pod pg-shard-0-1/, POD(0)]]);
   const k = new KubeCluster(opts, f.run);
   await k.kill('pg-shard-0-1', 'SIGKILL');
   await k.kill('pg-shard-0-1', 'SIGTERM');
-  assert.equal(f.calls[0]!.args.slice(4), ['delete', 'pod', 'pg-shard-0-1', '--grace-period=0', '--force', '--wait=false']);
-  assert.equal(f.calls[1]!.args.slice(4), ['delete', 'pod', 'pg-shard-0-1', '--wait=false']);
+  const deletes = f.calls.filter((c) => c.args[4] === 'delete').map((c) => c.args.slice(4));
+  assert.equal(deletes, [['delete', 'pod', 'pg-shard-0-1', '--grace-period=0', '--force', '--wait=false'], ['delete', 'pod', 'pg-shard-0-1', '--wait=false']]);
+});
+
+commands('with node access SIGKILL kills the pod\'s containers on its node (no deletion); freeze and thaw are SIGSTOP and SIGCONT there; a node is paused and resumed', async () => {
+  const f = fake([[/get pod pg-shard-0-1/, POD(0)]]);
+  const n = nodes();
+  const k = new KubeCluster({ ...opts, nodes: n }, f.run);
+  await k.kill('pg-shard-0-1', 'SIGKILL');
+  await k.freeze('pg-shard-0-1');
+  await k.thaw('pg-shard-0-1');
+  assert.is(await k.stopNode('pg-shard-0-1'), 'node-b');
+  await k.startNode('node-b');
+  assert.equal(n.calls, [
+    ['sh', 'node-b', 'POD_SIGNAL_SCRIPT', 'KILL', 'db', 'pg-shard-0-1'],
+    ['sh', 'node-b', 'POD_SIGNAL_SCRIPT', 'STOP', 'db', 'pg-shard-0-1'],
+    ['sh', 'node-b', 'POD_SIGNAL_SCRIPT', 'CONT', 'db', 'pg-shard-0-1'],
+    ['pause', 'node-b'], ['unpause', 'node-b'],
+  ]);
+  assert.not.ok(f.calls.some((c) => c.args[4] === 'delete'), 'no pod deletion');
+  // the script finds the pod's sandbox by exact name and namespace through the CRI, and signals every process of every container
+  assert.match(POD_SIGNAL_SCRIPT, /crictl pods --namespace "\$2" --name "\^\$3\\\$"/);
+  assert.match(POD_SIGNAL_SCRIPT, /kill -s "\$1" \$pids/);
+});
+
+commands('freeze, SIGKILL and node loss without node access fail with a clear error', async () => {
+  const k = new KubeCluster(opts, fake([[/get pod/, POD(0)]]).run);
+  for (const f of [() => k.freeze('pg-shard-0-1'), () => k.stopNode('pg-shard-0-1')]) {
+    try { await f(); assert.unreachable(); } catch (err) { assert.match((err as Error).message, /needs access to the cluster's nodes/); }
+  }
+});
+
+commands('start waits for the killed pod to restart, then for it to be Ready and a ready endpoint of every Service selecting it', async () => {
+  let gets = 0;
+  const svc = { items: [{ metadata: { name: 'pg-shard-0-replicas' }, spec: { selector: { 'cluster-name': 'pg-shard-0', role: 'replica' } } }, { metadata: { name: 'pg-shard-0-primary' }, spec: { selector: { 'cluster-name': 'pg-shard-0', role: 'primary' } } }] };
+  let slicesAsked = 0;
+  const run: Runner = (args) => {
+    const line = args.join(' ');
+    if (/get pod pg-shard-0-1/.test(line)) return { status: 0, stdout: POD(++gets > 2 ? 1 : 0), stderr: '' };
+    if (/get services/.test(line)) return { status: 0, stdout: JSON.stringify(svc), stderr: '' };
+    if (/get endpointslices/.test(line)) {
+      const ready = ++slicesAsked > 1;
+      return { status: 0, stdout: JSON.stringify({ items: [{ metadata: { labels: { 'kubernetes.io/service-name': 'pg-shard-0-replicas' } }, endpoints: [{ addresses: ['10.0.0.2'], targetRef: { name: 'pg-shard-0-1' }, conditions: { ready } }] }] }), stderr: '' };
+    }
+    return { status: 0, stdout: '{"items":[]}', stderr: '' };
+  };
+  const k = new KubeCluster({ ...opts, nodes: nodes() }, run);
+  await k.kill('pg-shard-0-1', 'SIGKILL');
+  await k.start('pg-shard-0-1', 10_000);
+  assert.ok(gets >= 3, 'waited for the restart count to grow');
+  assert.is(slicesAsked, 2, 'waited for the endpoint to be ready');
+});
+
+commands('the primary Service\'s ready addresses come from its EndpointSlices', async () => {
+  const slices = { items: [{ endpoints: [{ addresses: ['10.0.0.1'], conditions: { ready: true } }, { addresses: ['10.0.0.9'], conditions: { ready: false } }] }, { endpoints: [{ addresses: ['10.0.0.2'], conditions: { ready: true } }] }] };
+  const f = fake([[/get endpointslices -l kubernetes.io\/service-name=pg-shard-0-primary/, JSON.stringify(slices)]]);
+  assert.equal(await new KubeCluster(opts, f.run).primaryEndpoints('pg-shard-0'), ['10.0.0.1', '10.0.0.2']);
 });
 
 commands('partition applies a deny-all NetworkPolicy for the pod and labels it; heal removes both', async () => {
@@ -55,8 +124,13 @@ commands('partition applies a deny-all NetworkPolicy for the pod and labels it; 
 const PODS = JSON.stringify({ items: ['pg-shard-0-0', 'pg-shard-0-1', 'pg-shard-0-2'].map((n, i) => ({ metadata: { name: n }, status: { phase: 'Running', podIP: `10.0.0.${i + 1}` } })) });
 const LIST = JSON.stringify([
   { Cluster: 'pg-shard-0', Member: 'pg-shard-0-0', Host: '10.0.0.1', Role: 'Leader', State: 'running', TL: 3 },
-  { Cluster: 'pg-shard-0', Member: 'pg-shard-0-1', Host: '10.0.0.2', Role: 'Sync Standby', State: 'streaming', TL: 3, 'Lag in MB': 0 },
-  { Cluster: 'pg-shard-0', Member: 'pg-shard-0-2', Host: '10.0.0.3', Role: 'Replica', State: 'streaming', TL: 3, 'Lag in MB': 1 },
+  { Cluster: 'pg-shard-0', Member: 'pg-shard-0-1', Host: '10.0.0.2', Role: 'Sync Standby', State: 'streaming', TL: 3, 'Receive Lag': 0, 'Replay Lag': 0 },
+  // Patroni 4 reports `Replay Lag` in MB; 3.x reported `Lag in MB`
+  { Cluster: 'pg-shard-0', Member: 'pg-shard-0-2', Host: '10.0.0.3', Role: 'Replica', State: 'streaming', TL: 3, 'Receive Lag': 1, 'Replay Lag': 2 },
+]);
+const LIST3 = JSON.stringify([
+  { Cluster: 'pg-shard-0', Member: 'pg-shard-0-0', Host: '10.0.0.1', Role: 'Leader', State: 'running', TL: 3 },
+  { Cluster: 'pg-shard-0', Member: 'pg-shard-0-2', Host: '10.0.0.3', Role: 'Replica', State: 'streaming', TL: 3, 'Lag in MB': 3 },
 ]);
 
 commands('members come from patronictl list inside a running pod', async () => {
@@ -68,8 +142,18 @@ commands('members come from patronictl list inside a running pod', async () => {
     ['pg-shard-0-1', 'replica', 'streaming', '10.0.0.2', true],
     ['pg-shard-0-2', 'replica', 'streaming', '10.0.0.3', false],
   ]);
-  assert.is(ms[2]!.lag, 1 << 20);
+  assert.is(ms[2]!.lag, 2 << 20);
   assert.equal(f.calls[1]!.args.slice(4), ['exec', 'pg-shard-0-0', '-c', 'postgres', '--', 'patronictl', '-c', '/etc/patroni/patroni.yml', 'list', '--format', 'json']);
+  const old = await new KubeCluster(opts, fake([[/get pods -l cluster-name=pg-shard-0/, PODS], [/list --format json/, LIST3]]).run).members('pg-shard-0');
+  assert.is(old[2]!.lag, 3 << 20);
+});
+
+commands('a frozen pod is not asked: patronictl runs in the next one', async () => {
+  const f = fake([[/get pods -l cluster-name=pg-shard-0/, PODS], [/get pod pg-shard-0-0/, JSON.stringify({ metadata: { name: 'pg-shard-0-0' }, spec: { nodeName: 'node-a' } })], [/list --format json/, LIST]]);
+  const k = new KubeCluster({ ...opts, nodes: nodes() }, f.run);
+  await k.freeze('pg-shard-0-0');
+  await k.members('pg-shard-0');
+  assert.equal(f.calls.filter((c) => c.args.includes('patronictl')).map((c) => c.args[5]), ['pg-shard-0-1']);
 });
 
 commands('switchover runs the chart\'s switchover script on the leader, to the synchronous standby by default', async () => {
@@ -92,15 +176,28 @@ commands('wipe deletes the claim then the pod; backups run a Job from the CronJo
   const k = new KubeCluster(opts, fake().run);
   assert.equal(k.wipeArgs('pg-shard-0-2'), [['delete', 'pvc', 'data-pg-shard-0-2', '--wait=false'], ['delete', 'pod', 'pg-shard-0-2', '--wait=true']]);
   assert.equal(k.backupJobArgs('pg-shard-0-backup-full', 'j1'), [['create', 'job', 'j1', '--from=cronjob/pg-shard-0-backup-full'], ['wait', '--for=condition=complete', 'job/j1', '--timeout=900s']]);
-  assert.equal(k.portForwardArgs('pg-shard-0-pgbouncer-rw', 6432), ['--context', 'staging', '--namespace', 'db', 'port-forward', 'service/pg-shard-0-pgbouncer-rw', ':6432']);
+  assert.equal(k.portForwardArgs('pg-shard-0-pgbouncer-rw-abc', 6432), ['--context', 'staging', '--namespace', 'db', 'port-forward', 'pod/pg-shard-0-pgbouncer-rw-abc', ':6432']);
 });
 
-commands('a PgBouncer Service speaks TLS to clients only when its rendered ini says so', () => {
+commands('a client connection goes to a ready endpoint of the Service, picked at random like kube-proxy does', async () => {
+  const slices = { items: [{ ports: [{ port: 6432 }], endpoints: [
+    { addresses: ['10.0.0.5'], targetRef: { kind: 'Pod', name: 'rw-a' }, conditions: { ready: true } },
+    { addresses: ['10.0.0.6'], targetRef: { kind: 'Pod', name: 'rw-b' }, conditions: { ready: false } },
+    { addresses: ['10.0.0.7'], targetRef: { kind: 'Pod', name: 'rw-c' }, conditions: { ready: true } }] }] };
+  const f = fake([[/get endpointslices -l kubernetes.io\/service-name=pg-shard-0-pgbouncer-rw/, JSON.stringify(slices)]]);
+  const k = new KubeCluster(opts, f.run);
+  const seen = new Set<string>();
+  for (let i = 0; i < 60; i++) seen.add(JSON.stringify(await k.pickEndpoint('pg-shard-0-pgbouncer-rw')));
+  assert.equal([...seen].sort(), [JSON.stringify({ pod: 'rw-a', port: 6432 }), JSON.stringify({ pod: 'rw-c', port: 6432 })]);
+  try { await new KubeCluster(opts, fake().run).pickEndpoint('none'); assert.unreachable(); } catch (err) { assert.match((err as Error).message, /service none has no ready endpoint/); }
+});
+
+commands('a PgBouncer Service speaks TLS to clients only when its rendered ini says so', async () => {
   const ini = (mode: string) => fake([[/get configmap/, `[pgbouncer]\nlisten_port = 6432\nclient_tls_sslmode = ${mode}\n`]]);
   const off = ini('disable');
-  assert.is(new KubeCluster(opts, off.run).poolerTls('pg-shard-0-pgbouncer-rw'), false);
+  assert.is(await new KubeCluster(opts, off.run).poolerTls('pg-shard-0-pgbouncer-rw'), false);
   assert.equal(off.calls[0]!.args.slice(4), ['get', 'configmap', 'pg-shard-0-pgbouncer-rw', '-o', 'jsonpath={.data.pgbouncer\\.ini}']);
-  assert.is(new KubeCluster(opts, ini('require').run).poolerTls('x'), true);
+  assert.is(await new KubeCluster(opts, ini('require').run).poolerTls('x'), true);
 });
 
 commands('a failing kubectl surfaces its stderr', async () => {

@@ -19,6 +19,13 @@ export type RunResult = {
   splitBrainWrites?: number;
   /** freeze: the resumed old primary held the leader lock again */
   lockTakenBack?: boolean;
+  /** node-loss: when the new primary acknowledged its first write, after the fault (the client may still wait on a pooler pod of the lost node) */
+  newPrimaryAckMs?: number;
+  /** node-loss: when the control plane marked the stopped node NotReady, after the fault */
+  nodeNotReadyMs?: number;
+  /** node-loss: the most addresses seen behind the primary Service at once (sampled), and for how long there was more than one */
+  primaryEndpointsMax?: number;
+  multiplePrimaryEndpointsMs?: number;
   /** restore: rows present after the restore that were written after the target time */
   extraRows?: number;
   notes?: string[];
@@ -35,6 +42,10 @@ export type DrillResult = {
   rejoinMs?: Stat;
   splitBrainWrites?: number;
   extraRows?: number;
+  nodeNotReadyMs?: Stat;
+  newPrimaryAckMs?: Stat;
+  primaryEndpointsMax?: number;
+  multiplePrimaryEndpointsMs?: Stat;
   synchronousMode: boolean;
   ttl?: number;
   perRun: RunResult[];
@@ -130,19 +141,34 @@ async function withWriter(ctx: Ctx, name: string, body: (w: Writer, hostOf: (m: 
   const { faultAt: _, ...rest } = r;
   const kinds = new Map<string, number>();
   for (const e of w.errors) kinds.set(e.message, (kinds.get(e.message) ?? 0) + 1);
-  const errorNotes = [...kinds].sort((a, b) => b[1] - a[1]).slice(0, 3).map(([m, n]) => `${n}x client error: ${m}`);
+  const gapNote = gap.lastBefore && gap.firstAfter ? [`longest gap from ${((gap.lastBefore.ackAt - r.faultAt) / 1000).toFixed(2)} s to ${((gap.firstAfter.ackAt - r.faultAt) / 1000).toFixed(2)} s after the fault`] : [];
+  const firstAt = new Map<string, number>();
+  for (const e of w.errors) if (!firstAt.has(e.message)) firstAt.set(e.message, e.at);
+  const errorNotes = [...gapNote, ...[...kinds].sort((a, b) => b[1] - a[1]).slice(0, 3).map(([m, n]) => `${n}x client error: ${m} (first ${((firstAt.get(m)! - r.faultAt) / 1000).toFixed(2)} s after the fault)`)];
   return { run: ctx.run, writeGapMs: gap.gapMs, acknowledgedWrites: w.acks.length, acknowledgedWritesLost: lost, clientErrors: w.errors.length, ...rest, notes: [...(rest.notes ?? []), ...errorNotes, ...(errors !== w.errors.length ? [`${w.errors.length - errors} errors before the fault`] : [])] };
 }
 
-/** Kill the primary with `signal`; the killed pod comes back once a new primary serves writes. */
+/**
+ * Kill the primary with `signal`. Where the pod stays down until start() (the local backend), a replica takes over.
+ * Where the kubelet restarts killed containers at once (Kubernetes), the same member may come back, find its own
+ * leader lock still valid and keep it: writes resume without a failover, and that counts as recovery too.
+ */
 const killPrimary = (signal: 'SIGKILL' | 'SIGTERM'): Scenario => (ctx) => withWriter(ctx, signal === 'SIGKILL' ? 'failover' : 'graceful', async (w, hostOf) => {
   const old = (await ctx.cluster.primary(ctx.shard))!;
   ctx.log(`  ${signal} ${old.name} (primary)`);
   const faultAt = now();
   await ctx.cluster.kill(old.name, signal);
-  const next = await newPrimary(ctx, old.name);
+  // the same member counts once it was promoted again (a new timeline), not while it still runs as before
+  const next = await waitFor('a primary serving writes again', ctx.timeoutMs, async () => {
+    const p = await ctx.cluster.primary(ctx.shard);
+    if (!p || p.state !== 'running') return undefined;
+    return p.name !== old.name || (p.timeline ?? 0) > (old.timeline ?? 0) ? p : undefined;
+  }, 100);
   await ackedBy(ctx, w, await hostOf(next.name), faultAt);
   await ctx.cluster.start(old.name);
+  if (next.name === old.name) {
+    return { faultAt, oldPrimary: old.name, newPrimary: old.name, notes: [`${old.name} was restarted in place and kept its leader lock (no failover)`] };
+  }
   const rejoinAt = await rejoined(ctx, old.name);
   return { faultAt, oldPrimary: old.name, newPrimary: next.name, rejoinMs: rejoinAt - faultAt };
 });
@@ -197,7 +223,91 @@ const freeze: Scenario = async (ctx) => {
   }, { timeoutMs: 2000 });
 };
 
-const partition: Scenario = (ctx) => withWriter(ctx, 'partition', async (w, hostOf) => {
+/**
+ * Moves the shard's primary to a member whose node does not run the control plane, when the backend knows nodes
+ * (kind's control-plane node also schedules pods). Faults aimed at "the primary's node" need it: a NetworkPolicy
+ * never cuts a pod off its own node, and that node may be the API server's.
+ */
+async function offControlPlane(ctx: Ctx, why: string): Promise<void> {
+  const { cluster, shard } = ctx;
+  if (!cluster.nodeOf) return;
+  const primary = await healthy(ctx);
+  if (!(await cluster.nodeOf(primary.name)).controlPlane) return;
+  let target: string | undefined;
+  // the synchronous standby first: in synchronous mode Patroni switches over to no other member
+  const replicas = (await cluster.members(shard)).filter((x) => x.role === 'replica').sort((a, b) => Number(Boolean(b.sync)) - Number(Boolean(a.sync)));
+  for (const m of replicas) if (!(await cluster.nodeOf(m.name)).controlPlane) { target = m.name; break; }
+  if (!target) throw new Error(`every member of ${shard} runs on a control-plane node (${why})`);
+  ctx.log(`  ${primary.name} runs on a control-plane node (${why}): switching over to ${target} first`);
+  // Patroni refuses a candidate that is still catching up after the previous run: try again until it is ready
+  await waitFor(`a switchover to ${target}`, ctx.timeoutMs, async () => (await cluster.switchover(shard, target)) === target, 3000);
+  await healthy(ctx);
+}
+
+/**
+ * Stops the node that holds the primary (every process on it, kubelet included), keeps it stopped until the
+ * control plane has marked it NotReady and then some, and starts it again. Meanwhile it samples the addresses
+ * behind the primary Service: the old primary's stay until the node controller reacts, whatever Patroni decides.
+ */
+const nodeLoss: Scenario = async (ctx) => {
+  const { cluster, shard } = ctx;
+  if (!cluster.stopNode || !cluster.startNode || !cluster.nodeReady || !cluster.primaryEndpoints || !cluster.nodeOf) throw new Error(`the ${cluster.backend} backend cannot stop a node`);
+  await offControlPlane(ctx, 'stopping it would stop the DCS too (every shard would lose its leader lock)');
+  return withWriter(ctx, 'node-loss', async (w, hostOf) => {
+    const old = (await cluster.primary(shard))!;
+    let sampling = true;
+    let most = 0;
+    let multipleMs = 0;
+    const sampler = (async () => {
+      let last = now();
+      while (sampling) {
+        const n = (await cluster.primaryEndpoints!(shard).catch(() => [])).length;
+        const t = now();
+        most = Math.max(most, n);
+        if (n > 1) multipleMs += t - last;
+        last = t;
+        await sleep(250);
+      }
+    })();
+    const faultAt = now();
+    let node = '';
+    let next: Member;
+    let notReadyAt: number;
+    let rejoinAt: number;
+    let firstNew: Ack;
+    try {
+      try {
+        node = await cluster.stopNode!(old.name);
+        ctx.log(`  stopped node ${node} (it holds ${old.name}, the primary)`);
+        next = await newPrimary(ctx, old.name);
+        firstNew = await ackedBy(ctx, w, await hostOf(next.name), faultAt);
+        notReadyAt = await waitFor(`node ${node} to be marked NotReady`, ctx.timeoutMs, async () => !(await cluster.nodeReady!(node)) && now(), 500);
+        ctx.log(`  ${next.name} promoted; ${node} NotReady after ${((notReadyAt - faultAt) / 1000).toFixed(1)} s`);
+        // until the old primary's address has left the Service (the node controller marks its pods not ready)
+        await waitFor(`the primary Service to hold only ${next.name}`, ctx.timeoutMs, async () => {
+          const eps = await cluster.primaryEndpoints!(shard);
+          return eps.length === 1 && eps[0] === (await hostOf(next.name));
+        }, 500);
+      } finally {
+        if (node) await cluster.startNode!(node);
+      }
+      ctx.log(`  started node ${node} again`);
+      rejoinAt = await rejoined(ctx, old.name);
+    } finally {
+      sampling = false;
+      await sampler;
+    }
+    return { faultAt, oldPrimary: old.name, newPrimary: next.name, rejoinMs: rejoinAt - faultAt, nodeNotReadyMs: notReadyAt - faultAt, primaryEndpointsMax: most, multiplePrimaryEndpointsMs: multipleMs, newPrimaryAckMs: firstNew.ackAt - faultAt,
+      notes: [`first write acknowledged by the new primary ${((firstNew.ackAt - faultAt) / 1000).toFixed(1)} s after the fault`, `node ${node} NotReady after ${((notReadyAt - faultAt) / 1000).toFixed(1)} s; up to ${most} addresses behind the primary Service, more than one for ${(multipleMs / 1000).toFixed(1)} s`] };
+  });
+};
+
+const partition: Scenario = async (ctx) => {
+  await offControlPlane(ctx, 'a NetworkPolicy never cuts a pod off its own node, where the API server runs');
+  return isolate(ctx);
+};
+
+const isolate: Scenario = (ctx) => withWriter(ctx, 'partition', async (w, hostOf) => {
   const old = (await ctx.cluster.primary(ctx.shard))!;
   const oldHost = await hostOf(old.name);
   ctx.log(`  isolating ${old.name} (primary) from everything`);
@@ -347,6 +457,7 @@ export const SCENARIOS: Record<string, { run: Scenario; describe: string }> = {
   graceful: { run: killPrimary('SIGTERM'), describe: 'delete the primary pod (preStop hooks, then SIGTERM)' },
   switchover: { run: switchover, describe: 'planned switchover through Patroni' },
   partition: { run: partition, describe: 'isolate the primary from every other pod, Service and the DCS' },
+  'node-loss': { run: nodeLoss, describe: 'stop the node that holds the primary until it is NotReady, then start it' },
   freeze: { run: freeze, describe: 'SIGSTOP the primary longer than ttl, then SIGCONT: it must step down, not take the lock back' },
   pooler: { run: pooler, describe: 'SIGKILL one rw PgBouncer; clients must recover' },
   'replica-rebuild': { run: replicaRebuild, describe: 'wipe a replica\'s data; it must rejoin' },
@@ -368,12 +479,16 @@ export async function runDrill(cluster: Cluster, scenario: string, opts: DrillOp
   }
   const sync = Boolean(config.synchronous_mode);
   const sum = (k: keyof RunResult) => perRun.reduce((a, r) => a + Number(r[k] ?? 0), 0);
-  const rejoin = perRun.map((r) => r.rejoinMs).filter((x): x is number => x !== undefined);
+  const stat = (k: 'rejoinMs' | 'nodeNotReadyMs' | 'multiplePrimaryEndpointsMs' | 'newPrimaryAckMs') => {
+    const xs = perRun.map((r) => r[k]).filter((x): x is number => x !== undefined);
+    return xs.length ? { [k]: summary(xs) } : {};
+  };
   const result: DrillResult = {
     scenario, runs, shard, synchronousMode: sync, ttl: config.ttl,
     writeGapMs: summary(perRun.map((r) => r.writeGapMs)),
     acknowledgedWrites: sum('acknowledgedWrites'), acknowledgedWritesLost: sum('acknowledgedWritesLost'), clientErrors: sum('clientErrors'),
-    ...(rejoin.length ? { rejoinMs: summary(rejoin) } : {}),
+    ...stat('rejoinMs'), ...stat('nodeNotReadyMs'), ...stat('multiplePrimaryEndpointsMs'), ...stat('newPrimaryAckMs'),
+    ...(perRun.some((r) => r.primaryEndpointsMax !== undefined) ? { primaryEndpointsMax: Math.max(...perRun.map((r) => r.primaryEndpointsMax ?? 0)) } : {}),
     ...(perRun.some((r) => r.splitBrainWrites !== undefined) ? { splitBrainWrites: sum('splitBrainWrites') } : {}),
     ...(perRun.some((r) => r.extraRows !== undefined) ? { extraRows: sum('extraRows') } : {}),
     perRun, failures: [],

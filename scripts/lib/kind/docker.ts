@@ -7,6 +7,8 @@ import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } 
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { sh } from '../local/net.ts';
+import type { NodeAccess } from '../kube/backend.ts';
+import { exec } from '../localpg.ts';
 
 export const OWN_DOCKER = {
   socket: '/run/pgfleet-docker/docker.sock',
@@ -135,4 +137,18 @@ function alive(pid: number): boolean {
     // a zombie is not alive: dockerd is detached, but its parent is this process until it exits
     return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
   } catch { return false; }
+}
+
+/** The nodes of a kind cluster on engine `host`, as the kube backend reaches them: each node is a container there. */
+export function kindNodes(host: string): NodeAccess {
+  const docker = async (args: string[]) => {
+    const r = await exec(['docker', ...args], { env: { DOCKER_HOST: host }, timeoutMs: 60_000 });
+    if (r.status !== 0) throw new Error(`docker ${args.slice(0, 2).join(' ')} failed (exit ${r.status ?? r.signal}): ${r.stderr.trim()}`);
+    return r.stdout;
+  };
+  return {
+    sh: (node, script, args) => docker(['exec', node, 'sh', '-c', script, 'sh', ...args]),
+    pause: async (node) => { await docker(['pause', node]); },
+    unpause: async (node) => { await docker(['unpause', node]); },
+  };
 }

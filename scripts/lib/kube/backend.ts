@@ -1,17 +1,54 @@
 // The kube backend: the cluster interface over kubectl against any context and namespace (kind, staging...).
 // Every kubectl invocation is built by a pure method (`*Args`) so the construction is unit-tested here, where
 // no Kubernetes API is reachable.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { exec } from '../localpg.ts';
 import { parse as parseYaml } from 'yaml';
 import { toolPath } from '../tools.ts';
 import { SWITCHOVER_SCRIPT, sleep, waitFor, type Cluster, type ConnectionInfo, type Endpoint, type Member, type Signal } from '../cluster.ts';
 
-export type KubeOptions = { context: string; namespace: string; release?: string; kubectl?: string };
-export type Runner = (args: string[], input?: string) => { status: number; stdout: string; stderr: string };
+/**
+ * How the backend reaches a node's own processes, below Kubernetes (kind: each node is a Docker container). With it,
+ * SIGKILL kills the pod's containers on their node, a pod can be frozen and a node stopped; without it (a cluster
+ * whose nodes are out of reach), SIGKILL is a forced pod deletion and freeze and node loss are unavailable.
+ */
+export type NodeAccess = {
+  /** runs `sh -c script sh ...args` as root on the node; throws on a non-zero exit */
+  sh(node: string, script: string, args: string[]): Promise<string>;
+  /** stops every process of the node at once (kubelet and container runtime included), or resumes them */
+  pause(node: string): Promise<void>;
+  unpause(node: string): Promise<void>;
+};
+
+export type KubeOptions = { context: string; namespace: string; release?: string; kubectl?: string; kubeconfig?: string; nodes?: NodeAccess };
+type RunResult = { status: number; stdout: string; stderr: string };
+export type Runner = (args: string[], input?: string, timeoutMs?: number) => RunResult | Promise<RunResult>;
 
 export const PATRONI_CONFIG = '/etc/patroni/patroni.yml';
 export const ISOLATED_LABEL = 'pgfleet.io/isolated';
 const SEP = '\x1f';
+
+/**
+ * Run on a node: sends signal $1 to every process of every running container of pod $3 in namespace $2 (each
+ * container's PID namespace, found through the CRI as the kubelet sees it), at once; prints the PIDs.
+ */
+/** Run on a node: forgets every tracked connection from or to address $1 (so a new policy applies to them too). */
+export const CONNTRACK_FLUSH_SCRIPT = `for dir in --orig-src --orig-dst --reply-src --reply-dst; do conntrack -D "$dir" "$1" >/dev/null 2>&1 || true; done`;
+
+export const POD_SIGNAL_SCRIPT = `set -eu
+sandbox=$(crictl pods --namespace "$2" --name "^$3\\$" --state ready -q | head -n 1)
+[ -n "$sandbox" ] || { echo "no ready sandbox for pod $2/$3 on this node" >&2; exit 1; }
+pids=
+for c in $(crictl ps -q --pod "$sandbox" --state running); do
+  init=$(crictl inspect -o go-template --template '{{.info.pid}}' "$c")
+  ns=$(readlink "/proc/$init/ns/pid")
+  for p in /proc/[0-9]*; do
+    [ "$(readlink "$p/ns/pid" 2>/dev/null)" = "$ns" ] && pids="$pids \${p#/proc/}"
+  done
+done
+[ -n "$pids" ] || { echo "no running container in pod $2/$3" >&2; exit 1; }
+kill -s "$1" $pids 2>/dev/null || true  # a short-lived process (an exec'd probe) may be gone already
+echo $pids`;
 
 export class KubeCluster implements Cluster {
   readonly backend = 'kube' as const;
@@ -19,20 +56,21 @@ export class KubeCluster implements Cluster {
   private run: Runner;
 
   constructor(readonly opts: KubeOptions, run?: Runner) {
-    this.run = run ?? ((args, input) => {
-      const r = spawnSync(opts.kubectl ?? toolPath('kubectl'), args, { encoding: 'utf8', input, maxBuffer: 64 << 20, timeout: 300_000 });
-      return { status: r.status ?? 1, stdout: r.stdout ?? '', stderr: r.stderr ?? (r.error?.message ?? '') };
+    // Never a synchronous spawn: the drills' writer shares this event loop, and a blocked loop is a write gap.
+    this.run = run ?? (async (args, input, timeoutMs) => {
+      const r = await exec([opts.kubectl ?? toolPath('kubectl'), ...args], { input, timeoutMs: timeoutMs ?? 300_000 });
+      return { status: r.status ?? 1, stdout: r.stdout, stderr: r.stderr || (r.signal ? `killed by ${r.signal} (timeout)` : '') };
     });
   }
 
   /** Arguments every call starts with. */
   base(): string[] {
-    return ['--context', this.opts.context, '--namespace', this.opts.namespace];
+    return [...(this.opts.kubeconfig ? ['--kubeconfig', this.opts.kubeconfig] : []), '--context', this.opts.context, '--namespace', this.opts.namespace];
   }
 
-  private kubectl(args: string[], input?: string): string {
+  private async kubectl(args: string[], input?: string, timeoutMs?: number): Promise<string> {
     const full = [...this.base(), ...args];
-    const r = this.run(full, input);
+    const r = await this.run(full, input, timeoutMs);
     if (r.status !== 0) throw new Error(`kubectl ${full.join(' ')} failed: ${(r.stderr || r.stdout).trim()}`);
     return r.stdout;
   }
@@ -84,30 +122,55 @@ export class KubeCluster implements Cluster {
     return [['delete', 'pvc', `data-${pod}`, '--wait=false'], ['delete', 'pod', pod, '--wait=true']];
   }
 
-  portForwardArgs(service: string, port: number): string[] {
-    return [...this.base(), 'port-forward', `service/${service}`, `:${port}`];
+  portForwardArgs(pod: string, port: number): string[] {
+    return [...this.base(), 'port-forward', `pod/${pod}`, `:${port}`];
+  }
+
+  /**
+   * One of the Service's ready endpoints, picked at random as kube-proxy does for each new connection (a
+   * `port-forward service/...` would always take the same pod, even one on a node that has just died).
+   */
+  async pickEndpoint(service: string): Promise<{ pod: string; port: number }> {
+    const slices = JSON.parse(await this.kubectl(['get', 'endpointslices', '-l', `kubernetes.io/service-name=${service}`, '-o', 'json'], undefined, 15_000)).items as any[];
+    const ready = slices.flatMap((sl) => (sl.endpoints ?? []).filter((e: any) => e.conditions?.ready && e.targetRef?.kind === 'Pod').map((e: any) => ({ pod: e.targetRef.name as string, port: sl.ports?.[0]?.port as number })));
+    if (!ready.length) throw new Error(`service ${service} has no ready endpoint`);
+    return ready[Math.floor(Math.random() * ready.length)]!;
   }
 
   async shards(): Promise<string[]> {
-    return JSON.parse(this.kubectl(this.shardsArgs())).items.map((s: any) => s.metadata.name).sort();
+    return JSON.parse(await this.kubectl(this.shardsArgs())).items.map((s: any) => s.metadata.name).sort();
   }
 
-  private pods(shard: string): any[] {
-    return JSON.parse(this.kubectl(this.podsArgs(shard))).items;
+  private async pods(shard: string): Promise<any[]> {
+    return JSON.parse(await this.kubectl(this.podsArgs(shard))).items;
+  }
+
+  /** Running pods of a shard this backend has not frozen or cut off with their node: where exec can answer. */
+  private reachable(pods: any[]): any[] {
+    return pods.filter((p) => p.status?.phase === 'Running' && !this.frozen.has(p.metadata.name) && !this.stoppedNodes.has(p.spec?.nodeName));
+  }
+
+  /** patronictl in the first reachable pod that answers within 15 s (a pod on a hung node never answers). */
+  private async patronictl(pods: any[], args: string[]): Promise<string> {
+    const errors: string[] = [];
+    for (const p of this.reachable(pods)) {
+      try { return await this.kubectl(this.patronictlArgs(p.metadata.name, args), undefined, 15_000); } catch (err) { errors.push((err as Error).message); }
+    }
+    throw new Error(`patronictl ${args.join(' ')}: no pod answered${errors.length ? `: ${errors.at(-1)}` : ''}`);
   }
 
   async members(shard?: string): Promise<Member[]> {
     const out: Member[] = [];
     for (const s of shard ? [shard] : await this.shards()) {
-      const pods = this.pods(s);
+      const pods = await this.pods(s);
       let list: any[] = [];
-      for (const p of pods.filter((x) => x.status?.phase === 'Running')) {
-        try { list = JSON.parse(this.kubectl(this.patronictlArgs(p.metadata.name, ['list', '--format', 'json']))); break; } catch { /* next pod */ }
-      }
+      try { list = JSON.parse(await this.patronictl(pods, ['list', '--format', 'json'])); } catch { /* every member unknown */ }
       for (const p of pods) {
         const m = list.find((x) => x.Member === p.metadata.name);
         const role = m ? (/leader/i.test(m.Role) ? 'primary' : 'replica') : 'unknown';
-        out.push({ name: p.metadata.name, shard: s, role, state: m?.State ?? (p.status?.phase ?? 'unknown').toLowerCase(), host: p.status?.podIP ?? '', timeline: m?.TL, lag: typeof m?.['Lag in MB'] === 'number' ? m['Lag in MB'] << 20 : undefined, sync: /sync/i.test(m?.Role ?? '') });
+        // Patroni 4 reports `Replay Lag` in MB (3.x: `Lag in MB`)
+        const lagMb = [m?.['Replay Lag'], m?.['Lag in MB']].find((x) => typeof x === 'number');
+        out.push({ name: p.metadata.name, shard: s, role, state: m?.State ?? (p.status?.phase ?? 'unknown').toLowerCase(), host: p.status?.podIP ?? '', timeline: m?.TL, lag: lagMb === undefined ? undefined : lagMb * 2 ** 20, sync: /sync/i.test(m?.Role ?? '') });
       }
     }
     return out;
@@ -118,36 +181,130 @@ export class KubeCluster implements Cluster {
   }
 
   async dynamicConfig(shard: string): Promise<Record<string, any>> {
-    const pod = this.pods(shard).find((p) => p.status?.phase === 'Running');
-    if (!pod) throw new Error(`no running pod in ${shard}`);
-    return parseYaml(this.kubectl(this.patronictlArgs(pod.metadata.name, ['show-config'])));
+    return parseYaml(await this.patronictl(await this.pods(shard), ['show-config']));
   }
 
   async poolers(shard: string, pool?: 'rw' | 'ro'): Promise<string[]> {
-    const sts = JSON.parse(this.kubectl(['get', 'statefulset', shard, '-o', 'json']));
+    const sts = JSON.parse(await this.kubectl(['get', 'statefulset', shard, '-o', 'json']));
     const idx = sts.metadata.labels?.['pgfleet.io/shard'];
     const sel = this.instanceSelector('pgbouncer', { 'pgfleet.io/shard': idx, ...(pool ? { 'pgfleet.io/pool': pool } : {}) });
-    return JSON.parse(this.kubectl(['get', 'pods', '-l', sel, '-o', 'json'])).items.map((p: any) => p.metadata.name);
+    return JSON.parse(await this.kubectl(['get', 'pods', '-l', sel, '-o', 'json'])).items.map((p: any) => p.metadata.name);
+  }
+
+  private async pod(name: string): Promise<any> {
+    return JSON.parse(await this.kubectl(['get', 'pod', name, '-o', 'json']));
+  }
+
+  /** What a pod looked like when it was killed, so start() can tell its replacement or restart from it. */
+  private killed = new Map<string, { uid: string; restarts: number }>();
+  private frozen = new Set<string>();
+  private stoppedNodes = new Set<string>();
+
+  private static restarts(pod: any): number {
+    return (pod.status?.containerStatuses ?? []).reduce((n: number, c: any) => n + (c.restartCount ?? 0), 0);
+  }
+
+  private nodeAccess(what: string): NodeAccess {
+    if (!this.opts.nodes) throw new Error(`${what} needs access to the cluster's nodes (kind: the node containers); this kube backend has none`);
+    return this.opts.nodes;
+  }
+
+  /** Sends `signal` to every process of the pod's containers on its node (the pod and its IP stay). */
+  private async signalPod(pod: any, signal: 'KILL' | 'STOP' | 'CONT'): Promise<void> {
+    await this.nodeAccess(`SIG${signal}`).sh(pod.spec.nodeName, POD_SIGNAL_SCRIPT, [signal, this.opts.namespace, pod.metadata.name]);
   }
 
   async kill(pod: string, signal: Signal): Promise<void> {
-    this.kubectl(this.killArgs(pod, signal));
+    const p = await this.pod(pod);
+    this.killed.set(pod, { uid: p.metadata.uid, restarts: KubeCluster.restarts(p) });
+    // With node access a SIGKILL is what a crash is: the containers die on their node, the kubelet restarts them
+    // and the endpoints change only as readiness does. Without it, a forced deletion (which flatters: the
+    // endpoints go at once).
+    if (signal === 'SIGKILL' && this.opts.nodes) await this.signalPod(p, 'KILL');
+    else await this.kubectl(this.killArgs(pod, signal));
   }
 
-  async start(pod: string): Promise<void> {
-    // The controller recreates a deleted pod by itself: wait until it is Ready again.
-    await waitFor(`${pod} to be recreated`, 300_000, async () => this.run([...this.base(), 'get', 'pod', pod]).status === 0, 1000);
-    this.kubectl(['wait', '--for=condition=Ready', `pod/${pod}`, '--timeout=300s']);
+  /** Ready, and listed as a ready endpoint of every Service that selects it (clients reach it again). */
+  private async servedAgain(pod: string, timeoutMs: number): Promise<void> {
+    await waitFor(`${pod} to be Ready and behind its Services`, timeoutMs, async () => {
+      const p = await this.pod(pod);
+      if (!p.status?.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True')) return false;
+      const labels = p.metadata.labels ?? {};
+      const services = JSON.parse(await this.kubectl(['get', 'services', '-o', 'json'])).items
+        .filter((svc: any) => svc.spec.selector && Object.entries(svc.spec.selector).every(([k, v]) => labels[k] === v))
+        .map((svc: any) => svc.metadata.name as string);
+      const slices = JSON.parse(await this.kubectl(['get', 'endpointslices', '-o', 'json'])).items as any[];
+      return services.every((name: string) => slices.some((sl) => sl.metadata.labels?.['kubernetes.io/service-name'] === name
+        && (sl.endpoints ?? []).some((e: any) => e.targetRef?.name === pod && e.conditions?.ready && e.addresses.includes(p.status.podIP))));
+    }, 500);
+  }
+
+  async start(pod: string, timeoutMs = 300_000): Promise<void> {
+    // The kubelet restarts killed containers and the controller recreates a deleted pod, by themselves.
+    const before = this.killed.get(pod);
+    await waitFor(`${pod} to be restarted or recreated`, timeoutMs, async () => {
+      const r = await this.run([...this.base(), 'get', 'pod', pod, '-o', 'json']);
+      if (r.status !== 0) return false;
+      const p = JSON.parse(r.stdout);
+      return !before || p.metadata.uid !== before.uid || KubeCluster.restarts(p) > before.restarts;
+    }, 500);
+    this.killed.delete(pod);
+    await this.servedAgain(pod, timeoutMs);
+  }
+
+  async freeze(pod: string): Promise<void> {
+    await this.signalPod(await this.pod(pod), 'STOP');
+    this.frozen.add(pod);
+  }
+
+  async thaw(pod: string): Promise<void> {
+    await this.signalPod(await this.pod(pod), 'CONT');
+    this.frozen.delete(pod);
+  }
+
+  async stopNode(pod: string): Promise<string> {
+    const node = (await this.pod(pod)).spec.nodeName as string;
+    await this.nodeAccess('stopping a node').pause(node);
+    this.stoppedNodes.add(node);
+    return node;
+  }
+
+  async startNode(node: string): Promise<void> {
+    await this.nodeAccess('starting a node').unpause(node);
+    this.stoppedNodes.delete(node);
+  }
+
+  async nodeOf(pod: string): Promise<{ name: string; controlPlane: boolean }> {
+    const name = (await this.pod(pod)).spec.nodeName as string;
+    const n = JSON.parse(await this.kubectl(['get', 'node', name, '-o', 'json']));
+    return { name, controlPlane: 'node-role.kubernetes.io/control-plane' in (n.metadata.labels ?? {}) };
+  }
+
+  async nodeReady(node: string): Promise<boolean> {
+    const n = JSON.parse(await this.kubectl(['get', 'node', node, '-o', 'json'], undefined, 15_000));
+    return n.status.conditions.some((c: any) => c.type === 'Ready' && c.status === 'True');
+  }
+
+  async primaryEndpoints(shard: string): Promise<string[]> {
+    const slices = JSON.parse(await this.kubectl(['get', 'endpointslices', '-l', `kubernetes.io/service-name=${shard}-primary`, '-o', 'json'], undefined, 15_000)).items as any[];
+    return slices.flatMap((sl) => (sl.endpoints ?? []).filter((e: any) => e.conditions?.ready !== false).flatMap((e: any) => e.addresses as string[]));
   }
 
   async partition(pod: string): Promise<void> {
     const [apply, label] = this.partitionArgs(pod);
-    this.kubectl(apply!, JSON.stringify(this.isolationPolicy(pod)));
-    this.kubectl(label!);
+    await this.kubectl(apply!, JSON.stringify(this.isolationPolicy(pod)));
+    await this.kubectl(label!);
+    // NetworkPolicy implementations filter new connections; flows already tracked (Patroni's watch on the API
+    // server, replication) go on. A partition cuts those too: forget them on the pod's node once the policy is in.
+    if (this.opts.nodes) {
+      const p = await this.pod(pod);
+      await sleep(1000);
+      await this.opts.nodes.sh(p.spec.nodeName, CONNTRACK_FLUSH_SCRIPT, [p.status.podIP]);
+    }
   }
 
   async heal(): Promise<void> {
-    for (const a of this.healArgs()) this.kubectl(a);
+    for (const a of this.healArgs()) await this.kubectl(a);
   }
 
   async switchover(shard: string, candidate?: string): Promise<string> {
@@ -156,54 +313,67 @@ export class KubeCluster implements Cluster {
     if (!leader) throw new Error(`shard ${shard} has no primary`);
     const target = candidate ?? (ms.find((m) => m.sync) ?? ms.find((m) => m.role === 'replica'))?.name;
     if (!target) throw new Error(`shard ${shard} has no replica to switch over to`);
-    this.kubectl(this.switchoverArgs(leader.name, target));
+    await this.kubectl(this.switchoverArgs(leader.name, target));
     return target;
   }
 
-  private serviceFor(e: { service: string; shard: string }): { name: string; port: number } {
-    const exists = (n: string) => this.run([...this.base(), 'get', 'service', n]).status === 0;
-    if (e.service === 'rw' && exists(`${e.shard}-pgbouncer-rw`)) return { name: `${e.shard}-pgbouncer-rw`, port: 6432 };
-    if (e.service === 'ro' && exists(`${e.shard}-pgbouncer-ro`)) return { name: `${e.shard}-pgbouncer-ro`, port: 6432 };
-    return { name: `${e.shard}-${e.service === 'rw' || e.service === 'primary' ? 'primary' : 'replicas'}`, port: 5432 };
+  /** The Service an endpoint names and whether it serves TLS, looked up once (a reconnecting client asks again). */
+  private services = new Map<string, { name: string; port: number; tls?: boolean }>();
+
+  private async serviceFor(e: { service: string; shard: string }): Promise<{ name: string; port: number; tls?: boolean }> {
+    const key = `${e.shard}/${e.service}`;
+    const known = this.services.get(key);
+    if (known) return known;
+    const exists = async (n: string) => (await this.run([...this.base(), 'get', 'service', n])).status === 0;
+    let svc: { name: string; port: number; tls?: boolean };
+    if (e.service === 'rw' && await exists(`${e.shard}-pgbouncer-rw`)) svc = { name: `${e.shard}-pgbouncer-rw`, port: 6432 };
+    else if (e.service === 'ro' && await exists(`${e.shard}-pgbouncer-ro`)) svc = { name: `${e.shard}-pgbouncer-ro`, port: 6432 };
+    else svc = { name: `${e.shard}-${e.service === 'rw' || e.service === 'primary' ? 'primary' : 'replicas'}`, port: 5432 };
+    if (svc.port === 6432) svc.tls = await this.poolerTls(svc.name);
+    this.services.set(key, svc);
+    return svc;
   }
 
   private credCache = new Map<string, { user: string; password: string; database: string; ca?: string }>();
 
-  private credentials(shard: string): { user: string; password: string; database: string; ca?: string } {
+  private async credentials(shard: string): Promise<{ user: string; password: string; database: string; ca?: string }> {
     const cached = this.credCache.get(shard);
     if (cached) return cached;
-    const pod = this.pods(shard)[0];
-    const env = Object.fromEntries(this.kubectl(['exec', pod.metadata.name, '-c', 'postgres', '--', 'env']).split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
-    const script = this.kubectl(['exec', pod.metadata.name, '-c', 'postgres', '--', 'cat', '/opt/pgfleet/scripts/post-bootstrap.sh']);
+    const pod = this.reachable(await this.pods(shard))[0];
+    if (!pod) throw new Error(`no reachable pod in ${shard} to read the credentials from`);
+    const env = Object.fromEntries((await this.kubectl(['exec', pod.metadata.name, '-c', 'postgres', '--', 'env'])).split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+    const script = await this.kubectl(['exec', pod.metadata.name, '-c', 'postgres', '--', 'cat', '/opt/pgfleet/scripts/post-bootstrap.sh']);
     const user = /app_user="?([a-z_][a-z0-9_]*)"?/.exec(script)?.[1];
     const database = /app_db="?([a-z_][a-z0-9_]*)"?/.exec(script)?.[1];
     if (!user || !database) throw new Error('post-bootstrap.sh names no app_user / app_db');
-    const ca = this.run([...this.base(), 'exec', pod.metadata.name, '-c', 'postgres', '--', 'cat', '/etc/pgfleet/tls/ca.crt']);
+    const ca = await this.run([...this.base(), 'exec', pod.metadata.name, '-c', 'postgres', '--', 'cat', '/etc/pgfleet/tls/ca.crt']);
     const cred = { user, database, password: env.PGFLEET_APP_PASSWORD ?? '', ca: ca.status === 0 ? ca.stdout : undefined };
     this.credCache.set(shard, cred);
     return cred;
   }
 
-  /** A fresh port-forward per call: kubectl binds a Service forward to one pod, so a client reconnecting after a failover needs a new one. */
+  /** A fresh port-forward per call, to a ready endpoint of the Service picked as kube-proxy would: a client reconnecting after a failover needs a new one. */
   async connection(endpoint: Endpoint): Promise<ConnectionInfo> {
     if ('member' in endpoint) throw new Error('kube backend: clients reach Services, not members (use sql() for a member)');
-    const svc = this.serviceFor(endpoint);
+    const svc = await this.serviceFor(endpoint);
     this.forwards.get(svc.name)?.kill();
-    const child = spawn(this.opts.kubectl ?? toolPath('kubectl'), this.portForwardArgs(svc.name, svc.port), { stdio: ['ignore', 'pipe', 'pipe'] });
+    const target = await this.pickEndpoint(svc.name);
+    const child = spawn(this.opts.kubectl ?? toolPath('kubectl'), this.portForwardArgs(target.pod, target.port), { stdio: ['ignore', 'pipe', 'pipe'] });
     this.forwards.set(svc.name, child);
     const port = await new Promise<number>((resolve, reject) => {
       let out = '';
       child.stdout!.on('data', (d) => { out += d; const m = /127\.0\.0\.1:(\d+)/.exec(out); if (m) resolve(Number(m[1])); });
-      child.on('exit', (code) => reject(new Error(`kubectl port-forward service/${svc.name} exited ${code}`)));
-      setTimeout(() => reject(new Error(`kubectl port-forward service/${svc.name}: no port after 15 s`)), 15_000);
+      child.on('exit', (code) => reject(new Error(`kubectl port-forward pod/${target.pod} (service ${svc.name}) exited ${code}`)));
+      // as long as a client's connect timeout: a pod on a dead node never answers
+      setTimeout(() => { child.kill(); reject(new Error(`kubectl port-forward pod/${target.pod} (service ${svc.name}): no port after 5 s`)); }, 5_000);
     });
-    const cred = this.credentials(endpoint.shard);
-    return { host: '127.0.0.1', port, ...cred, tls: svc.port === 5432 ? Boolean(cred.ca) : this.poolerTls(svc.name) };
+    const cred = await this.credentials(endpoint.shard);
+    return { host: '127.0.0.1', port, ...cred, tls: svc.tls ?? Boolean(cred.ca) };
   }
 
   /** A PgBouncer's client TLS mode, from its rendered ini (ConfigMap named like its Service). */
-  poolerTls(service: string): boolean {
-    const r = this.run([...this.base(), 'get', 'configmap', service, '-o', 'jsonpath={.data.pgbouncer\\.ini}']);
+  async poolerTls(service: string): Promise<boolean> {
+    const r = await this.run([...this.base(), 'get', 'configmap', service, '-o', 'jsonpath={.data.pgbouncer\\.ini}']);
     const ini = r.status === 0 ? r.stdout : '';
     return /^\s*client_tls_sslmode\s*=/m.test(ini) && !/^\s*client_tls_sslmode\s*=\s*disable\s*$/m.test(ini);
   }
@@ -221,20 +391,20 @@ export class KubeCluster implements Cluster {
       pod = p.name;
     }
     const shard = 'member' in endpoint ? pod.replace(/-\d+$/, '') : endpoint.shard;
-    const db = opts.database ?? this.credentials(shard).database;
-    const r = this.run([...this.base(), '--request-timeout', `${Math.ceil((opts.timeoutMs ?? 30_000) / 1000)}s`, ...this.memberSqlArgs(pod, query, db)]);
+    const db = opts.database ?? (await this.credentials(shard)).database;
+    const r = await this.run([...this.base(), '--request-timeout', `${Math.ceil((opts.timeoutMs ?? 30_000) / 1000)}s`, ...this.memberSqlArgs(pod, query, db)]);
     if (r.status !== 0) throw new Error(`psql in ${pod} failed: ${r.stderr.trim()}`);
     return r.stdout.split('\n').filter(Boolean).map((l) => l.split(SEP));
   }
 
   async wipe(pod: string): Promise<void> {
-    for (const a of this.wipeArgs(pod)) this.kubectl(a);
+    for (const a of this.wipeArgs(pod)) await this.kubectl(a);
     await sleep(1000);
     await this.start(pod);
   }
 
   async backupsEnabled(): Promise<boolean> {
-    return JSON.parse(this.kubectl(['get', 'cronjobs', '-l', this.instanceSelector('backup'), '-o', 'json'])).items.length > 0;
+    return JSON.parse(await this.kubectl(['get', 'cronjobs', '-l', this.instanceSelector('backup'), '-o', 'json'])).items.length > 0;
   }
 
   backupJobArgs(cronjob: string, job: string): string[][] {
@@ -242,11 +412,11 @@ export class KubeCluster implements Cluster {
   }
 
   async backup(shard: string, type: 'full' | 'diff' | 'incr' = 'full'): Promise<string> {
-    const cjs = JSON.parse(this.kubectl(['get', 'cronjobs', '-l', this.instanceSelector('backup'), '-o', 'json'])).items.map((c: any) => c.metadata.name as string);
+    const cjs = JSON.parse(await this.kubectl(['get', 'cronjobs', '-l', this.instanceSelector('backup'), '-o', 'json'])).items.map((c: any) => c.metadata.name as string);
     const cj = cjs.find((n: string) => n.startsWith(shard) && n.endsWith(type)) ?? cjs.find((n: string) => n.startsWith(shard));
     if (!cj) throw new Error(`no backup CronJob for ${shard} (found: ${cjs.join(', ') || 'none'})`);
     const job = `${cj}-drill-${Date.now().toString(36)}`.slice(0, 63);
-    for (const a of this.backupJobArgs(cj, job)) this.kubectl(a);
+    for (const a of this.backupJobArgs(cj, job)) await this.kubectl(a);
     return job;
   }
 
