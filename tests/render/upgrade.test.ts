@@ -4,6 +4,10 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { one, render, renderAsync, type K8sObject } from '../../scripts/lib/helm.ts';
 import { startFakeApiServer, type FakeApiServer } from '../lib/fake-apiserver.ts';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chartDir } from '../../scripts/lib/tools.ts';
 
 const upgrade = suite('upgrade reuses generated secrets');
 let installed: K8sObject[] = [];
@@ -31,6 +35,24 @@ upgrade('a fresh install (nothing to look up) generates new ones', async () => {
   } finally { await empty.close(); }
 });
 upgrade.run();
+
+const rolls = suite('what an upgrade rolls');
+rolls('a chart version bump alone changes no pod template (no database pod restarts, no switchover)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pgfleet-bumped-'));
+  try {
+    cpSync(chartDir, dir, { recursive: true });
+    const chartYaml = join(dir, 'Chart.yaml');
+    writeFileSync(chartYaml, readFileSync(chartYaml, 'utf8').replace(/^version: .*$/m, 'version: 99.0.0').replace(/^appVersion: .*$/m, 'appVersion: "99"'));
+    const set = { shards: 2, replicas: 2 };
+    const templates = (objects: K8sObject[]) => objects.filter((o) => ['StatefulSet', 'Deployment'].includes(o.kind)).map((o) => [o.metadata.name, JSON.stringify((o as any).spec.template)]);
+    const before = render({ set }).objects;
+    const after = render({ set, chart: dir }).objects;
+    assert.ok(JSON.stringify(after).includes('99.0.0'), 'the bumped chart is the one rendered');
+    assert.equal(templates(after), templates(before));
+    assert.ok(templates(before).length >= 6);
+  } finally { rmSync(dir, { recursive: true, force: true }); }
+});
+rolls.run();
 
 const guards = suite('upgrade guards refuse changes that lose data');
 let state: FakeApiServer;

@@ -54,6 +54,15 @@ helm.sh/chart: {{ include "pgfleet.chart" .root }}
 {{- end }}
 {{- end -}}
 
+{{/*
+Labels of pod templates: pgfleet.labels without the chart and app versions. A pod template that changes rolls its
+pods, and a database pod's deletion is a switchover: a chart bump alone must not roll anything.
+*/}}
+{{- define "pgfleet.podLabels" -}}
+{{- $all := include "pgfleet.labels" . | fromYaml -}}
+{{- toYaml (omit $all "app.kubernetes.io/version" "helm.sh/chart") -}}
+{{- end -}}
+
 {{- define "pgfleet.image" -}}
 {{- $img := . -}}
 {{- if $img.digest -}}
