@@ -3,7 +3,7 @@
 // [--release R] [--kind-nodes]` against a real cluster through kubectl (--kind-nodes: the nodes are kind's
 // containers on $DOCKER_HOST's engine, so SIGKILL, freeze and node loss happen on the node itself).
 import type { Cluster } from './lib/cluster.ts';
-import { SCENARIOS, runDrill, table, type DrillResult } from './lib/drills/index.ts';
+import { SCENARIOS, failedDrill, runDrill, table, type DrillResult } from './lib/drills/index.ts';
 import { LocalCluster } from './lib/local/backend.ts';
 import { KubeCluster } from './lib/kube/backend.ts';
 import { parseArgs } from './lib/args.ts';
@@ -48,7 +48,7 @@ try {
     } catch (err) {
       failed = true;
       log(`${d}: ${(err as Error).message}`);
-      results.push({ scenario: d, runs: 0, shard: '', synchronousMode: false, writeGapMs: { p50: NaN, p95: NaN, max: NaN }, acknowledgedWrites: 0, acknowledgedWritesLost: 0, clientErrors: 0, perRun: [], failures: [(err as Error).message] });
+      results.push(failedDrill(d, err));
     }
   }
 } catch (err) {

@@ -87,7 +87,7 @@ commands('start waits for the killed pod to restart, then for it to be Ready and
     if (/get services/.test(line)) return { status: 0, stdout: JSON.stringify(svc), stderr: '' };
     if (/get endpointslices/.test(line)) {
       const ready = ++slicesAsked > 1;
-      return { status: 0, stdout: JSON.stringify({ items: [{ metadata: { labels: { 'kubernetes.io/service-name': 'pg-shard-0-replicas' } }, endpoints: [{ addresses: ['10.0.0.2'], targetRef: { name: 'pg-shard-0-1' }, conditions: { ready } }] }] }), stderr: '' };
+      return { status: 0, stdout: JSON.stringify({ items: [{ metadata: { labels: { 'kubernetes.io/service-name': 'pg-shard-0-replicas' } }, endpoints: [{ addresses: ['10.0.0.2'], targetRef: { kind: 'Pod', name: 'pg-shard-0-1' }, conditions: { ready } }] }] }), stderr: '' };
     }
     return { status: 0, stdout: '{"items":[]}', stderr: '' };
   };

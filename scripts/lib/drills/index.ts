@@ -465,6 +465,11 @@ export const SCENARIOS: Record<string, { run: Scenario; describe: string }> = {
   chaos: { run: chaos, describe: 'kill a random member every 15-30 s for a bounded time' },
 };
 
+/** The result of a drill that could not run to the end (it threw): no runs, the error as its failure. */
+export function failedDrill(scenario: string, err: unknown): DrillResult {
+  return { scenario, runs: 0, shard: '', synchronousMode: false, writeGapMs: { p50: NaN, p95: NaN, max: NaN }, acknowledgedWrites: 0, acknowledgedWritesLost: 0, clientErrors: 0, perRun: [], failures: [(err as Error).message ?? String(err)] };
+}
+
 export async function runDrill(cluster: Cluster, scenario: string, opts: DrillOptions = {}): Promise<DrillResult> {
   const s = SCENARIOS[scenario];
   if (!s) throw new Error(`unknown drill ${scenario}; drills: ${Object.keys(SCENARIOS).join(', ')}`);

@@ -127,14 +127,24 @@ export class KubeCluster implements Cluster {
   }
 
   /**
+   * The ready endpoints behind a Service, from its EndpointSlices (a missing `ready` condition counts as ready, as
+   * kube-proxy reads it): the pod, its address and the target port.
+   */
+  async readyEndpoints(service: string): Promise<{ pod?: string; address: string; port: number }[]> {
+    const slices = JSON.parse(await this.kubectl(['get', 'endpointslices', '-l', `kubernetes.io/service-name=${service}`, '-o', 'json'], undefined, 15_000)).items as any[];
+    return slices.flatMap((sl) => (sl.endpoints ?? []).filter((e: any) => e.conditions?.ready !== false)
+      .flatMap((e: any) => (e.addresses as string[]).map((address) => ({ pod: e.targetRef?.kind === 'Pod' ? e.targetRef.name as string : undefined, address, port: sl.ports?.[0]?.port as number }))));
+  }
+
+  /**
    * One of the Service's ready endpoints, picked at random as kube-proxy does for each new connection (a
    * `port-forward service/...` would always take the same pod, even one on a node that has just died).
    */
   async pickEndpoint(service: string): Promise<{ pod: string; port: number }> {
-    const slices = JSON.parse(await this.kubectl(['get', 'endpointslices', '-l', `kubernetes.io/service-name=${service}`, '-o', 'json'], undefined, 15_000)).items as any[];
-    const ready = slices.flatMap((sl) => (sl.endpoints ?? []).filter((e: any) => e.conditions?.ready && e.targetRef?.kind === 'Pod').map((e: any) => ({ pod: e.targetRef.name as string, port: sl.ports?.[0]?.port as number })));
+    const ready = (await this.readyEndpoints(service)).filter((e): e is { pod: string; address: string; port: number } => Boolean(e.pod));
     if (!ready.length) throw new Error(`service ${service} has no ready endpoint`);
-    return ready[Math.floor(Math.random() * ready.length)]!;
+    const { pod, port } = ready[Math.floor(Math.random() * ready.length)]!;
+    return { pod, port };
   }
 
   async shards(): Promise<string[]> {
@@ -233,9 +243,10 @@ export class KubeCluster implements Cluster {
       const services = JSON.parse(await this.kubectl(['get', 'services', '-o', 'json'])).items
         .filter((svc: any) => svc.spec.selector && Object.entries(svc.spec.selector).every(([k, v]) => labels[k] === v))
         .map((svc: any) => svc.metadata.name as string);
-      const slices = JSON.parse(await this.kubectl(['get', 'endpointslices', '-o', 'json'])).items as any[];
-      return services.every((name: string) => slices.some((sl) => sl.metadata.labels?.['kubernetes.io/service-name'] === name
-        && (sl.endpoints ?? []).some((e: any) => e.targetRef?.name === pod && e.conditions?.ready && e.addresses.includes(p.status.podIP))));
+      for (const name of services) {
+        if (!(await this.readyEndpoints(name)).some((e) => e.pod === pod && e.address === p.status.podIP)) return false;
+      }
+      return true;
     }, 500);
   }
 
@@ -286,8 +297,7 @@ export class KubeCluster implements Cluster {
   }
 
   async primaryEndpoints(shard: string): Promise<string[]> {
-    const slices = JSON.parse(await this.kubectl(['get', 'endpointslices', '-l', `kubernetes.io/service-name=${shard}-primary`, '-o', 'json'], undefined, 15_000)).items as any[];
-    return slices.flatMap((sl) => (sl.endpoints ?? []).filter((e: any) => e.conditions?.ready !== false).flatMap((e: any) => e.addresses as string[]));
+    return (await this.readyEndpoints(`${shard}-primary`)).map((e) => e.address);
   }
 
   async partition(pod: string): Promise<void> {
