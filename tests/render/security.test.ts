@@ -6,6 +6,7 @@ import { find, one, render, renderAsync } from '../../scripts/lib/helm.ts';
 import { startFakeApiServer } from '../lib/fake-apiserver.ts';
 
 const S = 'db-pgfleet-shard-0';
+const pem = (secret: any, key: string) => Buffer.from(secret.data[key], 'base64');
 const envOf = (objects: any[], name = S) => one(objects, 'StatefulSet', name).spec.template.spec.containers[0].env as any[];
 
 const secrets = suite('credentials');
@@ -71,6 +72,53 @@ tls('existingSecret provider: mounts the named Secret', () => {
   const { objects } = render({ set: { 'tls.provider': 'existingSecret', 'tls.existingSecret': 'my-tls' } });
   assert.is(find(objects, 'Secret', 'db-pgfleet-tls').length, 0);
   assert.is(one(objects, 'StatefulSet', S).spec.template.spec.volumes.find((v: any) => v.name === 'tls').secret.secretName, 'my-tls');
+});
+tls('helm provider: an upgrade keeps the certificate while its names stay, and re-issues it from the kept CA when shards are added', async () => {
+  const installed = render({ set: { shards: 2 } }).objects;
+  const caSecret = one(installed, 'Secret', 'db-pgfleet-tls-ca');
+  assert.is(caSecret.metadata.annotations['helm.sh/resource-policy'], 'keep');
+  const ca = new X509Certificate(pem(caSecret, 'ca.crt'));
+  const api = await startFakeApiServer(installed.filter((o) => o.kind === 'Secret' || o.kind === 'ConfigMap'));
+  try {
+    const same = one((await renderAsync({ set: { shards: 2 }, apiServer: api.url })).objects, 'Secret', 'db-pgfleet-tls');
+    assert.equal(same.data, one(installed, 'Secret', 'db-pgfleet-tls').data, 'names unchanged: certificate kept as it is');
+    const grown = (await renderAsync({ set: { shards: 3 }, apiServer: api.url })).objects;
+    const s = one(grown, 'Secret', 'db-pgfleet-tls');
+    const cert = new X509Certificate(pem(s, 'tls.crt'));
+    for (const host of ['db-pgfleet-shard-2-pgbouncer-rw', 'db-pgfleet-shard-2-primary.default.svc.cluster.local', 'db-pgfleet-shard-0-primary']) assert.ok(cert.checkHost(host), `${host} missing from the re-issued certificate`);
+    assert.ok(cert.verify(ca.publicKey), 'signed by the CA the release already had');
+    assert.is(s.data['ca.crt'], one(installed, 'Secret', 'db-pgfleet-tls').data['ca.crt'], 'clients keep the CA they trust');
+    assert.equal(one(grown, 'Secret', 'db-pgfleet-tls-ca').data, caSecret.data, 'CA kept');
+  } finally { await api.close(); }
+});
+tls('helm provider: a reinstall under the same name issues a new certificate from the kept CA', async () => {
+  const installed = render().objects;
+  const api = await startFakeApiServer([one(installed, 'Secret', 'db-pgfleet-tls-ca')]);
+  try {
+    const s = one((await renderAsync({ apiServer: api.url })).objects, 'Secret', 'db-pgfleet-tls');
+    assert.ok(new X509Certificate(pem(s, 'tls.crt')).verify(new X509Certificate(pem(one(installed, 'Secret', 'db-pgfleet-tls-ca'), 'ca.crt')).publicKey));
+  } finally { await api.close(); }
+});
+tls('helm provider: a certificate from chart <= 0.8.1 (no CA Secret) is kept while its names stay; when shards grow, a new CA signs it and ca.crt carries both CAs', async () => {
+  const old = render({ set: { shards: 2 } }).objects;
+  const made = one(old, 'Secret', 'db-pgfleet-tls');
+  const legacy = { ...made, metadata: { name: made.metadata.name, labels: made.metadata.labels } };
+  const api = await startFakeApiServer([legacy, one(old, 'ConfigMap', 'db-pgfleet-release-state'), one(old, 'Service', 'db-pgfleet-shard-0-pgbouncer-rw')]);
+  try {
+    const kept = (await renderAsync({ set: { shards: 2 }, apiServer: api.url })).objects;
+    assert.equal(one(kept, 'Secret', 'db-pgfleet-tls').data, legacy.data);
+    assert.is(find(kept, 'Secret', 'db-pgfleet-tls-ca').length, 0, 'no CA Secret without the key that signed the certificate');
+    const grown = (await renderAsync({ set: { shards: 3 }, apiServer: api.url })).objects;
+    const s = one(grown, 'Secret', 'db-pgfleet-tls');
+    const cert = new X509Certificate(pem(s, 'tls.crt'));
+    assert.ok(cert.checkHost('db-pgfleet-shard-2-pgbouncer-ro'));
+    const bundle = pem(s, 'ca.crt').toString();
+    const cas = bundle.split(/(?<=-----END CERTIFICATE-----\n)/).filter((b) => b.trim()).map((b) => new X509Certificate(b));
+    assert.is(cas.length, 2, 'new CA and old CA');
+    assert.ok(cert.verify(cas[0]!.publicKey), 'signed by the new CA');
+    assert.is(cas[1]!.fingerprint256, new X509Certificate(pem(legacy, 'ca.crt')).fingerprint256, 'the old CA still trusted');
+    assert.ok(new X509Certificate(pem(one(grown, 'Secret', 'db-pgfleet-tls-ca'), 'ca.crt')).fingerprint256 === cas[0]!.fingerprint256, 'the new CA is kept for the next re-issue');
+  } finally { await api.close(); }
 });
 tls.run();
 
