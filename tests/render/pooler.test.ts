@@ -207,6 +207,26 @@ pgbouncer('every rendered object validates against kubernetes-models', async () 
   await validateModels(pb);
 });
 
+pgbouncer('helm test goes through both pools of every shard, verifying the release certificate in full', () => {
+  const env = (objects: K8sObject[], i: number) => Object.fromEntries(one(objects, 'Pod', `${R}-pgfleet-test-shard-${i}`).spec.containers[0].env
+    .filter((e: any) => 'value' in e).map((e: any) => [e.name, e.value]));
+  for (let i = 0; i < 3; i++) {
+    const e = env(pb, i);
+    for (const pool of ['rw', 'ro']) {
+      const svc = one(pb, 'Service', e[`POOLER_${pool.toUpperCase()}`]);
+      assert.is(svc.metadata.name, `${shard(i)}-pgbouncer-${pool}`);
+      assert.equal(svc.spec.ports.map((p: any) => p.port), [6432], 'the port the test dials');
+    }
+    assert.is(e.POOLER_SSLMODE, 'verify-full');
+    assert.is(e.PGSSLMODE, 'verify-full');
+    assert.is(e.POOLER_RO_STANDBY, 'true', 'with replicas the ro pool must reach a standby');
+  }
+  assert.is(env(render({ set: { replicas: 0 } }).objects, 0).POOLER_RO_STANDBY, 'false', 'without replicas the ro pool serves from the primary');
+  assert.is(env(render({ set: { 'pooler.pgbouncer.clientTLS.sslmode': 'disable' } }).objects, 0).POOLER_SSLMODE, 'disable');
+  assert.is(env(render({ set: { 'pooler.pgbouncer.clientTLS.existingSecret': 'theirs' } }).objects, 0).POOLER_SSLMODE, 'require', 'a certificate of the user\'s own is not checked against the release CA');
+  assert.not.ok(env(render({ set: { 'pooler.type': 'none' } }).objects, 0).POOLER_RW);
+});
+
 pgbouncer.run();
 
 // ---------------------------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 import { X509Certificate } from 'node:crypto';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { find, one, render, renderAsync } from '../../scripts/lib/helm.ts';
+import { find, one, render, renderAsync, type K8sObject } from '../../scripts/lib/helm.ts';
 import { startFakeApiServer } from '../lib/fake-apiserver.ts';
 
 const S = 'db-pgfleet-shard-0';
@@ -102,7 +102,7 @@ tls('helm provider: a reinstall under the same name issues a new certificate fro
 tls('helm provider: a certificate from chart <= 0.8.1 (no CA Secret) is kept while its names stay; when shards grow, a new CA signs it and ca.crt carries both CAs', async () => {
   const old = render({ set: { shards: 2 } }).objects;
   const made = one(old, 'Secret', 'db-pgfleet-tls');
-  const legacy = { ...made, metadata: { name: made.metadata.name, labels: made.metadata.labels } };
+  const legacy: K8sObject = { ...made, metadata: { name: made.metadata.name, labels: made.metadata.labels } };
   const api = await startFakeApiServer([legacy, one(old, 'ConfigMap', 'db-pgfleet-release-state'), one(old, 'Service', 'db-pgfleet-shard-0-pgbouncer-rw')]);
   try {
     const kept = (await renderAsync({ set: { shards: 2 }, apiServer: api.url })).objects;
