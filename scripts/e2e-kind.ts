@@ -5,8 +5,10 @@
 // PID and the cluster deleted, also when a step fails.
 // Then the drills through the kube backend on a release with the chart's defaults plus replicas: 2 and
 // synchronous mode (faults made on the nodes themselves: containers killed or frozen by PID, a node paused).
+// Then the lifecycle (scripts/lib/kind/lifecycle.ts): upgrade from the previous minor release, scaling, reinstall.
 // Usage: npm run e2e:kind [-- --keep] [-- --quick: the defaults install only, no drills]
-//        [-- --drills: the drills only] [-- --drill-runs N] [-- --drills-json FILE] [-- --down: remove what --keep left]
+//        [-- --drills: the drills only] [-- --lifecycle: the lifecycle only] [-- --drill-runs N]
+//        [-- --drills-json FILE] [-- --down: remove what --keep left]
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,11 +22,12 @@ import { buildImages, type KindImages } from './lib/kind/images.ts';
 import { freePort } from './lib/localpg.ts';
 import { KubeCluster } from './lib/kube/backend.ts';
 import { kindNodes } from './lib/kind/docker.ts';
+import { lifecycle } from './lib/kind/lifecycle.ts';
 import { failedDrill, runDrill, table, type DrillResult } from './lib/drills/index.ts';
 import { KIND, PATRONI } from './lib/versions.ts';
 import { chartDir, toolPath } from './lib/tools.ts';
 
-const args = parseArgs(process.argv.slice(2), ['keep', 'quick', 'down', 'drills']);
+const args = parseArgs(process.argv.slice(2), ['keep', 'quick', 'down', 'drills', 'lifecycle']);
 if (process.getuid?.() !== 0) { console.error('e2e:kind needs root (it may start the project\'s own dockerd)'); process.exit(1); }
 
 const CLUSTER = 'pgfleet-e2e';
@@ -132,6 +135,12 @@ function imageValues(images: KindImages): string[] {
   return [...set('image', images.chart.db), ...set('pooler.pgbouncer.image', images.chart.db), ...set('monitoring.exporter.image', images.chart.exporter), ...set('kubectlImage', images.chart.kubectl)];
 }
 
+/** `helm test`, printing what each test pod says it checked. */
+function helmTest(ns: string): void {
+  const out = helm(['test', 'db', '--namespace', ns, '--logs', '--timeout', '10m'], { quiet: true });
+  for (const line of out.split('\n').filter((l) => / ok$/.test(l))) console.log(`  ${line}`);
+}
+
 /** Installs a release from the OCI registry, waits for every pod to be Ready, runs `helm test`. */
 async function installAndTest(label: string, ociRef: string, version: string, images: KindImages, valuesFile?: string, set: string[] = []): Promise<string | undefined> {
   const ns = `e2e-${label}`;
@@ -147,7 +156,7 @@ async function installAndTest(label: string, ociRef: string, version: string, im
       kubectl(['-n', ns, 'wait', 'pod', '--all', '--for=condition=Ready', '--timeout=300s'], { quiet: true });
     });
   }
-  if (ok) ok = await check(`${label}: helm test`, () => { helm(['test', 'db', '--namespace', ns, '--logs', '--timeout', '10m']); });
+  if (ok) ok = await check(`${label}: helm test`, () => { helmTest(ns); });
   if (!ok) {
     spawnSync(toolPath('kubectl'), ['--kubeconfig', kubeconfig, '-n', ns, 'get', 'pods,svc,endpointslices,pvc', '-o', 'wide'], { stdio: 'inherit' });
     const pods = JSON.parse(kubectl(['-n', ns, 'get', 'pods', '-o', 'json'], { quiet: true })).items as any[];
@@ -345,11 +354,19 @@ try {
     helm(['push', join(work, 'pkg', `${chart.name}-${chart.version}.tgz`), `oci://${registry}/charts`, '--plain-http']);
   });
 
-  const ns = args.flags.drills ? undefined : await installAndTest('defaults', ociRef, chart.version, images);
+  const only = args.flags.drills ? 'drills' : args.flags.lifecycle ? 'lifecycle' : undefined;
+  const ns = only ? undefined : await installAndTest('defaults', ociRef, chart.version, images);
   if (ns) await networkPolicyChecks(ns, images);
   if (ns) await uninstall(ns);
-  if (!args.flags.quick) await drills(ociRef, chart.version, images);
-  if (!args.flags.drills) for (const file of readdirSync(join(chartDir, 'ci')).filter((f) => f.endsWith('-values.yaml')).sort()) {
+  if (!args.flags.quick && only !== 'lifecycle') await drills(ociRef, chart.version, images);
+  if (!args.flags.quick && only !== 'drills') {
+    await lifecycle({
+      check, helm, kubectl, helmTest, images: imageValues(images), registry, context: `kind-${CLUSTER}`, kubeconfig, work,
+      nodes: kindNodes(env.DOCKER_HOST!), log: (l) => console.log(`  [${new Date().toISOString().slice(11, 19)}] ${l}`),
+      install: (label, version, set) => installAndTest(label, ociRef, version, images, undefined, set),
+    }, chart.version);
+  }
+  if (!only) for (const file of readdirSync(join(chartDir, 'ci')).filter((f) => f.endsWith('-values.yaml')).sort()) {
     const why = NOT_HERE[file];
     if (why) { console.log(`- ${file}: not installed here (${why})`); continue; }
     if (args.flags.quick) break;
