@@ -1,7 +1,9 @@
 // `npm run drill -- <name...> [--runs N] [--json] [-f values.yaml] [--set k=v]`: runs failover drills against a
 // local cluster (started for the drill, torn down after, also on failure), or with `--context C [--namespace N]
 // [--release R] [--kind-nodes]` against a real cluster through kubectl (--kind-nodes: the nodes are kind's
-// containers on $DOCKER_HOST's engine, so SIGKILL, freeze and node loss happen on the node itself).
+// containers on $DOCKER_HOST's engine, so SIGKILL, freeze and node loss happen on the node itself;
+// --in-cluster-client [--client-node NODE]: the writer runs in a pod of the cluster, on NODE when given, and reaches
+// the poolers through Services as applications do, instead of through kubectl port-forward from here).
 import type { Cluster } from './lib/cluster.ts';
 import { SCENARIOS, failedDrill, runDrill, table, type DrillResult } from './lib/drills/index.ts';
 import { LocalCluster } from './lib/local/backend.ts';
@@ -9,12 +11,12 @@ import { KubeCluster } from './lib/kube/backend.ts';
 import { parseArgs } from './lib/args.ts';
 import { kindNodes } from './lib/kind/docker.ts';
 
-const args = parseArgs(process.argv.slice(2), ['json', 'help', 'kind-nodes']);
+const args = parseArgs(process.argv.slice(2), ['json', 'help', 'kind-nodes', 'in-cluster-client']);
 const names = args.positionals;
 if (args.flags.help || !names.length || names.some((n) => n !== 'all' && !SCENARIOS[n])) {
   console.error(`usage: npm run drill -- <${Object.keys(SCENARIOS).join('|')}|all>... [--runs N] [--json] [--timeout S] [--duration S]\n` +
     '         local (default): [-f values.yaml] [--set key=value] (defaults: replicas=2, patroni.synchronousMode=on)\n' +
-    '         kube: --context CONTEXT [--namespace NS] [--release NAME] [--kind-nodes]');
+    '         kube: --context CONTEXT [--namespace NS] [--release NAME] [--kind-nodes] [--in-cluster-client [--client-node NODE]]');
   for (const [n, s] of Object.entries(SCENARIOS)) console.error(`  ${n.padEnd(16)} ${s.describe}`);
   process.exit(2);
 }
@@ -35,7 +37,8 @@ let failed = false;
 try {
   if (args.flags.context) {
     cluster = new KubeCluster({ context: String(args.flags.context), namespace: String(args.flags.namespace ?? 'default'), release: args.flags.release ? String(args.flags.release) : undefined,
-      nodes: args.flags['kind-nodes'] ? kindNodes(process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock') : undefined });
+      nodes: args.flags['kind-nodes'] ? kindNodes(process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock') : undefined,
+      client: args.flags['in-cluster-client'] || args.flags['client-node'] ? { node: args.flags['client-node'] ? String(args.flags['client-node']) : undefined } : undefined });
   } else {
     const set: Record<string, string | number | boolean> = { replicas: 2, 'patroni.synchronousMode': 'on', ...args.set };
     if (drills.includes('restore') && set['backups.enabled'] === undefined) set['backups.enabled'] = true;

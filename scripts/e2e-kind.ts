@@ -222,6 +222,12 @@ async function networkPolicyChecks(ns: string, images: KindImages) {
   });
 }
 
+/**
+ * The drills' writer runs in a pod on the control-plane node, which no drill stops (node-loss first moves the
+ * primary off it), and reaches the poolers through Services and kube-proxy, as applications do.
+ */
+const CLIENT = { node: `${CLUSTER}-control-plane` };
+
 /** The drills run on kind, each a check; the ones Kubernetes adds to tier 2's are node-loss and the faults made on nodes. */
 const KIND_DRILLS = ['failover', 'graceful', 'switchover', 'partition', 'freeze', 'node-loss'];
 
@@ -255,7 +261,7 @@ async function drills(ociRef: string, version: string, images: KindImages): Prom
     const got = kubectl(['-n', ns, 'exec', from.metadata.name, '-c', 'postgres', '--', 'python3', '-c', post, `http://${to.status.podIP}:8008/switchover`], { quiet: true }).trim();
     if (got !== '401') throw new Error(`POST /switchover without credentials answered ${got}`);
   });
-  const cluster = new KubeCluster({ context: `kind-${CLUSTER}`, namespace: ns, release: 'db', kubeconfig, nodes: kindNodes(env.DOCKER_HOST!) });
+  const cluster = new KubeCluster({ context: `kind-${CLUSTER}`, namespace: ns, release: 'db', kubeconfig, nodes: kindNodes(env.DOCKER_HOST!), client: CLIENT });
   const results: DrillResult[] = [];
   const log = (l: string) => console.log(`  [${new Date().toISOString().slice(11, 19)}] ${l}`);
   try {
@@ -362,7 +368,7 @@ try {
   if (!args.flags.quick && only !== 'drills') {
     await lifecycle({
       check, helm, kubectl, helmTest, images: imageValues(images), registry, context: `kind-${CLUSTER}`, kubeconfig, work,
-      nodes: kindNodes(env.DOCKER_HOST!), log: (l) => console.log(`  [${new Date().toISOString().slice(11, 19)}] ${l}`),
+      nodes: kindNodes(env.DOCKER_HOST!), client: CLIENT, log: (l) => console.log(`  [${new Date().toISOString().slice(11, 19)}] ${l}`),
       install: (label, version, set) => installAndTest(label, ociRef, version, images, undefined, set),
     }, chart.version);
   }

@@ -42,6 +42,20 @@ export type ConnectionInfo = {
 
 export type Signal = 'SIGKILL' | 'SIGTERM';
 
+/** A write the server acknowledged: its id, when it was sent and acknowledged (epoch ms), and which server did. */
+export type Ack = { id: number; sentAt: number; ackAt: number; server: string };
+export type ClientError = { id: number; at: number; message: string };
+export type WriterOptions = { intervalMs?: number; timeoutMs?: number; firstId?: number };
+
+/** What a drill reads from its writer: every acknowledgement and error as they happen. */
+export interface DrillWriter {
+  readonly acks: Ack[];
+  readonly errors: ClientError[];
+  readonly run: string;
+  start(): void;
+  stop(): Promise<void>;
+}
+
 export interface Cluster {
   readonly backend: 'local' | 'kube';
   /** shard names (= Patroni scopes) */
@@ -87,6 +101,11 @@ export interface Cluster {
   sql(endpoint: Endpoint, query: string, opts?: { timeoutMs?: number; database?: string }): Promise<string[][]>;
   /** connection parameters for a client (the application role) */
   connection(endpoint: Endpoint): Promise<ConnectionInfo>;
+  /**
+   * A writer of the drill table through `endpoint` that runs where the application's clients run (kube: a pod in
+   * the cluster). Optional: without it the drills write from this process through connection().
+   */
+  writer?(endpoint: Endpoint, run: string, opts?: WriterOptions): Promise<DrillWriter>;
   /** the Service a write client should use: the rw pooler, or the primary Service with pooler.type=none */
   writeEndpoint(shard: string): Promise<Endpoint>;
   /** wipes a member's data volume and starts it again (replica rebuild) */

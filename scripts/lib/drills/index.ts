@@ -2,7 +2,7 @@
 // client saw. Knows ONLY the cluster interface (scripts/lib/cluster.ts), so it runs against local processes and
 // real clusters alike.
 import { sleep, waitFor, type Cluster, type Endpoint, type Member } from '../cluster.ts';
-import { TABLE, Writer, summary, writeGap, type Ack } from './writer.ts';
+import { TABLE, Writer, summary, writeGap, type Ack, type DrillWriter } from './writer.ts';
 
 export type Stat = { p50: number; p95: number; max: number };
 
@@ -90,7 +90,7 @@ async function newPrimary(ctx: Ctx, old: string): Promise<Member> {
   }, 100);
 }
 
-async function ackedBy(ctx: Ctx, w: Writer, host: string, after: number): Promise<Ack> {
+async function ackedBy(ctx: Ctx, w: DrillWriter, host: string, after: number): Promise<Ack> {
   return waitFor(`a write acknowledged by ${host}`, ctx.timeoutMs, async () => w.acks.find((a) => a.server === host && a.ackAt > after), 50);
 }
 
@@ -114,14 +114,15 @@ async function prepare(ctx: Ctx, endpoint: Endpoint): Promise<void> {
   await waitFor('the write endpoint to accept the drill table', ctx.timeoutMs, async () => { await Writer.prepare(await ctx.cluster.connection(endpoint)); return true; }, 500);
 }
 
-async function withWriter(ctx: Ctx, name: string, body: (w: Writer, hostOf: (m: string) => Promise<string>) => Promise<Partial<RunResult> & { faultAt: number }>, writer: { timeoutMs?: number } = {}): Promise<RunResult> {
+async function withWriter(ctx: Ctx, name: string, body: (w: DrillWriter, hostOf: (m: string) => Promise<string>) => Promise<Partial<RunResult> & { faultAt: number }>, writer: { timeoutMs?: number } = {}): Promise<RunResult> {
   const { cluster, shard } = ctx;
   await healthy(ctx);
   const endpoint = await cluster.writeEndpoint(shard);
   await prepare(ctx, endpoint);
   const runId = `${name}-${ctx.run}-${now()}`;
-  // Asked again at every reconnect, so a backend can point the client at a new forward.
-  const w = new Writer(() => cluster.connection(endpoint), runId, writer);
+  // Where the backend runs its clients (kube: a pod in the cluster), else from here; connection() is asked again
+  // at every reconnect, so a backend can point the client at a new forward.
+  const w = cluster.writer ? await cluster.writer(endpoint, runId, writer) : new Writer(() => cluster.connection(endpoint), runId, writer);
   w.start();
   const hosts = new Map((await cluster.members(shard)).map((m) => [m.name, m.host]));
   const hostOf = async (m: string) => hosts.get(m) ?? (await cluster.members(shard)).find((x) => x.name === m)!.host;

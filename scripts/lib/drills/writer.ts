@@ -2,16 +2,16 @@
 // the server that acknowledged it (inet_server_addr(): the pod behind the Service or pooler) and every error.
 // Reusable outside drills (benchmarks): it only needs connection parameters.
 import pg from 'pg';
-import { clientConfig, sleep, type ConnectionInfo } from '../cluster.ts';
+import { clientConfig, sleep, type Ack, type ClientError, type ConnectionInfo, type DrillWriter, type WriterOptions } from '../cluster.ts';
 
-export type Ack = { id: number; sentAt: number; ackAt: number; server: string };
-export type ClientError = { id: number; at: number; message: string };
+export type { Ack, ClientError, DrillWriter, WriterOptions };
+
 
 export const TABLE = 'pgfleet_drill';
 
 export const CREATE_TABLE = `CREATE TABLE IF NOT EXISTS ${TABLE} (id bigint PRIMARY KEY, run text NOT NULL, at timestamptz NOT NULL DEFAULT clock_timestamp(), server text)`;
 
-export class Writer {
+export class Writer implements DrillWriter {
   readonly acks: Ack[] = [];
   readonly errors: ClientError[] = [];
   private running = false;
@@ -20,7 +20,7 @@ export class Writer {
   private seq: number;
 
   /** `target`: connection parameters, or a function asked again at every reconnect (a backend may re-forward a port). */
-  constructor(private target: ConnectionInfo | (() => Promise<ConnectionInfo>), readonly run: string, private opts: { intervalMs?: number; timeoutMs?: number; firstId?: number } = {}) {
+  constructor(private target: ConnectionInfo | (() => Promise<ConnectionInfo>), readonly run: string, private opts: WriterOptions = {}) {
     this.seq = opts.firstId ?? Date.now() * 1000;
   }
 

@@ -27,6 +27,8 @@ export type E2E = {
   context: string;
   kubeconfig: string;
   nodes: NodeAccess;
+  /** where the writers run (KubeOptions.client) */
+  client?: { node?: string };
   work: string;
   log(line: string): void;
 };
@@ -73,7 +75,7 @@ async function upgrade(e: E2E, ns: string, version: string, set: string[]): Prom
   }
 }
 
-const cluster = (e: E2E, ns: string) => new KubeCluster({ context: e.context, namespace: ns, release: 'db', kubeconfig: e.kubeconfig, nodes: e.nodes });
+const cluster = (e: E2E, ns: string) => new KubeCluster({ context: e.context, namespace: ns, release: 'db', kubeconfig: e.kubeconfig, nodes: e.nodes, client: e.client });
 
 /** Every shard's member count and Patroni state, once each member runs or streams. */
 async function settled(c: KubeCluster, members: number): Promise<void> {
@@ -107,7 +109,7 @@ async function underWriter(e: E2E, c: KubeCluster, what: string, body: () => Pro
   const shard = (await c.shards())[0]!;
   const endpoint = await c.writeEndpoint(shard);
   await waitFor('the rw pooler to take the writer table', 120_000, async () => { await Writer.prepare(await c.connection(endpoint)); return true; }, 1000);
-  const w = new Writer(() => c.connection(endpoint), `lifecycle-${what}-${Date.now()}`, { intervalMs: 50 });
+  const w = await c.writer(endpoint, `lifecycle-${what}-${Date.now()}`, { intervalMs: 50 });
   w.start();
   try {
     await waitFor('the writer to get acknowledgements', 60_000, async () => w.acks.length >= 10, 100);

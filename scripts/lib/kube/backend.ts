@@ -5,7 +5,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { exec } from '../localpg.ts';
 import { parse as parseYaml } from 'yaml';
 import { toolPath } from '../tools.ts';
-import { SWITCHOVER_SCRIPT, sleep, waitFor, type Cluster, type ConnectionInfo, type Endpoint, type Member, type Signal } from '../cluster.ts';
+import { SWITCHOVER_SCRIPT, sleep, waitFor, type Cluster, type ConnectionInfo, type DrillWriter, type Endpoint, type Member, type Signal, type WriterOptions } from '../cluster.ts';
+import { Writer } from '../drills/writer.ts';
+import { CLIENT_POD, clientPodManifest, InClusterWriter } from './client.ts';
 
 /**
  * How the backend reaches a node's own processes, below Kubernetes (kind: each node is a Docker container). With it,
@@ -20,7 +22,11 @@ export type NodeAccess = {
   unpause(node: string): Promise<void>;
 };
 
-export type KubeOptions = { context: string; namespace: string; release?: string; kubectl?: string; kubeconfig?: string; nodes?: NodeAccess };
+/**
+ * `client`: run the drills' writer in a pod of the cluster (on `node`, one the drills never stop), so clients reach
+ * the poolers through Services and kube-proxy as applications do; without it they port-forward from here.
+ */
+export type KubeOptions = { context: string; namespace: string; release?: string; kubectl?: string; kubeconfig?: string; nodes?: NodeAccess; client?: { node?: string } };
 type RunResult = { status: number; stdout: string; stderr: string };
 export type Runner = (args: string[], input?: string, timeoutMs?: number) => RunResult | Promise<RunResult>;
 
@@ -388,6 +394,30 @@ export class KubeCluster implements Cluster {
     return /^\s*client_tls_sslmode\s*=/m.test(ini) && !/^\s*client_tls_sslmode\s*=\s*disable\s*$/m.test(ini);
   }
 
+  private client?: Promise<void>;
+
+  /** The in-cluster client pod: the database image, the release's client label (from its NetworkPolicies). */
+  private async startClient(): Promise<void> {
+    const pod = (await this.pods((await this.shards())[0]!))[0];
+    const image = pod?.spec.containers.find((c: any) => c.name === 'postgres')?.image;
+    if (!image) throw new Error('no database pod to take the client image from');
+    const policies = JSON.parse(await this.kubectl(['get', 'networkpolicies', '-o', 'json'])).items as any[];
+    const label = policies.flatMap((np) => np.spec.ingress ?? []).flatMap((r: any) => r.from ?? [])
+      .flatMap((f: any) => Object.keys(f.podSelector?.matchLabels ?? {})).find((k: string) => k.endsWith('-client'));
+    await this.kubectl(['delete', 'pod', CLIENT_POD, '--ignore-not-found', '--wait=true']);
+    await this.kubectl(['apply', '-f', '-'], JSON.stringify(clientPodManifest(image, label ? { [label]: 'true' } : {}, this.opts.client?.node)));
+    await this.kubectl(['wait', `pod/${CLIENT_POD}`, '--for=condition=Ready', '--timeout=120s'], undefined, 130_000);
+  }
+
+  async writer(endpoint: Endpoint, run: string, opts: WriterOptions = {}): Promise<DrillWriter> {
+    if ('member' in endpoint) throw new Error('kube backend: clients reach Services, not members');
+    if (!this.opts.client) return new Writer(() => this.connection(endpoint), run, opts);
+    await (this.client ??= this.startClient());
+    const svc = await this.serviceFor(endpoint);
+    const cred = await this.credentials(endpoint.shard);
+    return new InClusterWriter([this.opts.kubectl ?? toolPath('kubectl'), ...this.base()], { host: svc.name, port: svc.port, ...cred, tls: svc.tls ?? Boolean(cred.ca) }, run, opts);
+  }
+
   async writeEndpoint(shard: string): Promise<Endpoint> {
     return { service: 'rw', shard };
   }
@@ -437,5 +467,9 @@ export class KubeCluster implements Cluster {
   async close(): Promise<void> {
     for (const c of this.forwards.values()) c.kill();
     this.forwards.clear();
+    if (this.client) {
+      this.client = undefined;
+      await this.run([...this.base(), 'delete', 'pod', CLIENT_POD, '--ignore-not-found', '--wait=false']);
+    }
   }
 }
