@@ -8,6 +8,13 @@ import { EXPORTER_CONTAINER, PATRONI_CONTAINER } from './metrics.ts';
 export const SELECTOR_PLACEHOLDER = 'pgfleet_selector=""';
 const S = SELECTOR_PLACEHOLDER;
 
+/**
+ * The matcher the chart replaces, per release, with `namespace="<ns>", persistentvolumeclaim=~"data-<fullname>-shard-[0-9]+-[0-9]+"`:
+ * the data volumes, as the kubelet's volume metrics name them.
+ */
+export const VOLUME_SELECTOR_PLACEHOLDER = 'pgfleet_volume_selector=""';
+const V = VOLUME_SELECTOR_PLACEHOLDER;
+
 /** Where the runbooks live (the chart README's "Runbooks" section; anchors are the lower-cased alert names). */
 export const RUNBOOK_BASE = 'https://github.com/pgfleet/pgfleet/blob/main/charts/pgfleet/README.md';
 
@@ -17,6 +24,7 @@ export const THRESHOLDS = {
   archiveStaleSeconds: 1800,
   walSegmentBytes: 16 * 1024 * 1024,
   connectionsRatio: 0.85,
+  volumeUsedRatio: 0.8,
 } as const;
 
 export type Alert = {
@@ -110,6 +118,14 @@ export const alerts: Alert[] = [
     severity: 'warning',
     summary: '{{ $labels.pod }} uses {{ $value | humanizePercentage }} of max_connections',
     description: `Client connections on {{ $labels.pod }} (shard {{ $labels.cluster_name }}) have been above ${THRESHOLDS.connectionsRatio * 100}% of max_connections for 5 minutes: new connections will soon be refused.`,
+  },
+  {
+    alert: 'PgfleetVolumeFillingUp',
+    expr: `max by (namespace, persistentvolumeclaim) (kubelet_volume_stats_used_bytes{${V}}) / max by (namespace, persistentvolumeclaim) (kubelet_volume_stats_capacity_bytes{${V}}) > ${THRESHOLDS.volumeUsedRatio}`,
+    for: '5m',
+    severity: 'warning',
+    summary: 'Data volume {{ $labels.persistentvolumeclaim }} is {{ $value | humanizePercentage }} full',
+    description: `The data volume {{ $labels.persistentvolumeclaim }} in namespace {{ $labels.namespace }} has been more than ${THRESHOLDS.volumeUsedRatio * 100}% full for 5 minutes (the kubelet's volume metrics). PostgreSQL stops when it is full: WAL waiting to be archived, a replication slot holding WAL, or data growth.`,
   },
 ];
 

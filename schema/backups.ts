@@ -68,7 +68,7 @@ export const backups: Record<string, Schema> = {
     archiveAsync: obj('Asynchronous archiving: WAL is pushed and prefetched in parallel through a spool volume.', {
       enabled: bool('Use `archive-async` (recommended with busy shards or a distant S3).', true),
       spoolSizeLimit: str('Size limit of the spool emptyDir (the spool is a cache; losing it is safe).', '2Gi', { pattern: QUANTITY }),
-      pushQueueMax: str('`archive-push-queue-max`: once this much WAL waits, WAL is DROPPED so PostgreSQL keeps running (PITR has a gap until the next backup). Empty: never drop, the disk may fill instead.', '', { pattern: `^(${QUANTITY.slice(1, -1)})?$` }),
+      pushQueueMax: str('`archive-push-queue-max`: once this much WAL waits to be archived, pgBackRest DROPS it so the primary keeps running (point-in-time recovery has a gap until the next backup). `auto`: a quarter of `storage.size`. A size must stay under half of `storage.size`. Empty: never drop WAL; an S3 outage then fills the volume and stops the primary.', 'auto', { pattern: `^(auto|${QUANTITY.slice(1, -1)})?$` }),
       getQueueMax: str('`archive-get-queue-max`: WAL prefetched for replicas and restores.', '128Mi', { pattern: QUANTITY }),
     }),
     fromStandby: bool('Take backups from a standby (`backup-standby`); the primary only serves the start/stop calls. Needs `replicas >= 1`.', false),

@@ -1,5 +1,5 @@
 // Values for the shards themselves: topology, Patroni, PostgreSQL, storage, scheduling, security.
-import { bool, int, k8s, K8S_NAME, list, map, obj, oneOf, QUANTITY, str, type Schema } from './dsl.ts';
+import { bool, CIDR, int, k8s, K8S_NAME, list, map, obj, oneOf, QUANTITY, str, type Schema } from './dsl.ts';
 import { IMAGE_TAG } from '../scripts/lib/versions.ts';
 
 const resources = (cpu: string, memory: string, limitMemory: string) => k8s(
@@ -120,8 +120,8 @@ export const core: Record<string, Schema> = {
   networkPolicy: obj('NetworkPolicies: on by default, allowing exactly the flows the chart needs.', {
     enabled: bool('Create NetworkPolicies.', true),
     allowedClients: list('Extra peers (NetworkPolicyPeer objects) allowed to reach PostgreSQL and the poolers. Pods labelled `<fullname>-client: "true"` in the namespace are always allowed.', { type: 'object', minProperties: 1 }),
-    kubeAPIServerCIDRs: list('CIDRs of the Kubernetes API server (Patroni\'s DCS); narrow this to your control plane.', { type: 'string', pattern: '^[0-9a-fA-F.:]+/[0-9]{1,3}$' }, ['0.0.0.0/0'], { minItems: 1 }),
-    kubeAPIServerPorts: list('Ports of the Kubernetes API server.', { type: 'integer', minimum: 1, maximum: 65535 }, [443, 6443], { minItems: 1 }),
+    kubeAPIServerCIDRs: list('CIDRs (IPv4 or IPv6) of the Kubernetes API server endpoints, Patroni\'s DCS. List the addresses behind the `kubernetes` Service, not its ClusterIP: most NetworkPolicy implementations see the connection after kube-proxy has rewritten it to an endpoint (`kubectl get endpointslices -n default -l kubernetes.io/service-name=kubernetes -o jsonpath=\'{.items[*].endpoints[*].addresses[*]}\'`, each as `/32` or `/128`; add the ClusterIP too for implementations that filter before the rewrite). The default allows any address on `kubeAPIServerPorts`.', { type: 'string', pattern: CIDR }, ['0.0.0.0/0', '::/0'], { minItems: 1 }),
+    kubeAPIServerPorts: list('Ports of the Kubernetes API server, as its endpoints listen (after the rewrite: usually 6443, 443 on some managed control planes).', { type: 'integer', minimum: 1, maximum: 65535 }, [443, 6443], { minItems: 1 }),
   }),
   upgradeGuards: obj('Refuse, at upgrade time, changes that would lose data or break a running cluster (compared with the state recorded at the last install/upgrade).', {
     allowShardRemoval: bool('Allow lowering `shards`: the removed shards\' StatefulSets are deleted (their PVCs are kept) and their data is no longer served.', false),

@@ -47,6 +47,12 @@ export const k8s = (description: string, def: Record<string, unknown> = {}): Sch
 
 export const K8S_NAME = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
 export const QUANTITY = '^[0-9]+(\\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$';
+const OCTET = '(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])';
+/**
+ * An IPv4 CIDR (four octets 0-255, prefix 0-32) or an IPv6 one (hex groups and colons, at least one colon, an
+ * optional dotted tail, prefix 0-128), as a NetworkPolicy ipBlock takes it.
+ */
+export const CIDR = `^((${OCTET}\\.){3}${OCTET}/(3[0-2]|[12]?[0-9])|[0-9a-fA-F]*:[0-9a-fA-F:.]*/(12[0-8]|1[01][0-9]|[1-9]?[0-9]))$`;
 /** Five-field cron expression or a @macro. Checked more strictly at render time where helm allows. */
 export const CRON = '^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|(\\S+\\s+){4}\\S+)$';
 

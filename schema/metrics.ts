@@ -52,7 +52,13 @@ export const PATRONI_METRICS = [
 /** Series Prometheus itself adds to every scrape target. */
 export const SCRAPE_METRICS = ['up', 'scrape_duration_seconds', 'scrape_samples_scraped'] as const;
 
-export const KNOWN_METRICS: ReadonlySet<string> = new Set([...EXPORTER_METRICS, ...PATRONI_METRICS, ...SCRAPE_METRICS]);
+/**
+ * The kubelet's volume metrics (scraped by the cluster's own monitoring, e.g. kube-prometheus-stack's kubelet
+ * ServiceMonitor, not by this chart's PodMonitor), labelled `namespace` and `persistentvolumeclaim`.
+ */
+export const KUBELET_METRICS = ['kubelet_volume_stats_used_bytes', 'kubelet_volume_stats_capacity_bytes'] as const;
+
+export const KNOWN_METRICS: ReadonlySet<string> = new Set([...EXPORTER_METRICS, ...PATRONI_METRICS, ...SCRAPE_METRICS, ...KUBELET_METRICS]);
 
 /**
  * Labels every series of the database pods carries, set by the chart's PodMonitor: `namespace` and `pod`

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Document, isMap, isScalar, type YAMLMap } from 'yaml';
 import { defaults, type Schema } from '../../schema/dsl.ts';
-import { rulesDocument, SELECTOR_PLACEHOLDER } from '../../schema/alerts.ts';
+import { rulesDocument, SELECTOR_PLACEHOLDER, VOLUME_SELECTOR_PLACEHOLDER } from '../../schema/alerts.ts';
 import { dashboardModel } from '../../schema/dashboard.ts';
 import { model } from '../../schema/index.ts';
 import { chartDir, root } from './tools.ts';
@@ -60,7 +60,7 @@ function prometheusRules(): string {
   const doc = new Document(rulesDocument());
   doc.commentBefore = ` ${HEADER.replace('from schema/', 'from schema/alerts.ts')}\n`
     + ` templates/monitoring/prometheusrule.yaml embeds these rules per release, replacing the matcher\n`
-    + ` ${SELECTOR_PLACEHOLDER} with the release's namespace and shards. Runbooks: charts/pgfleet/README.md#runbooks`;
+    + ` ${SELECTOR_PLACEHOLDER} with the release's namespace and shards, ${VOLUME_SELECTOR_PLACEHOLDER} with its data volumes. Runbooks: charts/pgfleet/README.md#runbooks`;
   return doc.toString({ lineWidth: 0 });
 }
 

@@ -117,7 +117,7 @@ confs('second repository, S3 CA bundle and the s3rver-style settings come from v
   assert.is(g['repo2-retention-full-type'], 'time');
   assert.is(g['repo2-retention-full'], '14');
   assert.is(g['repo1-path'], '/prod/orders');
-  assert.is(g['archive-push-queue-max'], '8GiB');
+  assert.is(g['archive-push-queue-max'], '4GiB');
   const local = conf(render({ values: [ci('22-backups-s3rver-values.yaml')] }).objects, S0).global;
   assert.is(local['repo1-s3-endpoint'], 's3rver.local');
   assert.is(local['repo1-storage-port'], '4568');
@@ -143,6 +143,13 @@ confs('repository host (backup Jobs): every pod of the shard is a TLS pgN-host; 
   const verify = conf(objects, S0, 'verify.conf');
   assert.is(verify[S0]['pg1-host'], undefined, 'verification restores locally, it never reaches the database pods');
   assert.is(verify[S0]['pg1-path'], '/var/lib/postgresql/data/pgdata');
+});
+confs('the WAL push queue is bounded by default: a quarter of storage.size (auto), so an S3 outage drops WAL before the volume fills', () => {
+  const queue = (set: Record<string, string>) => conf(renderWith(set), S0).global['archive-push-queue-max'];
+  assert.is(queue({}), '2560MiB', 'default storage.size 10Gi');
+  assert.is(queue({ 'storage.size': '500G' }), '119209MiB', 'decimal units: 500e9 bytes / 4, in MiB');
+  assert.is(queue({ 'storage.size': '1.5Gi' }), '384MiB');
+  assert.is(queue({ 'backups.archiveAsync.pushQueueMax': '' }), undefined, 'empty: never drop WAL, as asked');
 });
 confs('sizes are converted to pgBackRest units', () => {
   const g = conf(renderWith({ 'backups.archiveAsync.pushQueueMax': '500M', 'backups.archiveAsync.getQueueMax': '64Mi' }), S0).global;

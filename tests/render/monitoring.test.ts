@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parse } from 'yaml';
-import { SELECTOR_PLACEHOLDER } from '../../schema/alerts.ts';
+import { SELECTOR_PLACEHOLDER, VOLUME_SELECTOR_PLACEHOLDER } from '../../schema/alerts.ts';
 import { find, helm, one, render, type K8sObject } from '../../scripts/lib/helm.ts';
 import { chartDir, toolPath } from '../../scripts/lib/tools.ts';
 import { startFakeApiServer } from '../lib/fake-apiserver.ts';
@@ -165,7 +165,9 @@ rule('embeds the generated rules with the release\'s namespace and shards in eve
   assert.equal(rules.map((x: any) => x.alert), source.map((x: any) => x.alert));
   for (const [i, x] of rules.entries()) {
     assert.not.match(x.expr, SELECTOR_PLACEHOLDER);
-    assert.is(x.expr, source[i].expr.replaceAll(SELECTOR_PLACEHOLDER, 'namespace="prod", cluster_name=~"db-pgfleet-shard-[0-9]+"'));
+    assert.not.match(x.expr, VOLUME_SELECTOR_PLACEHOLDER);
+    assert.is(x.expr, source[i].expr.replaceAll(SELECTOR_PLACEHOLDER, 'namespace="prod", cluster_name=~"db-pgfleet-shard-[0-9]+"')
+      .replaceAll(VOLUME_SELECTOR_PLACEHOLDER, 'namespace="prod", persistentvolumeclaim=~"data-db-pgfleet-shard-[0-9]+-[0-9]+"'));
     assert.equal(x.annotations, source[i].annotations);
   }
 });
@@ -175,7 +177,7 @@ rule('alertLabels reach every alert but never replace its severity; dots in the 
   for (const [i, x] of r.spec.groups.flatMap((g: any) => g.rules).entries()) {
     assert.is(x.labels.team, 'data');
     assert.is(x.labels.severity, source[i].labels.severity);
-    assert.match(x.expr, 'cluster_name=~"db[.]v2-pgfleet-shard-[0-9]+"');
+    assert.ok(x.expr.includes('cluster_name=~"db[.]v2-pgfleet-shard-[0-9]+"') || x.expr.includes('persistentvolumeclaim=~"data-db[.]v2-pgfleet-shard-[0-9]+-[0-9]+"'), x.expr);
   }
 });
 rule.run();

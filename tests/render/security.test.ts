@@ -158,10 +158,12 @@ net('5432 from labelled clients and networkPolicy.allowedClients', () => {
   assert.ok(from.some((f: any) => f.podSelector?.matchLabels?.['db-pgfleet-client'] === 'true'));
   assert.ok(from.some((f: any) => f.namespaceSelector?.matchLabels?.team === 'payments'));
 });
-net('egress: DNS, the shard, the API server CIDRs and ports from values', () => {
-  const p = policy({ 'networkPolicy.kubeAPIServerCIDRs[0]': '10.43.0.1/32', 'networkPolicy.kubeAPIServerPorts[0]': 6443 });
-  const api = p.spec.egress.find((r: any) => r.to?.some((t: any) => t.ipBlock));
-  assert.equal(api.to, [{ ipBlock: { cidr: '10.43.0.1/32' } }]);
+net('egress: DNS, the shard, the API server CIDRs and ports from values; by default any address of either family', () => {
+  const apiRule = (p: any) => p.spec.egress.find((r: any) => r.to?.some((t: any) => t.ipBlock));
+  assert.equal(apiRule(policy()).to, [{ ipBlock: { cidr: '0.0.0.0/0' } }, { ipBlock: { cidr: '::/0' } }], 'IPv6 and dual-stack clusters reach the API server too');
+  const p = policy({ 'networkPolicy.kubeAPIServerCIDRs': '{172.18.0.3/32,fd00:10::3/128}', 'networkPolicy.kubeAPIServerPorts': '{6443}' });
+  const api = apiRule(p);
+  assert.equal(api.to, [{ ipBlock: { cidr: '172.18.0.3/32' } }, { ipBlock: { cidr: 'fd00:10::3/128' } }]);
   assert.equal(api.ports.map((x: any) => x.port), [6443]);
   assert.ok(p.spec.egress.some((r: any) => r.ports.some((x: any) => x.port === 53 && x.protocol === 'UDP')));
 });

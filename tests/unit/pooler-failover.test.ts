@@ -110,13 +110,23 @@ failover('the `helm test` pod, as rendered, writes and reads back a row as the a
   const pod = one(rendered, 'Pod', 'db-pgfleet-test-shard-0');
   const c = pod.spec.containers[0];
   const env = Object.fromEntries(c.env.filter((e: any) => 'value' in e).map((e: any) => [e.name, String(e.value)]));
-  const r = await run(c.command.map((a: string) => expand(a, env)), { // as the kubelet hands it over
-    env: { ...env, PGHOST: '127.0.0.1', PGPORT: String(st.pgs[0]!.port), PGPASSWORD: passwords.PGFLEET_APP_PASSWORD, PATH: `${PGBIN}:${process.env.PATH}` },
+  assert.equal([env.POOLER_RW, env.POOLER_RO, env.POOLER_PORT], ['db-pgfleet-shard-0-pgbouncer-rw', 'db-pgfleet-shard-0-pgbouncer-ro', '6432']);
+  // Here the Services are 127.0.0.1: PostgreSQL A for -primary, the one PgBouncer (to A) for both pools.
+  const local = { PGHOST: '127.0.0.1', PGPORT: String(st.pgs[0]!.port), POOLER_RW: '127.0.0.1', POOLER_RO: '127.0.0.1', POOLER_PORT: String(st.bouncer!.port) };
+  const test = (extra: Record<string, string>) => run(c.command.map((a: string) => expand(a, env)), { // as the kubelet hands it over
+    env: { ...env, ...local, ...extra, PGPASSWORD: passwords.PGFLEET_APP_PASSWORD, PATH: `${PGBIN}:${process.env.PATH}` },
     timeoutMs: 30_000,
   });
+  const r = await test({ POOLER_RO_STANDBY: 'false' });
   assert.is(r.status, 0, `${r.stdout}\n${r.stderr}`);
-  assert.match(r.stdout, /shard 0: write and read through db-pgfleet-shard-0-primary ok/);
-  assert.is(st.pgs[0]!.psql('SELECT count(*) FROM pgfleet_helm_test', 'app').stdout.trim(), '0', 'the test row is deleted again');
+  assert.match(r.stdout, /db-pgfleet-shard-0: write and read through 127\.0\.0\.1 \(\) ok/);
+  assert.match(r.stdout, /db-pgfleet-shard-0: write and read through 127\.0\.0\.1 \(disable\) ok/, 'through the rw pool');
+  assert.match(r.stdout, /db-pgfleet-shard-0: read through 127\.0\.0\.1 \(disable, standby: false\) ok/, 'through the ro pool');
+  assert.is(st.pgs[0]!.psql('SELECT count(*) FROM pgfleet_helm_test', 'app').stdout.trim(), '0', 'the test rows are deleted again');
+  // the ro check fails when the ro pool reaches a primary where a standby is expected (replicas > 0)
+  const wrong = await test({});
+  assert.is.not(wrong.status, 0);
+  assert.match(wrong.stdout, /reached a server with pg_is_in_recovery\(\) = 'false', expected true/);
 });
 
 failover('after the Service moves, the pooled server connection stays pinned to A (the bug class)', async () => {

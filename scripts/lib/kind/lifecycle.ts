@@ -35,8 +35,18 @@ export type E2E = {
 
 const CHART_YAML = 'charts/pgfleet/Chart.yaml';
 const TABLE = 'pgfleet_lifecycle';
-/** The release's values throughout (the 3 nodes share 2 cores: 100m per database pod). */
-const VALUES = ['shards=2', 'replicas=1', 'resources.requests.cpu=100m'];
+/**
+ * The release's values throughout: 2 shards of 2 pods (the 3 nodes share 2 cores: 100m per database pod), and the
+ * API server admitted by its endpoint addresses, read as the chart README tells users to (a policy on the Service's
+ * ClusterIP matches nothing here: pgfleet-net filters after kube-proxy's rewrite).
+ */
+function baseValues(e: E2E): string[] {
+  const addresses = e.kubectl(['get', 'endpointslices', '-n', 'default', '-l', 'kubernetes.io/service-name=kubernetes',
+    '-o', 'jsonpath={.items[*].endpoints[*].addresses[*]}'], { quiet: true }).trim().split(/\s+/).filter(Boolean);
+  if (!addresses.length) throw new Error('no endpoint address behind the kubernetes Service');
+  const cidrs = addresses.map((a) => `${a}/${a.includes(':') ? 128 : 32}`);
+  return ['shards=2', 'replicas=1', 'resources.requests.cpu=100m', `networkPolicy.kubeAPIServerCIDRs={${cidrs.join(',')}}`];
+}
 
 /**
  * The newest chart release of the previous minor version (0.8.x -> the last 0.7.x), from the git history of
@@ -63,10 +73,10 @@ function publishPrevious(e: E2E, commit: string, version: string): void {
 }
 
 /** `helm upgrade` without blocking the event loop (a writer may be running), then every workload rolled out. */
-async function upgrade(e: E2E, ns: string, version: string, set: string[]): Promise<void> {
+async function upgrade(e: E2E, ns: string, version: string, values: string[]): Promise<void> {
   const argv = ['upgrade', 'db', `oci://${e.registry}/charts/pgfleet`, '--version', version, '--plain-http', '--namespace', ns,
-    ...e.images, ...[...VALUES, ...set].flatMap((kv) => ['--set', kv]), '--wait', '--timeout', '10m', '--kubeconfig', e.kubeconfig];
-  e.log(`$ helm ${argv.slice(0, 6).join(' ')} ${set.join(' ')}`);
+    ...e.images, ...values.flatMap((kv) => ['--set', kv]), '--wait', '--timeout', '10m', '--kubeconfig', e.kubeconfig];
+  e.log(`$ helm ${argv.slice(0, 4).join(' ')} ${values.filter((v) => !v.startsWith('networkPolicy.')).join(' ')}`);
   const r = await exec([toolPath('helm'), ...argv], { timeoutMs: 12 * 60_000 });
   if (r.status !== 0) throw new Error(`helm upgrade failed: ${r.stderr.trim().split('\n').slice(-6).join('\n')}`);
   for (const w of e.kubectl(['-n', ns, 'get', 'statefulsets,deployments', '-o', 'name'], { quiet: true }).split('\n').filter(Boolean)) {
@@ -128,8 +138,9 @@ async function underWriter(e: E2E, c: KubeCluster, what: string, body: () => Pro
 
 export async function lifecycle(e: E2E, current: string): Promise<void> {
   const prev = previousRelease(current);
+  const values = baseValues(e);
   const ok = await e.check(`lifecycle: chart ${prev.version} (git ${prev.commit.slice(0, 12)}) packaged from git and pushed`, () => publishPrevious(e, prev.commit, prev.version));
-  const ns = ok ? await e.install(`life`, prev.version, VALUES) : undefined;
+  const ns = ok ? await e.install('life', prev.version, values) : undefined;
   if (!ns) return;
   let expected: Record<string, string> = {};
   const same = async (c: KubeCluster) => {
@@ -142,7 +153,7 @@ export async function lifecycle(e: E2E, current: string): Promise<void> {
     if (Object.values(expected).some((v) => !v.startsWith('1000/'))) throw new Error(`rows: ${JSON.stringify(expected)}`);
   });
   const upgraded = await e.check(`lifecycle: helm upgrade ${prev.version} -> ${current}: every pod rolled out and Ready, helm test passes, every row there`, async () => {
-    await upgrade(e, ns, current, []);
+    await upgrade(e, ns, current, values);
     const c = cluster(e, ns);
     try { await settled(c, 2); await same(c); } finally { await c.close(); }
     e.helmTest(ns);
@@ -163,15 +174,15 @@ export async function lifecycle(e: E2E, current: string): Promise<void> {
   await e.check('lifecycle: replicas 1 -> 2 -> 1 under a writer through the rw pooler: nothing lost, nothing stuck', async () => {
     const c = cluster(e, ns);
     try {
-      await underWriter(e, c, 'replicas 1 -> 2', async () => { await upgrade(e, ns, current, ['replicas=2']); await settled(c, 3); });
-      await underWriter(e, c, 'replicas 2 -> 1', async () => { await upgrade(e, ns, current, ['replicas=1']); await settled(c, 2); });
+      await underWriter(e, c, 'replicas 1 -> 2', async () => { await upgrade(e, ns, current, [...values, 'replicas=2']); await settled(c, 3); });
+      await underWriter(e, c, 'replicas 2 -> 1', async () => { await upgrade(e, ns, current, [...values, 'replicas=1']); await settled(c, 2); });
       await same(c);
     } finally { await c.close(); }
   });
   await e.check('lifecycle: shards 2 -> 3 under a writer; helm test writes through the new shard\'s rw pooler and reads through its ro pooler, verify-full', async () => {
     const c = cluster(e, ns);
     try {
-      await underWriter(e, c, 'shards 2 -> 3', async () => { await upgrade(e, ns, current, ['shards=3']); });
+      await underWriter(e, c, 'shards 2 -> 3', async () => { await upgrade(e, ns, current, [...values, 'shards=3']); });
       const grown = cluster(e, ns);
       try {
         await settled(grown, 2);
@@ -189,7 +200,7 @@ export async function lifecycle(e: E2E, current: string): Promise<void> {
     if (left) throw new Error(`DCS ConfigMaps left behind: ${left.replace(/\n/g, ', ')}`);
     if (volumes().join() !== before.join()) throw new Error(`data volumes before uninstall: ${before.join(', ')}; after: ${volumes().join(', ')}`);
     for (const kept of ['db-pgfleet-auth', 'db-pgfleet-tls-ca']) e.kubectl(['-n', ns, 'get', 'secret', kept], { quiet: true });
-    const again = await e.install('life', current, [...VALUES, 'shards=3']);
+    const again = await e.install('life', current, [...values, 'shards=3']);
     if (again !== ns) throw new Error('the reinstall failed (see above)');
     const c = cluster(e, ns);
     try { await settled(c, 2); await same(c); } finally { await c.close(); }

@@ -75,6 +75,31 @@ socket: /var/run/postgresql
 {{- if regexMatch "[KMGTPE]i$" $q -}}{{ $q }}B{{- else if regexMatch "[kKMGTPE]$" $q -}}{{ upper $q }}B{{- else -}}{{ $q }}{{- end -}}
 {{- end -}}
 
+{{/* A Kubernetes quantity in whole MiB, rounded down (root-free: takes the quantity). */}}
+{{- define "pgfleet.quantityMiB" -}}
+{{- $q := toString . -}}
+{{- $n := regexFind "^[0-9]+(\\.[0-9]+)?" $q -}}
+{{- $unit := trimPrefix $n $q -}}
+{{- $per := dict "" (divf 1 1048576) "Ki" (divf 1 1024) "Mi" 1 "Gi" 1024 "Ti" 1048576 "Pi" 1073741824 "Ei" 1099511627776
+  "k" (divf 1000 1048576) "M" (divf 1000000 1048576) "G" (divf 1000000000 1048576) "T" (divf 1000000000000 1048576)
+  "P" (divf 1000000000000000 1048576) "E" (divf 1000000000000000000 1048576) -}}
+{{- mulf (float64 $n) (index $per $unit) | floor | int64 -}}
+{{- end -}}
+
+{{/*
+archive-push-queue-max in pgBackRest's grammar, or empty (never drop WAL): `auto` is a quarter of storage.size, so a
+long S3 outage drops WAL (a PITR gap until the next backup) before pg_wal fills the volume and stops the primary.
+(root)
+*/}}
+{{- define "pgfleet.backup.pushQueueMax" -}}
+{{- $q := .Values.backups.archiveAsync.pushQueueMax -}}
+{{- if eq $q "auto" -}}
+{{- printf "%dMiB" (div (include "pgfleet.quantityMiB" .Values.storage.size | int64) 4) -}}
+{{- else if $q -}}
+{{- include "pgfleet.backup.size" $q -}}
+{{- end -}}
+{{- end -}}
+
 {{/* Repository path: backups.s3.path or /pgfleet/<namespace>/<fullname>. */}}
 {{- define "pgfleet.backup.repoPath" -}}
 {{- default (printf "/pgfleet/%s/%s" .root.Release.Namespace (include "pgfleet.fullname" .root)) .s3.path -}}
@@ -117,8 +142,8 @@ process-max={{ int $b.processMax }}
 start-fast={{ ternary "y" "n" $b.startFast }}
 archive-async={{ ternary "y" "n" $b.archiveAsync.enabled }}
 spool-path={{ $paths.spool }}
-{{- with $b.archiveAsync.pushQueueMax }}
-archive-push-queue-max={{ include "pgfleet.backup.size" . }}
+{{- with include "pgfleet.backup.pushQueueMax" . }}
+archive-push-queue-max={{ . }}
 {{- end }}
 archive-get-queue-max={{ include "pgfleet.backup.size" $b.archiveAsync.getQueueMax }}
 {{ include "pgfleet.backup.conf.common" . }}

@@ -21,6 +21,14 @@
       {{- $errors = append $errors (printf "%s.encryption.existingSecret: required when encryption is enabled (a Secret with the key %q holding the cipher passphrase), or set %s.encryption.enabled: false" $repo.path $repo.cfg.encryption.passphraseKey $repo.path) -}}
     {{- end -}}
   {{- end -}}
+  {{- $queue := $b.archiveAsync.pushQueueMax -}}
+  {{- if and $queue (ne $queue "auto") -}}
+    {{- $queueMiB := include "pgfleet.quantityMiB" $queue | int64 -}}
+    {{- $volumeMiB := include "pgfleet.quantityMiB" $v.storage.size | int64 -}}
+    {{- if ge (mul $queueMiB 2) $volumeMiB -}}
+      {{- $errors = append $errors (printf "backups.archiveAsync.pushQueueMax: %s is half or more of storage.size (%s): pg_wal would fill the volume and stop the primary before WAL is dropped; use auto (a quarter) or less than half" $queue $v.storage.size) -}}
+    {{- end -}}
+  {{- end -}}
   {{- if $b.repo2.enabled -}}
     {{- $p1 := include "pgfleet.backup.repoPath" (dict "root" $ "s3" $b.s3) -}}
     {{- $p2 := include "pgfleet.backup.repoPath" (dict "root" $ "s3" $b.repo2.s3) -}}

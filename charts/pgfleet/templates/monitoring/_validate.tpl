@@ -33,6 +33,11 @@
 {{- end -}}
 
 {{/* The release's shards as PromQL matchers (replaces the placeholder of files/prometheus-rules.yaml). */}}
+{{/* The release's data volumes, as the kubelet's volume metrics label them (claim template `data`). */}}
+{{- define "pgfleet.monitoring.volumeSelector" -}}
+{{- printf "namespace=%q, persistentvolumeclaim=~%q" .Release.Namespace (printf "data-%s-shard-[0-9]+-[0-9]+" (include "pgfleet.fullname" . | replace "." "[.]")) -}}
+{{- end -}}
+
 {{- define "pgfleet.monitoring.selector" -}}
 {{- printf "namespace=%q, cluster_name=~%q" .Release.Namespace (printf "%s-shard-[0-9]+" (include "pgfleet.fullname" . | replace "." "[.]")) -}}
 {{- end -}}
