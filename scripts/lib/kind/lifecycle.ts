@@ -76,7 +76,7 @@ function publishPrevious(e: E2E, commit: string, version: string): void {
 async function upgrade(e: E2E, ns: string, version: string, values: string[]): Promise<void> {
   const argv = ['upgrade', 'db', `oci://${e.registry}/charts/pgfleet`, '--version', version, '--plain-http', '--namespace', ns,
     ...e.images, ...values.flatMap((kv) => ['--set', kv]), '--wait', '--timeout', '10m', '--kubeconfig', e.kubeconfig];
-  e.log(`$ helm ${argv.slice(0, 4).join(' ')} ${values.filter((v) => !v.startsWith('networkPolicy.')).join(' ')}`);
+  e.log(`$ helm ${argv.slice(0, 5).join(' ')} ${values.filter((v) => !v.startsWith('networkPolicy.')).join(' ')}`);
   const r = await exec([toolPath('helm'), ...argv], { timeoutMs: 12 * 60_000 });
   if (r.status !== 0) throw new Error(`helm upgrade failed: ${r.stderr.trim().split('\n').slice(-6).join('\n')}`);
   for (const w of e.kubectl(['-n', ns, 'get', 'statefulsets,deployments', '-o', 'name'], { quiet: true }).split('\n').filter(Boolean)) {
