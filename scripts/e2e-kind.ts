@@ -102,7 +102,7 @@ async function startRegistry(): Promise<string> {
  */
 const NOT_HERE: Record<string, string> = {
   '00-defaults-values.yaml': 'the same as the defaults install above',
-  '02-etcd3-values.yaml': 'needs an etcd cluster, and the etcd3 DCS writes no role label on Kubernetes yet (issue 11)',
+  '02-etcd3-values.yaml': 'needs an etcd cluster for the release, which no kind fixture deploys yet',
   '03-cert-manager-values.yaml': 'needs cert-manager, which is not built here',
   '04-existing-secrets-values.yaml': 'needs its credentials and certificate Secrets made outside the chart; no kind fixture makes them yet',
   '05-hardened-values.yaml': 'names a PriorityClass, node labels, taints and a StorageClass of a real production cluster',

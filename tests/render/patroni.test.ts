@@ -41,13 +41,14 @@ store('kubernetes DCS: ConfigMaps, role labels primary/replica, namespaced Role'
   assert.is(patroniConfig(objects, S).etcd3, undefined);
   assert.is(one(objects, 'StatefulSet', S).spec.template.spec.automountServiceAccountToken, true);
 });
-store('etcd3 DCS: hosts rendered, no Kubernetes section, no Role, no API token mounted', () => {
+store('etcd3 DCS: hosts rendered, no Kubernetes section; the Role only patches the database pods (their role label, tests/unit/etcd3-role-label.test.ts)', () => {
   const { objects } = render({ set: { 'patroni.dcs.type': 'etcd3', 'patroni.dcs.etcd3.hosts': '{etcd-a:2379,etcd-b:2379}' } });
   const c = patroniConfig(objects, S);
   assert.is(c.etcd3.hosts, 'etcd-a:2379,etcd-b:2379');
   assert.is(c.kubernetes, undefined);
-  assert.is(find(objects, 'Role').filter((r) => !r.metadata.annotations?.['helm.sh/hook']).length, 0);
-  assert.is(one(objects, 'StatefulSet', S).spec.template.spec.automountServiceAccountToken, false);
+  const roles = find(objects, 'Role').filter((r) => !r.metadata.annotations?.['helm.sh/hook']);
+  assert.equal(roles.map((r) => r.rules), [[{ apiGroups: [''], resources: ['pods'], verbs: ['patch'], resourceNames: ['db-pgfleet-shard-0-0', 'db-pgfleet-shard-0-1'] }]]);
+  assert.is(one(objects, 'StatefulSet', S).spec.template.spec.automountServiceAccountToken, true);
 });
 store.run();
 

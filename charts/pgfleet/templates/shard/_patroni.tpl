@@ -109,5 +109,11 @@ watchdog:
 {{- range $part := list "pgfleet.backup.patroni" "pgfleet.pooler.patroni" -}}
 {{- $config = mustMergeOverwrite $config (include $part $ | fromYaml) -}}
 {{- end -}}
+{{- if eq .root.Values.patroni.dcs.type "etcd3" -}}
+{{- /* etcd3 writes nothing to Kubernetes: the callback writes the role label the Services select on, then
+moves the poolers (files/scripts/patroni-callback.sh). */ -}}
+{{- $callback := "/opt/pgfleet/scripts/patroni-callback.sh" -}}
+{{- $config = mustMergeOverwrite $config (dict "postgresql" (dict "callbacks" (dict "on_start" $callback "on_restart" $callback "on_role_change" $callback))) -}}
+{{- end -}}
 {{- toYaml $config -}}
 {{- end -}}

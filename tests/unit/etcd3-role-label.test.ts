@@ -1,0 +1,99 @@
+// With the etcd3 DCS nothing in Patroni writes to Kubernetes, so the chart's callback must put the `role` label on
+// the pod, or the -primary and -replicas Services never get an endpoint. The rendered scripts run here, as Patroni
+// runs them (patroni-callback.sh ACTION ROLE SCOPE), against a stand-in API server over TLS on 127.0.0.1 that
+// checks the path, the token and the merge patch.
+import { execFileSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { one, render } from '../../scripts/lib/helm.ts';
+import { exec } from '../../scripts/lib/localpg.ts';
+
+const etcd3 = render({ values: ['charts/pgfleet/ci/02-etcd3-values.yaml'] }).objects;
+const scripts = one(etcd3, 'ConfigMap', 'db-pgfleet-scripts').data;
+type Call = { method: string; path: string; auth: string; type: string; body: any };
+const st: { dir: string; server?: Server; port: number; calls: Call[]; status: number } = { dir: '', port: 0, calls: [], status: 200 };
+
+const labels = suite('etcd3: the callback writes the role label the Services select on');
+labels.before(async () => {
+  st.dir = mkdtempSync(join(tmpdir(), 'pgfleet-label-'));
+  const key = join(st.dir, 'key.pem');
+  const cert = join(st.dir, 'ca.crt');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', '/CN=apiserver',
+    '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', key, '-out', cert], { stdio: 'ignore' });
+  writeFileSync(join(st.dir, 'token'), 'the-token\n');
+  for (const [name, text] of Object.entries<string>(scripts)) { writeFileSync(join(st.dir, name), text); chmodSync(join(st.dir, name), 0o755); }
+  st.server = createServer({ key: readFileSync(key), cert: readFileSync(cert) }, (req, res) => {
+    let body = '';
+    req.on('data', (d) => { body += d; });
+    req.on('end', () => {
+      st.calls.push({ method: req.method ?? '', path: req.url ?? '', auth: String(req.headers.authorization), type: String(req.headers['content-type']), body: body ? JSON.parse(body) : undefined });
+      res.writeHead(st.status, { 'content-type': 'application/json' }).end('{}');
+    });
+  });
+  await new Promise<void>((resolve) => st.server!.listen(0, '127.0.0.1', resolve));
+  st.port = (st.server!.address() as AddressInfo).port;
+});
+labels.after(async () => {
+  await new Promise((resolve) => st.server?.close(resolve));
+  rmSync(st.dir, { recursive: true, force: true });
+});
+
+const callback = (args: string[], env: Record<string, string> = {}) => exec([join(st.dir, 'patroni-callback.sh'), ...args], {
+  env: { PATRONI_NAME: 'db-pgfleet-shard-1-0', PATRONI_KUBERNETES_NAMESPACE: 'prod', KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: String(st.port), PGFLEET_SERVICEACCOUNT_DIR: st.dir, ...env },
+  timeoutMs: 30_000,
+});
+
+labels('rendered only with etcd3: Patroni runs the callback on start, restart and role change; the Role may patch only the release\'s database pods', () => {
+  const patroni = (objects: any[]) => one(objects, 'ConfigMap', 'db-pgfleet-shard-0-patroni').data['patroni.yml'] as string;
+  for (const event of ['on_start', 'on_restart', 'on_role_change']) assert.match(patroni(etcd3), `${event}: /opt/pgfleet/scripts/patroni-callback.sh`);
+  const role = one(etcd3, 'Role', 'db-pgfleet-patroni');
+  assert.equal(role.rules, [{ apiGroups: [''], resources: ['pods'], verbs: ['patch'], resourceNames: ['db-pgfleet-shard-0-0', 'db-pgfleet-shard-0-1', 'db-pgfleet-shard-1-0', 'db-pgfleet-shard-1-1'] }]);
+  assert.is(one(etcd3, 'StatefulSet', 'db-pgfleet-shard-0').spec.template.spec.automountServiceAccountToken, true, 'the callback needs the token');
+  const k8s = render().objects;
+  assert.not.ok('label-role.py' in one(k8s, 'ConfigMap', 'db-pgfleet-scripts').data, 'the Kubernetes DCS labels pods itself');
+  assert.not.match(patroni(k8s), 'patroni-callback.sh');
+});
+
+labels('a promotion labels the pod role=primary (merge patch, bearer token, verified TLS), then moves the poolers', async () => {
+  st.calls = [];
+  const r = await callback(['on_role_change', 'primary', 'db-pgfleet-shard-1']);
+  assert.is(r.status, 0, r.stderr);
+  assert.equal(st.calls, [{ method: 'PATCH', path: '/api/v1/namespaces/prod/pods/db-pgfleet-shard-1-0', auth: 'Bearer the-token', type: 'application/merge-patch+json', body: { metadata: { labels: { role: 'primary' } } } }]);
+  assert.match(r.stderr, 'role=primary written');
+  assert.match(r.stderr, 'pgfleet on-role-change', 'the pooler part ran too');
+});
+
+labels('a demotion and a start as replica label role=replica; a standby leader is primary; only a role change moves the poolers', async () => {
+  for (const [args, want] of [[['on_role_change', 'demoted', 's'], 'replica'], [['on_start', 'replica', 's'], 'replica'], [['on_restart', 'standby_leader', 's'], 'primary']] as const) {
+    st.calls = [];
+    const r = await callback([...args]);
+    assert.is(r.status, 0, r.stderr);
+    assert.equal(st.calls.map((c) => c.body.metadata.labels.role), [want], args.join(' '));
+    assert.is(/pgfleet on-role-change/.test(r.stderr), args[0] === 'on_role_change', args.join(' '));
+  }
+});
+
+labels('never fails Patroni: an API server that refuses is retried three times and logged; no API server in the environment is logged', async () => {
+  st.calls = [];
+  st.status = 403;
+  try {
+    const r = await callback(['on_role_change', 'primary', 's']);
+    assert.is(r.status, 0);
+    assert.is(st.calls.length, 3);
+    assert.match(r.stderr, 'attempt 3 failed: HTTP Error 403');
+  } finally { st.status = 200; }
+  st.calls = [];
+  const none = await callback(['on_start', 'replica', 's'], { KUBERNETES_SERVICE_HOST: '' });
+  assert.is(none.status, 0);
+  assert.is(st.calls.length, 0);
+  assert.match(none.stderr, 'no pod name, namespace or Kubernetes API in the environment');
+  const untrusted = await callback(['on_start', 'replica', 's'], { PGFLEET_SERVICEACCOUNT_DIR: tmpdir() });
+  assert.is(untrusted.status, 0);
+  assert.match(untrusted.stderr, 'no service account credentials');
+});
+labels.run();
