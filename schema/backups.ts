@@ -1,7 +1,7 @@
 // Values for pgBackRest: archiving, scheduled backups, restore verification and point-in-time restore.
 // Credentials and the cipher passphrase exist only as Secret references: every object here is closed,
 // so a plaintext `accessKey`, `secretKey` or `passphrase` is an unknown key and the schema refuses it.
-import { bool, int, k8s, list, map, obj, oneOf, QUANTITY, str, type Schema } from './dsl.ts';
+import { bool, int, k8s, list, map, obj, oneOf, QUANTITY, str, SUBDOMAIN_OR_EMPTY, type Schema } from './dsl.ts';
 
 const SECRET_NAME = '^([a-z0-9]([-a-z0-9.]*[a-z0-9])?)?$';
 const SECRET_KEY = '^[-._a-zA-Z0-9]+$';
@@ -106,7 +106,7 @@ export const backups: Record<string, Schema> = {
       schedule: str('Cron schedule of the verification.', '0 5 * * *', { pattern: CRON_STRICT }),
       scratch: obj('Scratch volume the backup is restored into (a generic ephemeral volume, deleted with the pod).', {
         size: str('Size; at least the size of the largest shard.', '10Gi', { pattern: QUANTITY }),
-        storageClass: str('StorageClass; empty uses the cluster default.', ''),
+        storageClass: str('StorageClass; empty uses the cluster default.', '', { pattern: SUBDOMAIN_OR_EMPTY, maxLength: 253 }),
       }),
       timeoutSeconds: int('Seconds allowed for PostgreSQL to reach consistency and answer.', 1800, { minimum: 60 }),
       resources: k8s('Resources of the verification container (PostgreSQL runs in it).', { requests: { cpu: '250m', memory: '512Mi' }, limits: { memory: '2Gi' } }),

@@ -1,5 +1,5 @@
 // Values for the shards themselves: topology, Patroni, PostgreSQL, storage, scheduling, security.
-import { bool, CIDR, int, k8s, K8S_NAME, list, map, obj, oneOf, QUANTITY, str, type Schema } from './dsl.ts';
+import { bool, CIDR, int, k8s, K8S_NAME, LABEL_KEY, list, map, obj, oneOf, QUANTITY, REGISTRY, REPOSITORY, str, SUBDOMAIN_OR_EMPTY, TAG, type Schema } from './dsl.ts';
 import { IMAGE_TAG } from '../scripts/lib/versions.ts';
 
 const resources = (cpu: string, memory: string, limitMemory: string) => k8s(
@@ -8,9 +8,9 @@ const resources = (cpu: string, memory: string, limitMemory: string) => k8s(
 );
 
 export const image = (description: string, repository: string, tag: string): Schema => obj(description, {
-  registry: str('Image registry.', repository.split('/')[0]!),
-  repository: str('Image repository, without the registry.', repository.split('/').slice(1).join('/')),
-  tag: str('Image tag (pinned; never `latest`).', tag, { not: { const: 'latest' } }),
+  registry: str('Image registry: a host name, optionally with `:port`.', repository.split('/')[0]!, { pattern: REGISTRY, maxLength: 255 }),
+  repository: str('Image repository, without the registry: lower-case path components.', repository.split('/').slice(1).join('/'), { pattern: REPOSITORY, maxLength: 255 }),
+  tag: str('Image tag (pinned; never `latest`): up to 128 letters, digits, `_`, `.` and `-`, not starting with `.` or `-`.', tag, { pattern: TAG, not: { const: 'latest' } }),
   digest: str('Image digest (`sha256:...`); when set it wins over the tag.', '', { pattern: '^(sha256:[a-f0-9]{64})?$' }),
   pullPolicy: oneOf('Image pull policy.', ['IfNotPresent', 'Always', 'Never'], 'IfNotPresent'),
 });
@@ -86,7 +86,7 @@ export const core: Record<string, Schema> = {
 
   storage: obj('Persistent storage of each PostgreSQL pod.', {
     size: str('Volume size.', '10Gi', { pattern: QUANTITY }),
-    storageClass: str('StorageClass; empty uses the cluster default.', ''),
+    storageClass: str('StorageClass; empty uses the cluster default.', '', { pattern: SUBDOMAIN_OR_EMPTY, maxLength: 253 }),
     accessModes: list('Access modes.', { type: 'string', enum: ['ReadWriteOnce', 'ReadWriteOncePod'] }, ['ReadWriteOnce'], { minItems: 1 }),
     retainOnDelete: bool('Keep PVCs when the StatefulSet is deleted or scaled down (persistentVolumeClaimRetentionPolicy Retain).', true),
   }),
@@ -94,11 +94,11 @@ export const core: Record<string, Schema> = {
   resources: resources('500m', '1Gi', '2Gi'),
   scheduling: obj('Where pods land.', {
     podAntiAffinity: oneOf('Spread a shard\'s pods across nodes: `soft` (preferred), `hard` (required) or `none`.', ['soft', 'hard', 'none'], 'soft'),
-    topologyKey: str('Topology key for anti-affinity.', 'kubernetes.io/hostname'),
+    topologyKey: str('Topology key for anti-affinity (a node label key).', 'kubernetes.io/hostname', { pattern: LABEL_KEY, maxLength: 317 }),
     zoneSpread: bool('Add a topology spread constraint across `topology.kubernetes.io/zone` (ScheduleAnyway).', true),
     nodeSelector: map('Node selector.', { type: 'string' }),
     tolerations: list('Tolerations.', { type: 'object' }),
-    priorityClassName: str('PriorityClass of the database pods.', ''),
+    priorityClassName: str('PriorityClass of the database pods.', '', { pattern: SUBDOMAIN_OR_EMPTY, maxLength: 253 }),
     terminationGracePeriodSeconds: int('Grace period of a database pod: the primary first hands over (preStop switchover, at most this minus 15 s), then Patroni stops PostgreSQL (fast shutdown).', 60, { minimum: 10, maximum: 3600 }),
   }),
   podLabels: map('Extra labels on database pods (never used in selectors).', { type: 'string' }),

@@ -53,6 +53,14 @@ const OCTET = '(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])';
  * optional dotted tail, prefix 0-128), as a NetworkPolicy ipBlock takes it.
  */
 export const CIDR = `^((${OCTET}\\.){3}${OCTET}/(3[0-2]|[12]?[0-9])|[0-9a-fA-F]*:[0-9a-fA-F:.]*/(12[0-8]|1[01][0-9]|[1-9]?[0-9]))$`;
+/** A DNS-1123 subdomain (StorageClass and PriorityClass names), or empty. */
+export const SUBDOMAIN_OR_EMPTY = '^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*)?$';
+/** A label key: an optional DNS subdomain prefix and `/`, then a name of alphanumerics, `-`, `_` and `.`. */
+export const LABEL_KEY = '^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$';
+/** Image reference parts, as the distribution reference grammar has them: host[:port], path components, tag. */
+export const REGISTRY = '^[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?(\\.[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?)*(:[0-9]{1,5})?$';
+export const REPOSITORY = '^[a-z0-9]+((\\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\\.|_|__|-+)[a-z0-9]+)*)*$';
+export const TAG = '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$';
 /** Five-field cron expression or a @macro. Checked more strictly at render time where helm allows. */
 export const CRON = '^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|(\\S+\\s+){4}\\S+)$';
 

@@ -1,5 +1,5 @@
 // Values for the connection poolers (PgBouncer per shard, or PgDog as the sharding router).
-import { bool, int, k8s, list, map, num, obj, oneOf, str, type Schema } from './dsl.ts';
+import { bool, int, k8s, list, map, num, obj, oneOf, str, SUBDOMAIN_OR_EMPTY, type Schema } from './dsl.ts';
 import { image } from './core.ts';
 
 const ROLE = '^[a-z_][a-z0-9_]{0,62}$';
@@ -20,7 +20,7 @@ export const pooler: Record<string, Schema> = {
     podAntiAffinity: oneOf('Spread a pooler\'s pods across nodes: `soft` (preferred), `hard` (required) or `none`.', ['soft', 'hard', 'none'], 'soft'),
     nodeSelector: map('Node selector of pooler pods.', { type: 'string' }),
     tolerations: list('Tolerations of pooler pods.', { type: 'object' }),
-    priorityClassName: str('PriorityClass of pooler pods.', ''),
+    priorityClassName: str('PriorityClass of pooler pods.', '', { pattern: SUBDOMAIN_OR_EMPTY, maxLength: 253 }),
     service: obj('Pooler Services.', {
       type: oneOf('Service type.', ['ClusterIP', 'NodePort', 'LoadBalancer'], 'ClusterIP'),
       annotations: map('Service annotations.', { type: 'string' }),

@@ -3,7 +3,14 @@ import { X509Certificate } from 'node:crypto';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { find, one, render, renderAsync, type K8sObject } from '../../scripts/lib/helm.ts';
+import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { defaults } from '../../schema/dsl.ts';
+import { model } from '../../schema/index.ts';
+import { ajvErrors, validateValues } from '../lib/ajv.ts';
 import { startFakeApiServer } from '../lib/fake-apiserver.ts';
+import { deepMerge } from '../lib/values.ts';
 
 const S = 'db-pgfleet-shard-0';
 const pem = (secret: any, key: string) => Buffer.from(secret.data[key], 'base64');
@@ -194,3 +201,41 @@ sched('user labels reach pods but never selectors', () => {
   assert.is(sts.metadata.labels.team, 'data');
 });
 sched.run();
+
+const literal = suite('names from values are grammar-checked, never spliced into YAML');
+/** Leaves that were written raw into manifests before chart 0.8.8 (an indented newline added keys to the pod spec). */
+const LEAVES = ['image.registry', 'image.repository', 'image.tag', 'kubectlImage.tag', 'pooler.pgbouncer.image.repository', 'monitoring.exporter.image.registry',
+  'storage.storageClass', 'backups.verify.scratch.storageClass', 'scheduling.priorityClassName', 'pooler.priorityClassName', 'scheduling.topologyKey'];
+const PAYLOADS = ['x\n          hostPID: true', 'x"y', "x'y", 'x$(id)', 'x`id`', 'x #y', 'x\nhost all all 0.0.0.0/0 trust'];
+const withLeaf = (path: string, value: string) => {
+  const over: Record<string, unknown> = {};
+  let at = over;
+  const keys = path.split('.');
+  for (const k of keys.slice(0, -1)) at = (at[k] = {}) as Record<string, unknown>;
+  at[keys.at(-1)!] = value;
+  return over;
+};
+literal('every hostile payload in each of these leaves is refused by the schema, naming the leaf', () => {
+  for (const leaf of LEAVES) {
+    for (const payload of PAYLOADS) {
+      assert.not.ok(validateValues(deepMerge(defaults(model), withLeaf(leaf, payload))), `${leaf} accepted ${JSON.stringify(payload)}`);
+      assert.ok(ajvErrors().some((e) => e.startsWith(`${leaf}:`)), `${leaf}: ${ajvErrors().join('; ')}`);
+    }
+  }
+});
+literal('helm refuses them too, naming the leaf; valid names still render (quoted)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pgfleet-literal-'));
+  try {
+    for (const leaf of LEAVES) {
+      const file = join(dir, 'v.json');
+      writeFileSync(file, JSON.stringify(withLeaf(leaf, PAYLOADS[0]!)));
+      await renderAsync({ values: [file] }).then(() => assert.unreachable(`${leaf} accepted`), (e) => assert.match((e as Error).message, `/${leaf.replaceAll('.', '/')}'`));
+    }
+  } finally { rmSync(dir, { recursive: true, force: true }); }
+  const ok = render({ set: { 'storage.storageClass': 'fast.ssd-1', 'scheduling.priorityClassName': 'db-critical', 'scheduling.topologyKey': 'topology.kubernetes.io/zone', 'image.registry': 'registry.example.com:5000', 'image.repository': 'team/pg__x-y.z', 'image.tag': '17.6_b-1' } }).objects;
+  const sts = one(ok, 'StatefulSet', S);
+  assert.is(sts.spec.volumeClaimTemplates[0].spec.storageClassName, 'fast.ssd-1');
+  assert.is(sts.spec.template.spec.priorityClassName, 'db-critical');
+  assert.is(sts.spec.template.spec.containers[0].image, 'registry.example.com:5000/team/pg__x-y.z:17.6_b-1');
+});
+literal.run();

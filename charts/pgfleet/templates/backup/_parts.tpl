@@ -9,7 +9,7 @@ the backup scripts; a `pgbackrest` sidecar runs `pgbackrest server` (mutual TLS)
 {{- if $v.backups.enabled -}}
 {{- $paths := include "pgfleet.backup.paths" $ | fromYaml -}}
 - name: pgbackrest
-  image: {{ include "pgfleet.image" $v.image }}
+  image: {{ include "pgfleet.image" $v.image | quote }}
   imagePullPolicy: {{ $v.image.pullPolicy }}
   command: [pgbackrest, server]
   ports:

@@ -8,7 +8,7 @@ The postgres_exporter sidecar connects over the Unix socket (shared emptyDir /va
 {{- if $v.monitoring.enabled -}}
 {{- $e := $v.monitoring.exporter -}}
 - name: postgres-exporter
-  image: {{ include "pgfleet.image" $e.image }}
+  image: {{ include "pgfleet.image" $e.image | quote }}
   imagePullPolicy: {{ $e.image.pullPolicy }}
   args:
     - --web.listen-address=:9187
