@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import { waitFor } from '../cluster.ts';
 import { runDrill } from '../drills/index.ts';
-import { Writer } from '../drills/writer.ts';
+import { TABLE as DRILL_TABLE, Writer, writeGap } from '../drills/writer.ts';
 import { KubeCluster, type NodeAccess } from '../kube/backend.ts';
 import { exec } from '../localpg.ts';
 import { root, toolPath } from '../tools.ts';
@@ -128,10 +128,9 @@ async function underWriter(e: E2E, c: KubeCluster, what: string, body: () => Pro
   } finally {
     await w.stop();
   }
-  const present = new Set((await c.sql({ service: 'primary', shard }, `SELECT id FROM pgfleet_drill WHERE run = '${w.run}'`)).map((r) => Number(r[0])));
+  const present = new Set((await c.sql({ service: 'primary', shard }, `SELECT id FROM ${DRILL_TABLE} WHERE run = '${w.run}'`)).map((r) => Number(r[0])));
   const lost = w.acks.filter((a) => !present.has(a.id)).length;
-  let gap = 0;
-  for (let i = 1; i < w.acks.length; i++) gap = Math.max(gap, w.acks[i]!.ackAt - w.acks[i - 1]!.ackAt);
+  const gap = writeGap(w.acks, 0).gapMs;
   e.log(`  ${what}: ${w.acks.length} writes acknowledged, ${lost} lost, ${w.errors.length} client errors, longest gap ${(gap / 1000).toFixed(1)} s`);
   if (lost) throw new Error(`${lost} of ${w.acks.length} acknowledged writes lost during ${what}`);
 }
