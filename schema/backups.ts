@@ -1,7 +1,7 @@
 // Values for pgBackRest: archiving, scheduled backups, restore verification and point-in-time restore.
 // Credentials and the cipher passphrase exist only as Secret references: every object here is closed,
 // so a plaintext `accessKey`, `secretKey` or `passphrase` is an unknown key and the schema refuses it.
-import { bool, int, k8s, list, map, obj, oneOf, QUANTITY, str, SUBDOMAIN_OR_EMPTY, type Schema } from './dsl.ts';
+import { annotations, bool, int, k8s, labels, list, map, obj, oneOf, QUANTITY, str, SUBDOMAIN_OR_EMPTY, type Schema } from './dsl.ts';
 
 const SECRET_NAME = '^([a-z0-9]([-a-z0-9.]*[a-z0-9])?)?$';
 const SECRET_KEY = '^[-._a-zA-Z0-9]+$';
@@ -86,9 +86,9 @@ export const backups: Record<string, Schema> = {
       successfulJobsHistoryLimit: int('Finished Jobs kept per CronJob.', 3, { minimum: 0, maximum: 100 }),
       failedJobsHistoryLimit: int('Failed Jobs kept per CronJob.', 3, { minimum: 0, maximum: 100 }),
       resources: k8s('Resources of the backup Job container.', { requests: { cpu: '100m', memory: '256Mi' }, limits: { memory: '1Gi' } }),
-      nodeSelector: map('Node selector of the Jobs.', { type: 'string' }),
+      nodeSelector: labels('Node selector of the Jobs.'),
       tolerations: list('Tolerations of the Jobs.', { type: 'object' }),
-      podAnnotations: map('Extra annotations on the Job pods.', { type: 'string' }),
+      podAnnotations: annotations('Extra annotations on the Job pods.'),
     }),
     server: obj('The `pgbackrest server` sidecar on every database pod: the backup Jobs reach it over mutual TLS on port 8432.', {
       port: int('TLS server port.', 8432, { minimum: 1024, maximum: 65535 }),
@@ -99,7 +99,7 @@ export const backups: Record<string, Schema> = {
     }),
     pushgatewayUrl: str('Prometheus Pushgateway base URL (`http://host:9091`) that backup and verification Jobs push `pgfleet_backup_*` metrics to; empty: the metrics are only printed in the Job logs.', '', { pattern: '^(https?://[^\\s/:]+(:[0-9]{1,5})?(/[^\\s]*)?)?$' }),
     serviceAccount: obj('ServiceAccount of the backup Jobs: no Role, no token mounted (annotate it for IRSA with `keyType: web-id`).', {
-      annotations: map('ServiceAccount annotations.', { type: 'string' }),
+      annotations: annotations('ServiceAccount annotations.'),
     }),
     verify: obj('Scheduled restore verification: restore the latest backup of each shard into a scratch volume, start PostgreSQL, run sanity queries.', {
       enabled: bool('Render a verification CronJob per shard.', false),
@@ -124,7 +124,7 @@ export const backups: Record<string, Schema> = {
       type: oneOf('`latest` (end of archived WAL), `time`, `lsn`, `name` (a restore point made with pg_create_restore_point) or `immediate` (end of the backup).', ['latest', 'time', 'lsn', 'name', 'immediate'], 'latest'),
       time: str('`type: time`: timestamp with time zone, `YYYY-MM-DD HH:MM:SS[.ffffff]+HH[:MM]` or `...Z`.', '', { pattern: '^([0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{1,6})?(Z|[+-][0-9]{2}(:?[0-9]{2})?))?$' }),
       lsn: str('`type: lsn`: WAL location such as `0/3000060`.', '', { pattern: '^([0-9A-Fa-f]{1,8}/[0-9A-Fa-f]{1,8})?$' }),
-      name: str('`type: name`: restore point name.', '', { maxLength: 63, pattern: '^[^"\\\\]*$' }),
+      name: str('`type: name`: restore point name (letters, digits, space and `-_.:@+/=,`).', '', { maxLength: 63, pattern: '^[-A-Za-z0-9_.:@+/=, ]*$' }),
       exclusive: bool('Stop just before the target instead of just after it (time and lsn).', false),
       timeline: str('`recovery_target_timeline`: `current`, `latest` or a number; empty keeps pgBackRest\'s default.', '', { pattern: '^(current|latest|[0-9]+)?$' }),
     }),

@@ -1,5 +1,5 @@
 // Values for the shards themselves: topology, Patroni, PostgreSQL, storage, scheduling, security.
-import { bool, CIDR, int, k8s, K8S_NAME, LABEL_KEY, list, map, obj, oneOf, QUANTITY, REGISTRY, REPOSITORY, str, SUBDOMAIN_OR_EMPTY, TAG, type Schema } from './dsl.ts';
+import { annotations, bool, CIDR, int, k8s, K8S_NAME, LABEL_KEY, labels, list, map, obj, ONE_LINE, oneOf, QUANTITY, REGISTRY, REPOSITORY, role, str, SUBDOMAIN, SUBDOMAIN_OR_EMPTY, TAG, type Schema } from './dsl.ts';
 import { IMAGE_TAG } from '../scripts/lib/versions.ts';
 
 const resources = (cpu: string, memory: string, limitMemory: string) => k8s(
@@ -15,17 +15,17 @@ export const image = (description: string, repository: string, tag: string): Sch
   pullPolicy: oneOf('Image pull policy.', ['IfNotPresent', 'Always', 'Never'], 'IfNotPresent'),
 });
 
-const parameterValue: Schema = { type: ['string', 'number', 'boolean'] };
+const parameterValue: Schema = { type: ['string', 'number', 'boolean'], pattern: ONE_LINE };
 
 export const core: Record<string, Schema> = {
   global: { type: 'object', description: 'Global values shared with parent charts (free-form).', default: {} },
   nameOverride: str('Replaces the chart name in object names.', '', { pattern: '^([a-z0-9]([-a-z0-9]*[a-z0-9])?)?$', maxLength: 30 }),
   fullnameOverride: str('Replaces the release-derived base name of every object.', '', { pattern: '^([a-z0-9]([-a-z0-9]*[a-z0-9])?)?$', maxLength: 40 }),
-  commonLabels: map('Labels added to every object (never to selectors).', { type: 'string' }),
+  commonLabels: labels('Labels added to every object (never to selectors).'),
   shards: int('Number of independent Patroni clusters (shards). Each shard has its own StatefulSet, Services, PDB and pooler.', 1, { minimum: 1, maximum: 64 }),
   replicas: int('Standbys per shard: each shard runs `replicas + 1` pods. Use 2 in production with synchronous mode.', 1, { minimum: 0, maximum: 8 }),
   image: image('PostgreSQL + Patroni + pgBackRest image (built from images/postgres/Dockerfile).', 'ghcr.io/pgfleet/postgres', IMAGE_TAG),
-  imagePullSecrets: list('Image pull secrets for every pod.', { type: 'object', properties: { name: { type: 'string' } }, required: ['name'] }),
+  imagePullSecrets: list('Image pull secrets for every pod.', { type: 'object', properties: { name: { type: 'string', pattern: SUBDOMAIN, maxLength: 253 } }, required: ['name'], additionalProperties: false }),
 
   patroni: obj('Patroni: leader election, failover and the dynamic configuration of each shard.', {
     dcs: obj('Distributed configuration store holding the leader lock.', {
@@ -56,18 +56,18 @@ export const core: Record<string, Schema> = {
       log_min_duration_statement: 1000, log_connections: 'on', log_disconnections: 'on',
     }, { propertyNames: { pattern: '^[a-z_][a-z0-9_.]*$' } }),
     database: str('Application database, owned by the application role.', 'app', { pattern: '^[a-z_][a-z0-9_]{0,62}$' }),
-    extraPgHba: list('Extra pg_hba.conf lines, inserted before the chart\'s final reject rules. `trust`, `password` and `md5` methods are refused.', { type: 'string', pattern: '^(local|host|hostssl|hostnossl)\\s+\\S+\\s+\\S+' }),
+    extraPgHba: list('Extra pg_hba.conf lines, inserted after the chart\'s superuser rules and before its generic and final reject rules. One line each: fields of letters, digits and `-_.,+/:=` separated by blanks (no quotes, `#` or `@file`). Network lines are `hostssl` with `scram-sha-256`, `cert` or `reject` while TLS is on (`host` without TLS); `local` lines use `scram-sha-256`, `peer` or `reject`; options are `map=` and `clientcert=`. No line may name the superuser on the network, and a `replication` line must name its roles (not `all`).', { type: 'string', pattern: '^(local|host|hostssl|hostnossl|hostgssenc|hostnogssenc)([ \\t]+[-A-Za-z0-9_.,+/:=]+){3,8}[ \\t]*$' }),
   }),
 
   auth: obj('Credentials. Never put passwords in values: use an existing Secret or let the chart generate them once.', {
     existingSecret: str('Secret holding the keys `superuser-password`, `replication-password`, `rewind-password`, `admin-password`, `app-password`, `pooler-password`, `patroni-api-password` (Patroni\'s REST API, user `patroni`) and `monitor-password` (read only when `monitoring.enabled`). `helm install` and `upgrade` refuse a Secret that lacks one. Empty: the chart generates one and reuses it on upgrade.', '', { pattern: '^([a-z0-9]([-a-z0-9.]*[a-z0-9])?)?$' }),
-    superuser: str('Superuser name (reachable only from inside the pod).', 'postgres', { pattern: '^[a-z_][a-z0-9_]{0,62}$' }),
-    replicationUser: str('Replication role name.', 'replicator', { pattern: '^[a-z_][a-z0-9_]{0,62}$' }),
-    rewindUser: str('pg_rewind role name.', 'rewinder', { pattern: '^[a-z_][a-z0-9_]{0,62}$' }),
-    adminUser: str('Administrative role (CREATEDB, CREATEROLE; not a superuser).', 'admin', { pattern: '^[a-z_][a-z0-9_]{0,62}$' }),
-    appUser: str('Unprivileged application role owning the application database.', 'app', { pattern: '^[a-z_][a-z0-9_]{0,62}$' }),
-    poolerUser: str('Role the poolers authenticate as to look up client passwords (auth_query through a SECURITY DEFINER function).', 'pgfleet_pooler', { pattern: '^[a-z_][a-z0-9_]{0,62}$' }),
-    monitorUser: str('Least-privilege role postgres_exporter connects as (LOGIN, member of `pg_monitor`, nothing else); created at bootstrap when `monitoring.enabled`.', 'pgfleet_monitor', { pattern: '^[a-z_][a-z0-9_]{0,62}$' }),
+    superuser: role('Superuser name (reachable only from inside the pod).', 'postgres'),
+    replicationUser: role('Replication role name.', 'replicator'),
+    rewindUser: role('pg_rewind role name.', 'rewinder'),
+    adminUser: role('Administrative role (CREATEDB, CREATEROLE; not a superuser).', 'admin'),
+    appUser: role('Unprivileged application role owning the application database.', 'app'),
+    poolerUser: role('Role the poolers authenticate as to look up client passwords (auth_query through a SECURITY DEFINER function).', 'pgfleet_pooler'),
+    monitorUser: role('Least-privilege role postgres_exporter connects as (LOGIN, member of `pg_monitor`, nothing else); created at bootstrap when `monitoring.enabled`.', 'pgfleet_monitor'),
   }),
 
   tls: obj('TLS for PostgreSQL (server certificate; replication and clients use `hostssl`).', {
@@ -76,9 +76,9 @@ export const core: Record<string, Schema> = {
     existingSecret: str('kubernetes.io/tls Secret with `tls.crt`, `tls.key` and `ca.crt` (provider `existingSecret`).', '', { pattern: '^([a-z0-9]([-a-z0-9.]*[a-z0-9])?)?$' }),
     certManager: obj('cert-manager settings (provider `cert-manager`).', {
       issuerRef: obj('Issuer of the Certificate.', {
-        name: str('Issuer name.', ''),
+        name: str('Issuer name.', '', { pattern: SUBDOMAIN_OR_EMPTY, maxLength: 253 }),
         kind: oneOf('Issuer kind.', ['Issuer', 'ClusterIssuer'], 'Issuer'),
-        group: str('Issuer API group.', 'cert-manager.io'),
+        group: str('Issuer API group.', 'cert-manager.io', { pattern: SUBDOMAIN, maxLength: 253 }),
       }),
       duration: str('Certificate lifetime.', '2160h', { pattern: '^[0-9]+(h|m|s)$' }),
     }),
@@ -96,17 +96,17 @@ export const core: Record<string, Schema> = {
     podAntiAffinity: oneOf('Spread a shard\'s pods across nodes: `soft` (preferred), `hard` (required) or `none`.', ['soft', 'hard', 'none'], 'soft'),
     topologyKey: str('Topology key for anti-affinity (a node label key).', 'kubernetes.io/hostname', { pattern: LABEL_KEY, maxLength: 317 }),
     zoneSpread: bool('Add a topology spread constraint across `topology.kubernetes.io/zone` (ScheduleAnyway).', true),
-    nodeSelector: map('Node selector.', { type: 'string' }),
+    nodeSelector: labels('Node selector.'),
     tolerations: list('Tolerations.', { type: 'object' }),
     priorityClassName: str('PriorityClass of the database pods.', '', { pattern: SUBDOMAIN_OR_EMPTY, maxLength: 253 }),
     terminationGracePeriodSeconds: int('Grace period of a database pod: the primary first hands over (preStop switchover, at most this minus 15 s), then Patroni stops PostgreSQL (fast shutdown).', 60, { minimum: 10, maximum: 3600 }),
   }),
-  podLabels: map('Extra labels on database pods (never used in selectors).', { type: 'string' }),
-  podAnnotations: map('Extra annotations on database pods.', { type: 'string' }),
+  podLabels: labels('Extra labels on database pods (never used in selectors).'),
+  podAnnotations: annotations('Extra annotations on database pods.'),
 
   service: obj('Per-shard Services (`-primary`, `-replicas`, headless).', {
     type: oneOf('Service type of the primary and replicas Services.', ['ClusterIP', 'NodePort', 'LoadBalancer'], 'ClusterIP'),
-    annotations: map('Service annotations.', { type: 'string' }),
+    annotations: annotations('Service annotations.'),
   }),
   podDisruptionBudget: obj('PodDisruptionBudget per shard.', {
     enabled: bool('Create a PDB per shard.', true),
@@ -115,7 +115,7 @@ export const core: Record<string, Schema> = {
   serviceAccount: obj('ServiceAccount for Patroni (a namespaced Role, never a ClusterRole).', {
     create: bool('Create the ServiceAccount, Role and RoleBinding.', true),
     name: str('Name to use; empty derives it from the release.', '', { pattern: '^([a-z0-9]([-a-z0-9.]*[a-z0-9])?)?$' }),
-    annotations: map('ServiceAccount annotations (e.g. IRSA role for S3).', { type: 'string' }),
+    annotations: annotations('ServiceAccount annotations (e.g. IRSA role for S3).'),
   }),
   networkPolicy: obj('NetworkPolicies: on by default, allowing exactly the flows the chart needs.', {
     enabled: bool('Create NetworkPolicies.', true),

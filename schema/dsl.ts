@@ -37,6 +37,24 @@ export const list = (description: string, items: Schema, def: unknown[] = [], ex
 export const map = (description: string, values: Schema | true = true, def: Record<string, unknown> = {}, extra: Extra = {}): Schema =>
   ({ type: 'object', description, additionalProperties: values, default: def, ...extra });
 
+/**
+ * A map whose keys follow `keyPattern` (refused otherwise, naming the map and the key) and whose values follow `values`.
+ */
+const keyedMap = (description: string, keyPattern: string, values: Schema, def: Record<string, string>): Schema =>
+  ({ type: 'object', description, patternProperties: { [keyPattern]: values }, additionalProperties: false, default: def });
+
+/** Kubernetes labels (or a node selector): label keys to label values, as the API server would check them. */
+export const labels = (description: string, def: Record<string, string> = {}): Schema =>
+  keyedMap(description, LABEL_KEY, { type: 'string', pattern: LABEL_VALUE, maxLength: 63 }, def);
+
+/** Kubernetes annotations: label-key grammar for the keys, any text for the values (always emitted as YAML strings). */
+export const annotations = (description: string, def: Record<string, string> = {}): Schema =>
+  keyedMap(description, LABEL_KEY, { type: 'string' }, def);
+
+/** Prometheus labels (on alerts): Prometheus' label-name grammar for the keys, any text for the values. */
+export const promLabels = (description: string): Schema =>
+  keyedMap(description, '^[a-zA-Z_][a-zA-Z0-9_]*$', { type: 'string' }, {});
+
 /** A closed object: unknown keys are refused. Its default is assembled from its children. */
 export const obj = (description: string, properties: Record<string, Schema>, extra: Extra = {}): Schema =>
   ({ type: 'object', description, additionalProperties: false, properties, ...extra });
@@ -57,10 +75,27 @@ export const CIDR = `^((${OCTET}\\.){3}${OCTET}/(3[0-2]|[12]?[0-9])|[0-9a-fA-F]*
 export const SUBDOMAIN_OR_EMPTY = '^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*)?$';
 /** A label key: an optional DNS subdomain prefix and `/`, then a name of alphanumerics, `-`, `_` and `.`. */
 export const LABEL_KEY = '^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$';
+/** A label value: empty, or up to 63 alphanumerics, `-`, `_` and `.`, beginning and ending alphanumeric. */
+export const LABEL_VALUE = '^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$';
+/** A DNS-1123 subdomain (a Secret or Issuer name, an API group). */
+export const SUBDOMAIN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
+/** Any text on one line: no control character (a line break would start a new line in a line-based file). */
+export const ONE_LINE = '^[^\\x00-\\x1f\\x7f]*$';
 /** Image reference parts, as the distribution reference grammar has them: host[:port], path components, tag. */
 export const REGISTRY = '^[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?(\\.[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?)*(:[0-9]{1,5})?$';
 export const REPOSITORY = '^[a-z0-9]+((\\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\\.|_|__|-+)[a-z0-9]+)*)*$';
 export const TAG = '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$';
+/**
+ * A PostgreSQL role name the chart creates or writes into pg_hba.conf unquoted: a lower-case identifier of at most 63
+ * bytes, never `pg_*` (reserved for built-in roles), a role-spec keyword (`public`, `current_user`, ...) or a pg_hba
+ * keyword (`all`, `replication`, ...) that would widen a pg_hba line. The schema checks the grammar; the template
+ * (pgfleet.validate.roles) refuses the reserved names with a message saying why.
+ */
+export const RESERVED_ROLES = ['public', 'none', 'current_role', 'current_user', 'session_user', 'all', 'sameuser', 'samerole', 'samegroup', 'replication'];
+export const role = (description: string, def: string): Schema =>
+  str(`${description} Not \`pg_*\` or a reserved word (${RESERVED_ROLES.map((r) => `\`${r}\``).join(', ')}).`, def,
+    { pattern: '^[a-z_][a-z0-9_]{0,62}$' });
+
 /** Five-field cron expression or a @macro. Checked more strictly at render time where helm allows. */
 export const CRON = '^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|(\\S+\\s+){4}\\S+)$';
 

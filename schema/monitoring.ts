@@ -1,7 +1,7 @@
 // Values for monitoring: the postgres_exporter sidecar, Patroni's /metrics, the PodMonitor, the PrometheusRule
 // and the Grafana dashboard (the rules and the dashboard themselves are modelled in schema/alerts.ts and
 // schema/dashboard.ts and generated into charts/pgfleet/files/).
-import { bool, k8s, list, map, obj, str, type Schema } from './dsl.ts';
+import { annotations, bool, k8s, labels, list, obj, promLabels, str, type Schema } from './dsl.ts';
 import { image } from './core.ts';
 
 const DURATION = '^[0-9]+(ms|s|m|h)$';
@@ -20,17 +20,17 @@ export const monitoring: Record<string, Schema> = {
       enabled: bool('Create the PodMonitor.', false),
       interval: str('Scrape interval.', '30s', { pattern: DURATION }),
       scrapeTimeout: str('Scrape timeout (<= interval).', '10s', { pattern: DURATION }),
-      labels: map('Extra labels on the PodMonitor (to match your Prometheus `podMonitorSelector`).', { type: 'string' }),
+      labels: labels('Extra labels on the PodMonitor (to match your Prometheus `podMonitorSelector`).'),
     }),
     prometheusRule: obj('prometheus-operator PrometheusRule with the chart\'s alerts (runbooks in the chart README). Needs the PodMonitor\'s `cluster_name` label, or the same relabelling in your own scrape config.', {
       enabled: bool('Create the PrometheusRule.', false),
-      labels: map('Extra labels on the PrometheusRule (to match your Prometheus `ruleSelector`).', { type: 'string' }),
-      alertLabels: map('Extra labels on every alert (e.g. `team`), for Alertmanager routing; an alert\'s own `severity` is kept.', { type: 'string' }),
+      labels: labels('Extra labels on the PrometheusRule (to match your Prometheus `ruleSelector`).'),
+      alertLabels: promLabels('Extra labels on every alert (e.g. `team`), for Alertmanager routing; an alert\'s own `severity` is kept.'),
     }),
     grafanaDashboard: obj('Grafana dashboard ConfigMap, picked up by the Grafana sidecar.', {
       enabled: bool('Create the dashboard ConfigMap.', false),
-      labels: map('Labels on the ConfigMap; the Grafana sidecar looks for `grafana_dashboard`.', { type: 'string' }, { grafana_dashboard: '1' }),
-      annotations: map('Annotations on the ConfigMap (e.g. `grafana_folder`).', { type: 'string' }),
+      labels: labels('Labels on the ConfigMap; the Grafana sidecar looks for `grafana_dashboard`.', { grafana_dashboard: '1' }),
+      annotations: annotations('Annotations on the ConfigMap (e.g. `grafana_folder`).'),
     }),
   }),
 };

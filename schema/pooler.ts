@@ -1,8 +1,7 @@
 // Values for the connection poolers (PgBouncer per shard, or PgDog as the sharding router).
-import { bool, int, k8s, list, map, num, obj, oneOf, str, SUBDOMAIN_OR_EMPTY, type Schema } from './dsl.ts';
+import { annotations, bool, int, k8s, labels, list, map, num, obj, oneOf, role, str, SUBDOMAIN_OR_EMPTY, type Schema } from './dsl.ts';
 import { image } from './core.ts';
 
-const ROLE = '^[a-z_][a-z0-9_]{0,62}$';
 const IDENT = '^[a-z_][a-z0-9_$]{0,62}$';
 
 const resources = (cpu: string, memory: string, limitMemory: string) => k8s(
@@ -14,16 +13,16 @@ export const pooler: Record<string, Schema> = {
   pooler: obj('Connection pooler in front of every shard. Applications connect to the pooler, never to the database pods.', {
     type: oneOf('`pgbouncer`: read-write and read-only PgBouncer per shard; `pgdog`: one sharding-aware PgDog router; `none`: bring your own.', ['pgbouncer', 'pgdog', 'none'], 'pgbouncer'),
     existingSecret: str('Secret holding `pooler-admin-password` and `pooler-stats-password` for the pooler\'s own admin and stats roles. Empty: `auth.existingSecret` when that is set (add the two keys to it), otherwise the chart generates one and reuses it on upgrade.', '', { pattern: '^([a-z0-9]([-a-z0-9.]*[a-z0-9])?)?$' }),
-    adminUser: str('Pooler-local admin role (PgBouncer `admin_users`, PgDog `[admin] user`). It is not a PostgreSQL role; the failover callback uses it to send `RECONNECT`.', 'pgfleet_pooler_admin', { pattern: ROLE }),
-    statsUser: str('Pooler-local read-only stats role (PgBouncer `stats_users`) for exporters.', 'pgfleet_pooler_stats', { pattern: ROLE }),
-    podAnnotations: map('Extra annotations on pooler pods.', { type: 'string' }),
+    adminUser: role('Pooler-local admin role (PgBouncer `admin_users`, PgDog `[admin] user`). It is not a PostgreSQL role; the failover callback uses it to send `RECONNECT`.', 'pgfleet_pooler_admin'),
+    statsUser: role('Pooler-local read-only stats role (PgBouncer `stats_users`) for exporters.', 'pgfleet_pooler_stats'),
+    podAnnotations: annotations('Extra annotations on pooler pods.'),
     podAntiAffinity: oneOf('Spread a pooler\'s pods across nodes: `soft` (preferred), `hard` (required) or `none`.', ['soft', 'hard', 'none'], 'soft'),
-    nodeSelector: map('Node selector of pooler pods.', { type: 'string' }),
+    nodeSelector: labels('Node selector of pooler pods.'),
     tolerations: list('Tolerations of pooler pods.', { type: 'object' }),
     priorityClassName: str('PriorityClass of pooler pods.', '', { pattern: SUBDOMAIN_OR_EMPTY, maxLength: 253 }),
     service: obj('Pooler Services.', {
       type: oneOf('Service type.', ['ClusterIP', 'NodePort', 'LoadBalancer'], 'ClusterIP'),
-      annotations: map('Service annotations.', { type: 'string' }),
+      annotations: annotations('Service annotations.'),
     }),
 
     pgbouncer: obj('PgBouncer: per shard a read-write Deployment (to `<shard>-primary`) and a read-only one (to `<shard>-replicas`, or the primary when `replicas: 0`).', {

@@ -6,7 +6,7 @@ import { find, one, render, renderAsync, type K8sObject } from '../../scripts/li
 import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { defaults } from '../../schema/dsl.ts';
+import { defaults, RESERVED_ROLES } from '../../schema/dsl.ts';
 import { model } from '../../schema/index.ts';
 import { ajvErrors, validateValues } from '../lib/ajv.ts';
 import { startFakeApiServer } from '../lib/fake-apiserver.ts';
@@ -239,3 +239,16 @@ literal('helm refuses them too, naming the leaf; valid names still render (quote
   assert.is(sts.spec.template.spec.containers[0].image, 'registry.example.com:5000/team/pg__x-y.z:17.6_b-1');
 });
 literal.run();
+
+const roles = suite('role names');
+const ROLE_KEYS = ['auth.superuser', 'auth.replicationUser', 'auth.rewindUser', 'auth.adminUser', 'auth.appUser', 'auth.poolerUser', 'auth.monitorUser', 'pooler.adminUser', 'pooler.statsUser'];
+roles('every reserved word (RESERVED_ROLES, the template\'s list) and a pg_ name are refused, in each role key, naming it', async () => {
+  const cases = [...RESERVED_ROLES.map((name, i) => [ROLE_KEYS[i % ROLE_KEYS.length]!, name]), ...ROLE_KEYS.map((key) => [key, 'pg_x'])];
+  await Promise.all(cases.map(([key, name]) =>
+    renderAsync({ set: { [key!]: name! } }).then(() => assert.unreachable(`${key}=${name} accepted`), (e) => assert.match((e as Error).message, `${key}: "${name}" is`))));
+});
+roles('names next to the reserved ones still render', () => {
+  const { objects } = render({ set: { 'auth.appUser': 'alls', 'auth.adminUser': 'pgx', 'auth.replicationUser': 'replication_user' } });
+  assert.ok(objects.length > 0);
+});
+roles.run();

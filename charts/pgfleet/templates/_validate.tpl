@@ -52,30 +52,100 @@ Rendered (for its side effect only) by templates/validate.yaml.
 {{- fail (printf "postgresql.parameters.password_encryption: only scram-sha-256 is allowed (got %q)" .) -}}
 {{- end -}}
 {{- end -}}
-{{- range $n, $line := $v.postgresql.extraPgHba -}}
-{{- $f := regexSplit "\\s+" (trim $line) -1 -}}
-{{- $at := ternary 3 4 (eq (index $f 0) "local") -}}
-{{- if and (gt (len $f) (add $at 1)) (regexMatch "^[0-9.]+$" (index $f $at)) -}}{{- $at = add $at 1 -}}{{- end -}}
-{{- $method := "" -}}
-{{- if gt (len $f) (int $at) }}{{ $method = index $f (int $at) }}{{ end -}}
-{{- if not (has $method (list "scram-sha-256" "cert" "reject" "peer")) -}}
-{{- fail (printf "postgresql.extraPgHba[%d]: method %q is refused (use scram-sha-256, cert, peer or reject): %q" $n $method $line) -}}
-{{- end -}}
-{{- end -}}
 {{- $users := list $v.auth.superuser $v.auth.replicationUser $v.auth.rewindUser $v.auth.adminUser $v.auth.appUser $v.auth.poolerUser -}}
 {{- if ne (len $users) (len (uniq $users)) -}}
 {{- fail (printf "auth: superuser, replicationUser, rewindUser, adminUser, appUser and poolerUser must all differ (got %s)" (join ", " $users)) -}}
 {{- end -}}
-{{- range $extra := (include "pgfleet.validate.extra" . | fromYamlArray) -}}
-{{- fail $extra -}}
+{{- with (include "pgfleet.validate.extra" . | fromYamlArray) -}}
+{{- fail (join "\n" .) -}}
 {{- end -}}
 {{- end -}}
 
 {{/* Hook for component rules (pooler, backups): a YAML list of failure messages. */}}
 {{- define "pgfleet.validate.extra" -}}
 {{- $errors := list -}}
-{{- range $name := list "pgfleet.validate.pooler" "pgfleet.validate.backups" "pgfleet.validate.monitoring" -}}
+{{- range $name := list "pgfleet.validate.roles" "pgfleet.validate.pgHba" "pgfleet.validate.pooler" "pgfleet.validate.backups" "pgfleet.validate.monitoring" -}}
 {{- $errors = concat $errors (include $name $ | fromYamlArray) -}}
+{{- end -}}
+{{- toYaml $errors -}}
+{{- end -}}
+
+{{/*
+postgresql.extraPgHba, read as PostgreSQL reads pg_hba.conf (fields split on blanks, comma lists; the schema already
+refuses quotes, `#`, `@file` and line breaks): a YAML list of failure messages. Network lines are hostssl with
+scram-sha-256, cert or reject while TLS is on (host without TLS); local lines use scram-sha-256, peer or reject;
+no line admits the superuser over the network, and no replication line admits every role.
+*/}}
+{{- define "pgfleet.validate.pgHba" -}}
+{{- $v := .Values -}}
+{{- $errors := list -}}
+{{- $net := ternary "hostssl" "host" $v.tls.enabled -}}
+{{- range $n, $line := $v.postgresql.extraPgHba -}}
+{{- $at := printf "postgresql.extraPgHba[%d]" $n -}}
+{{- $f := regexSplit "[ \t]+" (trim $line) -1 -}}
+{{- $type := index $f 0 -}}
+{{- $local := eq $type "local" -}}
+{{- if not (or $local (eq $type $net)) -}}
+{{- $errors = append $errors (printf "%s: connection type %q is refused: network lines must be %s (TLS %s): %q" $at $type $net (ternary "on" "off" $v.tls.enabled) $line) -}}
+{{- else if lt (len $f) (ternary 4 5 $local) -}}
+{{- $errors = append $errors (printf "%s: too few fields (type, database, user,%s method): %q" $at (ternary "" " address," $local) $line) -}}
+{{- else -}}
+{{- $dbs := splitList "," (index $f 1) -}}
+{{- $users := splitList "," (index $f 2) -}}
+{{- $m := 3 -}}
+{{- if not $local -}}
+{{- $m = 4 -}}
+{{- if regexMatch "^[0-9.]+$" (index $f 3) -}}
+{{- if or (le (len $f) 5) (not (regexMatch "^[0-9]+(\\.[0-9]+){3}$" (index $f 4))) -}}
+{{- $errors = append $errors (printf "%s: address %q needs a /prefix or a netmask: %q" $at (index $f 3) $line) -}}
+{{- end -}}
+{{- $m = 5 -}}
+{{- end -}}
+{{- if has $v.auth.superuser $users -}}
+{{- $errors = append $errors (printf "%s: admits the superuser %q over the network: %q" $at $v.auth.superuser $line) -}}
+{{- end -}}
+{{- if and (has "replication" $dbs) (has "all" $users) -}}
+{{- $errors = append $errors (printf "%s: a replication line for all users admits the superuser too; name the roles: %q" $at $line) -}}
+{{- end -}}
+{{- end -}}
+{{- $method := "" -}}
+{{- if gt (len $f) $m }}{{ $method = index $f $m }}{{ end -}}
+{{- $methods := ternary (list "scram-sha-256" "peer" "reject") (ternary (list "scram-sha-256" "cert" "reject") (list "scram-sha-256" "reject") $v.tls.enabled) $local -}}
+{{- if not (has $method $methods) -}}
+{{- $errors = append $errors (printf "%s: method %q is refused on a %s line (use %s): %q" $at $method $type (join ", " $methods) $line) -}}
+{{- end -}}
+{{- range $opt := slice $f (min (len $f) (add $m 1)) -}}
+{{- if not (or (regexMatch "^map=[a-z_][a-z0-9_]*$" $opt) (and (not $local) $v.tls.enabled (regexMatch "^clientcert=verify-(ca|full)$" $opt))) -}}
+{{- $errors = append $errors (printf "%s: option %q is refused (map=<name>%s): %q" $at $opt (ternary ", clientcert=verify-ca or verify-full" "" (and (not $local) $v.tls.enabled)) $line) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- toYaml $errors -}}
+{{- end -}}
+
+{{/*
+Role names the chart creates, or writes unquoted into pg_hba.conf, or the poolers use: never PostgreSQL's built-in
+`pg_*` roles, a role-spec keyword, or a pg_hba keyword that would widen a line (a replication user named `all`).
+Keep the list equal to RESERVED_ROLES in schema/dsl.ts (a render test checks it).
+*/}}
+{{- define "pgfleet.validate.roles" -}}
+{{- $errors := list -}}
+{{- $reserved := list "public" "none" "current_role" "current_user" "session_user" "all" "sameuser" "samerole" "samegroup" "replication" -}}
+{{- $roles := dict -}}
+{{- range $key := list "superuser" "replicationUser" "rewindUser" "adminUser" "appUser" "poolerUser" "monitorUser" -}}
+{{- $_ := set $roles (printf "auth.%s" $key) (index $.Values.auth $key) -}}
+{{- end -}}
+{{- range $key := list "adminUser" "statsUser" -}}
+{{- $_ := set $roles (printf "pooler.%s" $key) (index $.Values.pooler $key) -}}
+{{- end -}}
+{{- range $key := keys $roles | sortAlpha -}}
+{{- $name := index $roles $key -}}
+{{- if hasPrefix "pg_" $name -}}
+{{- $errors = append $errors (printf "%s: %q is reserved: names beginning with pg_ belong to PostgreSQL's built-in roles" $key $name) -}}
+{{- else if has $name $reserved -}}
+{{- $errors = append $errors (printf "%s: %q is a reserved word in role specifications or pg_hba.conf (%s)" $key $name (join ", " $reserved)) -}}
+{{- end -}}
 {{- end -}}
 {{- toYaml $errors -}}
 {{- end -}}

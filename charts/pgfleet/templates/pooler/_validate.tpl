@@ -7,6 +7,7 @@
 {{- $d := $p.pgdog -}}
 {{- /* Pooler-local roles live in the pooler's auth_file, which wins over auth_query: never shadow a database role. */ -}}
 {{- $dbRoles := list $v.auth.superuser $v.auth.replicationUser $v.auth.rewindUser $v.auth.adminUser $v.auth.appUser $v.auth.poolerUser -}}
+{{- if $v.monitoring.enabled }}{{ $dbRoles = append $dbRoles $v.auth.monitorUser }}{{ end -}}
 {{- range $key := list "adminUser" "statsUser" -}}
 {{- $role := index $p $key -}}
 {{- if has $role $dbRoles -}}

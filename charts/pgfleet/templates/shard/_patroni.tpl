@@ -90,7 +90,7 @@ postgresql:
     - {{ $net }} replication {{ $v.auth.replicationUser }} all scram-sha-256
     - {{ $net }} postgres {{ $v.auth.rewindUser }} all scram-sha-256
     {{- range $v.postgresql.extraPgHba }}
-    - {{ . }}
+    - {{ . | quote }}
     {{- end }}
     - {{ $net }} all all all scram-sha-256
     {{- if $v.tls.enabled }}
