@@ -5,9 +5,11 @@
 // PID and the cluster deleted, also when a step fails.
 // Then the drills through the kube backend on a release with the chart's defaults plus replicas: 2 and
 // synchronous mode (faults made on the nodes themselves: containers killed or frozen by PID, a node paused).
+// Then backups: s3rver on the kind network, ci/22-backups-s3rver installed against it, the restore drill.
 // Then the lifecycle (scripts/lib/kind/lifecycle.ts): upgrade from the previous minor release, scaling, reinstall.
 // Usage: npm run e2e:kind [-- --keep] [-- --quick: the defaults install only, no drills]
-//        [-- --drills: the drills only] [-- --lifecycle: the lifecycle only] [-- --drill-runs N]
+//        [-- --drills: the drills only, backups and restore included] [-- --lifecycle: the lifecycle only]
+//        [-- --backups: the backups and restore step only] [-- --drill-runs N]
 //        [-- --drills-json FILE] [-- --down: remove what --keep left]
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -20,6 +22,7 @@ import { dockerWith, goBinaries, step } from './lib/kind/build.ts';
 import { OWN_DOCKER, startEngine, stopOwnEngine } from './lib/kind/docker.ts';
 import { buildImages, type KindImages } from './lib/kind/images.ts';
 import { freePort } from './lib/localpg.ts';
+import { S3RVER, s3rverScript } from './lib/s3rver.ts';
 import { KubeCluster } from './lib/kube/backend.ts';
 import { kindNodes } from './lib/kind/docker.ts';
 import { lifecycle } from './lib/kind/lifecycle.ts';
@@ -27,7 +30,7 @@ import { failedDrill, runDrill, table, type DrillResult } from './lib/drills/ind
 import { KIND, PATRONI } from './lib/versions.ts';
 import { chartDir, toolPath } from './lib/tools.ts';
 
-const args = parseArgs(process.argv.slice(2), ['keep', 'quick', 'down', 'drills', 'lifecycle']);
+const args = parseArgs(process.argv.slice(2), ['keep', 'quick', 'down', 'drills', 'lifecycle', 'backups']);
 if (process.getuid?.() !== 0) { console.error('e2e:kind needs root (it may start the project\'s own dockerd)'); process.exit(1); }
 
 const CLUSTER = 'pgfleet-e2e';
@@ -107,9 +110,9 @@ const NOT_HERE: Record<string, string> = {
   '04-existing-secrets-values.yaml': 'needs its credentials and certificate Secrets made outside the chart; no kind fixture makes them yet',
   '05-hardened-values.yaml': 'names a PriorityClass, node labels, taints and a StorageClass of a real production cluster',
   '11-pgdog-values.yaml': 'PgDog is not packaged by Debian nor published to a registry reachable here',
-  '20-backups-values.yaml': 'needs an S3 endpoint in the cluster (the restore drill on kind is issue 11)',
-  '21-restore-values.yaml': 'needs a backup in an S3 endpoint in the cluster (issue 11)',
-  '22-backups-s3rver-values.yaml': 'needs s3rver running in the cluster (issue 11)',
+  '20-backups-values.yaml': 'names a production S3 endpoint and its Secrets; the backups step installs 22-backups-s3rver instead',
+  '21-restore-values.yaml': 'restores from a production S3 endpoint; the backups step restores from s3rver instead',
+  '22-backups-s3rver-values.yaml': 'installed by the backups step above, with s3rver on the kind network',
   '30-monitoring-values.yaml': 'needs the prometheus-operator CRDs',
 };
 
@@ -267,28 +270,78 @@ async function drills(ociRef: string, version: string, images: KindImages): Prom
   const results: DrillResult[] = [];
   const log = (l: string) => console.log(`  [${new Date().toISOString().slice(11, 19)}] ${l}`);
   try {
-    for (const name of KIND_DRILLS) {
-      await check(`drill ${name} on kind (${runs} run${runs > 1 ? 's' : ''}): nothing acknowledged is lost${PLANNED.includes(name) ? ', no client error' : ''}${runs >= 3 && gapTargetMs(name) !== undefined ? ', gap p50 within target' : ''}`, async () => {
-        const r = await runDrill(cluster, name, { runs, log, timeoutS: 240 }).catch((err) => {
-          results.push(failedDrill(name, err));
-          throw err;
+    try {
+      for (const name of KIND_DRILLS) {
+        await check(`drill ${name} on kind (${runs} run${runs > 1 ? 's' : ''}): nothing acknowledged is lost${PLANNED.includes(name) ? ', no client error' : ''}${runs >= 3 && gapTargetMs(name) !== undefined ? ', gap p50 within target' : ''}`, async () => {
+          const r = await runDrill(cluster, name, { runs, log, timeoutS: 240 }).catch((err) => {
+            results.push(failedDrill(name, err));
+            throw err;
+          });
+          results.push(r);
+          const problems = drillProblems(r, runs);
+          if (problems.length) throw new Error(problems.join('; '));
         });
-        results.push(r);
-        const problems = drillProblems(r, runs);
-        if (problems.length) throw new Error(problems.join('; '));
-      });
+      }
+    } finally {
+      await cluster.close();
     }
+    await uninstall(ns);
+    await backups(ociRef, version, images, results);
+  } finally {
+    console.log(table(results));
+    writeDrillsJson(version, runs, results);
+  }
+}
+
+/** With --drills-json FILE: the raw results, with the machine, the versions and the values they were measured with. */
+function writeDrillsJson(version: string, runs: number, results: DrillResult[]): void {
+  if (!args.flags['drills-json']) return;
+  const nodeVersion = JSON.parse(kubectl(['version', '-o', 'json'], { quiet: true })).serverVersion.gitVersion;
+  writeFileSync(String(args.flags['drills-json']), `${JSON.stringify({
+    tier: 'kind (tier 3)', measuredAt: new Date().toISOString(), machine: machine(), chart: version,
+    versions: { kubernetes: nodeVersion, kind: KIND.kind, patroni: PATRONI, postgresql: '15 (Debian bookworm)', pgbouncer: '1.18 (Debian bookworm)' },
+    values: { replicas: 2, 'patroni.synchronousMode': 'on', 'resources.requests.cpu': '100m' },
+    restoreValues: 'ci/22-backups-s3rver-values.yaml with backups.s3.endpoint = the kind network gateway (s3rver), resources.requests.cpu=100m', runs, results,
+  }, null, 2)}\n`);
+}
+
+/**
+ * Backups on kind: s3rver (TLS, self-signed, real signature checks) on this machine, listening on the kind network's
+ * gateway address, which pods reach through their node. The release is ci/22-backups-s3rver pointed at it; helm
+ * test, then the restore drill: a full backup, writes, a point-in-time restore of the shard in place (helm upgrade
+ * with restore values over the emptied shard) that must bring back exactly the rows acknowledged before the target.
+ */
+async function backups(ociRef: string, version: string, images: KindImages, drillResults: DrillResult[]): Promise<void> {
+  const config = JSON.parse(sh('docker', ['network', 'inspect', 'kind', '--format', '{{json .IPAM.Config}}'], { quiet: true })) as { Gateway?: string }[];
+  const gateway = config.map((c) => c.Gateway).find((g) => g && /^[0-9.]+$/.test(g));
+  if (!gateway) throw new Error(`the kind network has no IPv4 gateway: ${JSON.stringify(config)}`);
+  const script = s3rverScript(join(work, 's3'), { bucket: 'pgfleet', address: gateway, names: ['s3rver', gateway] });
+  const s3 = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  cleanups.push(() => { s3.kill('SIGTERM'); });
+  let out = '';
+  s3.stdout!.on('data', (d) => (out += d));
+  await waitFor(`s3rver on ${gateway}:${S3RVER.port}`, 30_000, async () => out.includes(S3RVER.ready));
+  const ns = 'e2e-backups';
+  kubectl(['create', 'namespace', ns], { quiet: true });
+  kubectl(['-n', ns, 'create', 'secret', 'generic', 's3rver-credentials', `--from-literal=access-key-id=${S3RVER.key}`, `--from-literal=secret-access-key=${S3RVER.key}`], { quiet: true });
+  const file = join(chartDir, 'ci', '22-backups-s3rver-values.yaml');
+  const set = [`backups.s3.endpoint=${gateway}`, 'resources.requests.cpu=100m', 'pooler.pgbouncer.maxPreparedStatements=null'];
+  if (!(await installAndTest('backups', ociRef, version, images, file, set))) return;
+  const upgrade = async (extra: Record<string, string>) => {
+    helm(['upgrade', 'db', ociRef, '--version', version, '--plain-http', '--namespace', ns, '--reuse-values', ...Object.entries(extra).flatMap(([k, v]) => ['--set', `${k}=${v}`])]);
+  };
+  const cluster = new KubeCluster({ context: `kind-${CLUSTER}`, namespace: ns, release: 'db', kubeconfig, upgrade, client: CLIENT });
+  try {
+    await check('drill restore on kind: a point-in-time restore brings back exactly the rows acknowledged before the target', async () => {
+      const r = await runDrill(cluster, 'restore', { runs: 1, log: (l) => console.log(`  [${new Date().toISOString().slice(11, 19)}] ${l}`), timeoutS: 600 })
+        .catch((err) => { drillResults.push(failedDrill('restore', err)); throw err; });
+      drillResults.push(r);
+      const problems = drillProblems(r, 1);
+      if (problems.length) throw new Error(problems.join('; '));
+    });
+    await check('backups: helm test after the restore', () => { helmTest(ns); });
   } finally {
     await cluster.close();
-    console.log(table(results));
-    if (args.flags['drills-json']) {
-      const nodeVersion = JSON.parse(kubectl(['version', '-o', 'json'], { quiet: true })).serverVersion.gitVersion;
-      writeFileSync(String(args.flags['drills-json']), `${JSON.stringify({
-        tier: 'kind (tier 3)', measuredAt: new Date().toISOString(), machine: machine(), chart: version,
-        versions: { kubernetes: nodeVersion, kind: KIND.kind, patroni: PATRONI, postgresql: '15 (Debian bookworm)', pgbouncer: '1.18 (Debian bookworm)' },
-        values: { replicas: 2, 'patroni.synchronousMode': 'on', 'resources.requests.cpu': '100m' }, runs, results,
-      }, null, 2)}\n`);
-    }
   }
   await uninstall(ns);
 }
@@ -362,12 +415,18 @@ try {
     helm(['push', join(work, 'pkg', `${chart.name}-${chart.version}.tgz`), `oci://${registry}/charts`, '--plain-http']);
   });
 
-  const only = args.flags.drills ? 'drills' : args.flags.lifecycle ? 'lifecycle' : undefined;
+  const only = args.flags.drills ? 'drills' : args.flags.lifecycle ? 'lifecycle' : args.flags.backups ? 'backups' : undefined;
   const ns = only ? undefined : await installAndTest('defaults', ociRef, chart.version, images);
   if (ns) await networkPolicyChecks(ns, images);
   if (ns) await uninstall(ns);
-  if (!args.flags.quick && only !== 'lifecycle') await drills(ociRef, chart.version, images);
-  if (!args.flags.quick && only !== 'drills') {
+  if (!args.flags.quick && (!only || only === 'drills')) await drills(ociRef, chart.version, images);
+  if (only === 'backups') {
+    const restored: DrillResult[] = [];
+    await backups(ociRef, chart.version, images, restored);
+    console.log(table(restored));
+    writeDrillsJson(chart.version, 1, restored);
+  }
+  if (!args.flags.quick && (!only || only === 'lifecycle')) {
     await lifecycle({
       check, helm, kubectl, helmTest, images: imageValues(images), registry, context: `kind-${CLUSTER}`, kubeconfig, work,
       nodes: kindNodes(env.DOCKER_HOST!), client: CLIENT, log: (l) => console.log(`  [${new Date().toISOString().slice(11, 19)}] ${l}`),

@@ -179,6 +179,17 @@ commands('wipe deletes the claim then the pod; backups run a Job from the CronJo
   assert.equal(k.portForwardArgs('pg-shard-0-pgbouncer-rw-abc', 6432), ['--context', 'staging', '--namespace', 'db', 'port-forward', 'pod/pg-shard-0-pgbouncer-rw-abc', ':6432']);
 });
 
+commands('a restore empties the shard first: no pod, every member\'s claim, its DCS ConfigMaps; without a way to upgrade it refuses', async () => {
+  const k = new KubeCluster(opts, fake().run);
+  assert.equal(k.emptyShardArgs('pg-shard-1', 3), [
+    ['scale', 'statefulset', 'pg-shard-1', '--replicas=0'],
+    ['wait', '--for=delete', 'pod', '-l', 'cluster-name=pg-shard-1', '--timeout=300s'],
+    ['delete', 'pvc', '--ignore-not-found', '--wait=true', 'data-pg-shard-1-0', 'data-pg-shard-1-1', 'data-pg-shard-1-2'],
+    ['delete', 'configmap', '-l', 'cluster-name=pg-shard-1', '--ignore-not-found'],
+  ]);
+  await k.restore('pg-shard-1', new Date()).then(() => assert.unreachable('restored without an upgrade'), (e) => assert.match((e as Error).message, 'KubeOptions.upgrade'));
+});
+
 commands('a client connection goes to a ready endpoint of the Service, picked at random like kube-proxy does', async () => {
   const slices = { items: [{ ports: [{ port: 6432 }], endpoints: [
     { addresses: ['10.0.0.5'], targetRef: { kind: 'Pod', name: 'rw-a' }, conditions: { ready: true } },

@@ -1,7 +1,7 @@
 // Failover drills: each breaks the cluster on purpose while a writer inserts marker rows, then measures what the
 // client saw. Knows ONLY the cluster interface (scripts/lib/cluster.ts), so it runs against local processes and
 // real clusters alike.
-import { sleep, waitFor, type Cluster, type Endpoint, type Member } from '../cluster.ts';
+import { sleep, waitFor, type Cluster, type Endpoint, type Member, type WriterOptions } from '../cluster.ts';
 import { TABLE, Writer, summary, writeGap, type Ack, type DrillWriter } from './writer.ts';
 
 export type Stat = { p50: number; p95: number; max: number };
@@ -114,15 +114,20 @@ async function prepare(ctx: Ctx, endpoint: Endpoint): Promise<void> {
   await waitFor('the write endpoint to accept the drill table', ctx.timeoutMs, async () => { await Writer.prepare(await ctx.cluster.connection(endpoint)); return true; }, 500);
 }
 
+/**
+ * A writer where the backend runs its clients (kube: a pod in the cluster), else from here; connection() is asked
+ * again at every reconnect, so a backend can point the client at a new forward.
+ */
+const newWriter = async (cluster: Cluster, endpoint: Endpoint, run: string, opts: WriterOptions = {}): Promise<DrillWriter> =>
+  (cluster.writer ? cluster.writer(endpoint, run, opts) : new Writer(() => cluster.connection(endpoint), run, opts));
+
 async function withWriter(ctx: Ctx, name: string, body: (w: DrillWriter, hostOf: (m: string) => Promise<string>) => Promise<Partial<RunResult> & { faultAt: number }>, writer: { timeoutMs?: number } = {}): Promise<RunResult> {
   const { cluster, shard } = ctx;
   await healthy(ctx);
   const endpoint = await cluster.writeEndpoint(shard);
   await prepare(ctx, endpoint);
   const runId = `${name}-${ctx.run}-${now()}`;
-  // Where the backend runs its clients (kube: a pod in the cluster), else from here; connection() is asked again
-  // at every reconnect, so a backend can point the client at a new forward.
-  const w = cluster.writer ? await cluster.writer(endpoint, runId, writer) : new Writer(() => cluster.connection(endpoint), runId, writer);
+  const w = await newWriter(cluster, endpoint, runId, writer);
   w.start();
   const hosts = new Map((await cluster.members(shard)).map((m) => [m.name, m.host]));
   const hostOf = async (m: string) => hosts.get(m) ?? (await cluster.members(shard)).find((x) => x.name === m)!.host;
@@ -395,21 +400,22 @@ const restore: Scenario = async (ctx) => {
   await healthy(ctx);
   const endpoint = await cluster.writeEndpoint(shard);
   await prepare(ctx, endpoint);
-  const info = await cluster.connection(endpoint);
   const runId = `restore-${ctx.run}-${now()}`;
   ctx.log('  full backup');
   await cluster.backup(shard, 'full');
-  const before = new Writer(info, runId, { firstId: 1_000_000 * (ctx.run + 1) });
+  const before = await newWriter(cluster, endpoint, runId, { firstId: 1_000_000 * (ctx.run + 1) });
   before.start();
   await sleep(3000);
   await before.stop();
   await sleep(1500);
   const target = new Date(Number((await cluster.sql({ service: 'primary', shard }, 'SELECT extract(epoch FROM clock_timestamp())'))[0]![0]) * 1000);
   await sleep(1500);
-  const after = new Writer(info, runId, { firstId: 1_000_000 * (ctx.run + 1) + 500_000 });
+  const after = await newWriter(cluster, endpoint, runId, { firstId: 1_000_000 * (ctx.run + 1) + 500_000 });
   after.start();
   await sleep(3000);
   await after.stop();
+  ctx.log(`  ${before.acks.length} rows acknowledged before the target, ${after.acks.length} after (${before.errors.length + after.errors.length} client errors${[...before.errors, ...after.errors].slice(0, 1).map((e) => `: ${e.message}`).join('')})`);
+  if (!before.acks.length || !after.acks.length) throw new Error('the restore drill needs rows acknowledged on both sides of the target: the writer wrote nothing there');
   // Archive the later writes too: the restore must stop at the target, not at the end of the archive.
   const primary = (await cluster.primary(shard))!;
   const segment = (await cluster.sql({ member: primary.name }, 'SELECT pg_walfile_name(pg_switch_wal())'))[0]![0]!;

@@ -25,8 +25,13 @@ export type NodeAccess = {
 /**
  * `client`: run the drills' writer in a pod of the cluster (on `node`, one the drills never stop), so clients reach
  * the poolers through Services and kube-proxy as applications do; without it they port-forward from here.
+ * `upgrade`: `helm upgrade` of the release keeping its values, plus these `--set` pairs (the restore drill needs it:
+ * a point-in-time restore is a release upgraded with restore values over an emptied shard).
  */
-export type KubeOptions = { context: string; namespace: string; release?: string; kubectl?: string; kubeconfig?: string; nodes?: NodeAccess; client?: { node?: string } };
+export type KubeOptions = {
+  context: string; namespace: string; release?: string; kubectl?: string; kubeconfig?: string; nodes?: NodeAccess; client?: { node?: string };
+  upgrade?: (set: Record<string, string>) => Promise<void>;
+};
 type RunResult = { status: number; stdout: string; stderr: string };
 export type Runner = (args: string[], input?: string, timeoutMs?: number) => RunResult | Promise<RunResult>;
 
@@ -460,8 +465,30 @@ export class KubeCluster implements Cluster {
     return job;
   }
 
-  async restore(shard: string): Promise<void> {
-    throw new Error(`restore of ${shard} on a real cluster is a helm upgrade with restore values; the kube backend does not run it`);
+  /** Empties a shard for a restore: no pod, no volume, no DCS state (Patroni's ConfigMaps), so it bootstraps anew. */
+  emptyShardArgs(shard: string, replicas: number): string[][] {
+    return [
+      ['scale', 'statefulset', shard, '--replicas=0'],
+      ['wait', '--for=delete', 'pod', '-l', `cluster-name=${shard}`, '--timeout=300s'],
+      ['delete', 'pvc', '--ignore-not-found', '--wait=true', ...Array.from({ length: replicas }, (_, i) => `data-${shard}-${i}`)],
+      ['delete', 'configmap', '-l', `cluster-name=${shard}`, '--ignore-not-found'],
+    ];
+  }
+
+  /**
+   * Point-in-time restore in place, as the chart README tells a user to after losing a shard: empty the shard, then
+   * `helm upgrade` with restore values (its own stanza, target time); the upgrade scales the shard back, Patroni
+   * bootstraps the first member with pgbackrest restore and the others follow.
+   */
+  async restore(shard: string, target: Date): Promise<void> {
+    if (!this.opts.upgrade) throw new Error('the kube backend restores through helm upgrade: give it KubeOptions.upgrade');
+    const replicas = Number(JSON.parse(await this.kubectl(['get', 'statefulset', shard, '-o', 'json'])).spec.replicas);
+    for (const a of this.emptyShardArgs(shard, replicas)) await this.kubectl(a, undefined, 330_000);
+    await this.opts.upgrade({ 'restore.enabled': 'true', 'restore.target.type': 'time', 'restore.target.time': target.toISOString().replace('T', ' ').replace('Z', '+00') });
+    await waitFor(`${shard} restored: a running primary and ${replicas - 1} streaming replicas`, 900_000, async () => {
+      const ms = await this.members(shard);
+      return ms.some((m) => m.role === 'primary' && m.state === 'running') && ms.filter((m) => m.role === 'replica' && m.state === 'streaming').length === replicas - 1;
+    }, 3000);
   }
 
   async close(): Promise<void> {

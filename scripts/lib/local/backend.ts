@@ -18,6 +18,7 @@ import { Readiness, dcsView, probeOnce, roleLabel } from './endpoints.ts';
 import { alive, loadState, running, saveState, stateDir, stateRoot, teardown, type State } from './state.ts';
 import { INSTALL_HINT, requireLocalPrerequisites } from './packages.ts';
 import { CA_FILE, CONTAINER_PATH, ENDPOINTS_FILE, mainPidOf, type LocalEndpoint, type ServiceKind } from './access.ts';
+import { S3RVER, s3rverScript } from '../s3rver.ts';
 
 export type LocalOptions = {
   /** cluster name: state dir .local/<name>, namespace and bridge prefix */
@@ -72,10 +73,10 @@ const DROP = ['setpriv', '--reuid=postgres', '--regid=postgres', '--init-groups'
 const PATH = CONTAINER_PATH();
 const ETCD_SERVICE = 'etcd';
 const S3_SERVICE = 's3rver';
-const S3_PORT = 4568;
+const S3_PORT = S3RVER.port;
 const S3_SECRET = 'pgfleet-local-s3';
 const CIPHER_SECRET = 'pgfleet-local-cipher';
-const S3_KEY = 'S3RVER';
+const S3_KEY = S3RVER.key;
 /** Secret data kept across renders (and runs, when persistent): what `lookup` gives the chart on a real cluster. */
 const SECRETS_FILE = 'secrets.json';
 
@@ -356,24 +357,13 @@ export class LocalCluster implements Cluster {
   private async startS3(): Promise<void> {
     if (!this.backupsRendered()) return;
     const dir = join(this.dir, 's3');
-    mkdirSync(join(dir, 'data'), { recursive: true });
     const conf = this.objects.filter((o) => o.kind === 'ConfigMap').flatMap((o) => Object.values<string>(o.data ?? {})).join('\n');
     const bucket = /repo1-s3-bucket=(\S+)/.exec(conf)?.[1] ?? 'pgfleet';
-    sh('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '7', '-subj', `/CN=${S3_SERVICE}`, '-addext', `subjectAltName=DNS:${S3_SERVICE},IP:${this.s3Ip}`]);
+    const script = s3rverScript(dir, { bucket, address: '0.0.0.0', names: [S3_SERVICE, this.s3Ip] });
     sh('chown', ['-R', 'postgres:postgres', dir]);
-    const script = join(dir, 's3rver.mjs');
-    writeFileSync(script, [
-      `import S3rver from ${JSON.stringify(join(root, 'node_modules', 's3rver', 'lib', 's3rver.js'))};`,
-      "import { readFileSync } from 'node:fs';",
-      `const s = new S3rver({ address: '0.0.0.0', port: ${S3_PORT}, silent: true, directory: ${JSON.stringify(join(dir, 'data'))},`,
-      `  key: readFileSync(${JSON.stringify(join(dir, 'key.pem'))}), cert: readFileSync(${JSON.stringify(join(dir, 'cert.pem'))}),`,
-      `  configureBuckets: [{ name: ${JSON.stringify(bucket)} }], vhostBuckets: false, allowMismatchedSignatures: false });`,
-      'await s.run();',
-      "console.log('s3rver listening');",
-    ].join('\n'));
     this.log(`S3 (s3rver, TLS) at ${this.s3Ip}:${S3_PORT}, bucket ${bucket}`);
     this.keepRunning(() => this.spawnIn(`${this.name}-s3`, [process.execPath, script], {}, join(dir, 's3rver.log'), 's3rver', dir));
-    await waitFor('s3rver to listen', 30_000, async () => readFileSync(join(dir, 's3rver.log'), 'utf8').includes('listening'));
+    await waitFor('s3rver to listen', 30_000, async () => readFileSync(join(dir, 's3rver.log'), 'utf8').includes(S3RVER.ready));
   }
 
   /** Runs a Job's pod (e.g. a CronJob's jobTemplate) to completion in the job namespace; throws on failure. */
@@ -604,9 +594,12 @@ export class LocalCluster implements Cluster {
     const out: Member[] = [];
     for (const s of shard ? [shard] : await this.shards()) {
       const pods = this.dbPods(s);
-      // The DCS view (any reachable member answers /cluster), completed by each member's own view.
+      // Who holds the leader key, read from etcd itself: a member's /cluster answers from its watch cache, which a
+      // member resumed after SIGSTOP still fills with its old view (itself as leader) for a moment.
+      const leader = await dcsView(`${this.etcdIp}:2379`, this.dcsPrefix()).then((v) => v.leaders.get(s)?.name ?? null, () => undefined);
+      // The rest of the DCS view (any reachable member answers /cluster, the leader first), completed by each member's own view.
       let view: any;
-      for (const p of pods) {
+      for (const p of [...pods].sort((a, b) => Number(b.name === leader) - Number(a.name === leader))) {
         if (p.down) continue;
         try { view = await this.patroni(p, '/cluster'); if (view?.members) break; } catch { /* next */ }
       }
@@ -618,6 +611,7 @@ export class LocalCluster implements Cluster {
         let role: Member['role'] = 'unknown';
         let state = p.down ? 'stopped' : 'unreachable';
         if (m) role = m.role === 'leader' || m.role === 'standby_leader' ? 'primary' : 'replica';
+        if (m && leader !== undefined) role = p.name === leader ? 'primary' : 'replica';
         if (self && typeof self === 'object') state = self.state ?? state;
         if (m && self && typeof self === 'object' && self.role === 'replica' && role === 'primary') role = 'unknown';
         out.push({ name: p.name, shard: s, role, state, host: p.ip, timeline: m?.timeline, lag: typeof m?.lag === 'number' ? m.lag : undefined, sync: m?.role === 'sync_standby' });

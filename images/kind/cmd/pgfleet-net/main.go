@@ -2,7 +2,9 @@
 // published as a Go module, so it cannot be built here). Every kind node sits on one Docker bridge, so no overlay
 // is needed: on each node it
 //   - writes the CNI configuration for the node's pod CIDR (Debian's ptp, host-local and portmap plugins),
-//   - keeps a route to every other node's pod CIDR via that node's InternalIP, and
+//   - keeps a route to every other node's pod CIDR via that node's InternalIP,
+//   - masquerades its pods' traffic to anything outside the pod network (S3, a registry: what leaves the cluster
+//     leaves with the node's address, or the answers would have no way back), as kindnetd does, and
 //   - enforces NetworkPolicy for the node's pods with iptables (netpol.go).
 package main
 
@@ -15,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 
@@ -104,6 +107,9 @@ func sync(l lists, self, confDir string, mtu int) error {
 			log.Printf("route to node %s: %v", n.Name, err)
 		}
 	}
+	if err := applyMasquerade(self, deref(nodes)); err != nil {
+		log.Printf("masquerade: %v", err)
+	}
 	pods, _ := l.pods.List(labels.Everything())
 	namespaces, _ := l.namespaces.List(labels.Everything())
 	policies, _ := l.policies.List(labels.Everything())
@@ -152,6 +158,69 @@ func applyRules(text string, chains []string) error {
 		if c, ok := strings.CutPrefix(line, "-N "); ok && (strings.HasPrefix(c, "PGFLEET-I-") || strings.HasPrefix(c, "PGFLEET-E-")) && !keep[c] {
 			_ = exec.Command("iptables", "--wait", "-F", c).Run()
 			_ = exec.Command("iptables", "--wait", "-X", c).Run()
+		}
+	}
+	return nil
+}
+
+const chainMasq = "PGFLEET-MASQ"
+
+// masqRules is the iptables-restore input (nat table, --noflush) that masquerades traffic from this node's pods to
+// any address outside every node's pod CIDR; pod-to-pod traffic keeps its source, which NetworkPolicy matches on.
+// Empty when this node has no pod CIDR yet.
+func masqRules(self string, nodes []v1.Node) string {
+	var own string
+	var cidrs []string
+	for _, n := range nodes {
+		if n.Spec.PodCIDR == "" {
+			continue
+		}
+		cidrs = append(cidrs, n.Spec.PodCIDR)
+		if n.Name == self {
+			own = n.Spec.PodCIDR
+		}
+	}
+	if own == "" {
+		return ""
+	}
+	sort.Strings(cidrs)
+	var b strings.Builder
+	fmt.Fprintf(&b, "*nat\n:%s - [0:0]\n", chainMasq)
+	for _, c := range cidrs {
+		fmt.Fprintf(&b, "-A %s -d %s -j RETURN\n", chainMasq, c)
+	}
+	fmt.Fprintf(&b, "-A %s -j MASQUERADE\nCOMMIT\n", chainMasq)
+	return b.String()
+}
+
+var appliedMasq string
+
+// applyMasquerade loads the masquerade chain when it changed and hooks it into POSTROUTING for this node's pods.
+func applyMasquerade(self string, nodes []v1.Node) error {
+	text := masqRules(self, nodes)
+	if text == "" {
+		return nil
+	}
+	if text != appliedMasq {
+		cmd := exec.Command("iptables-restore", "--noflush", "--wait")
+		cmd.Stdin = strings.NewReader(text)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("iptables-restore: %v: %s", err, out)
+		}
+		log.Printf("masquerading pod traffic that leaves the pod network")
+		appliedMasq = text
+	}
+	for _, n := range nodes {
+		if n.Name != self {
+			continue
+		}
+		hook := func(op string) []string {
+			return []string{"--wait", "-t", "nat", op, "POSTROUTING", "-s", n.Spec.PodCIDR, "-j", chainMasq}
+		}
+		if exec.Command("iptables", hook("-C")...).Run() != nil {
+			if out, err := exec.Command("iptables", hook("-A")...).CombinedOutput(); err != nil {
+				return fmt.Errorf("hook %s into POSTROUTING: %v: %s", chainMasq, err, out)
+			}
 		}
 	}
 	return nil

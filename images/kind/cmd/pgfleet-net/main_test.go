@@ -75,3 +75,21 @@ func TestInternalIPv4SkipsOtherAddressTypesAndIPv6(t *testing.T) {
 		t.Fatalf("got %v for a node without addresses", ip)
 	}
 }
+
+func TestMasqueradeLeavesPodTrafficAloneAndNATsTheRest(t *testing.T) {
+	node := func(name, cidr string) v1.Node {
+		n := v1.Node{}
+		n.Name, n.Spec.PodCIDR = name, cidr
+		return n
+	}
+	nodes := []v1.Node{node("w2", "10.244.2.0/24"), node("cp", "10.244.0.0/24"), node("w1", "10.244.1.0/24"), node("new", "")}
+	want := "*nat\n:PGFLEET-MASQ - [0:0]\n" +
+		"-A PGFLEET-MASQ -d 10.244.0.0/24 -j RETURN\n-A PGFLEET-MASQ -d 10.244.1.0/24 -j RETURN\n-A PGFLEET-MASQ -d 10.244.2.0/24 -j RETURN\n" +
+		"-A PGFLEET-MASQ -j MASQUERADE\nCOMMIT\n"
+	if got := masqRules("w1", nodes); got != want {
+		t.Fatalf("masqRules:\n%s\nwant:\n%s", got, want)
+	}
+	if got := masqRules("new", nodes); got != "" {
+		t.Fatalf("a node without a pod CIDR masquerades nothing yet, got:\n%s", got)
+	}
+}
