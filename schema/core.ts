@@ -1,5 +1,6 @@
 // Values for the shards themselves: topology, Patroni, PostgreSQL, storage, scheduling, security.
-import { annotations, bool, CIDR, int, k8s, K8S_NAME, LABEL_KEY, labels, list, map, obj, ONE_LINE, oneOf, QUANTITY, REGISTRY, REPOSITORY, role, str, SUBDOMAIN, SUBDOMAIN_OR_EMPTY, TAG, type Schema } from './dsl.ts';
+import { annotations, bool, CIDR, int, k8s, K8S_NAME, LABEL_KEY, labels, list, map, obj, oneOf, QUANTITY, REGISTRY, REPOSITORY, role, str, SUBDOMAIN, SUBDOMAIN_OR_EMPTY, TAG, type Schema } from './dsl.ts';
+import { parametersSchema } from './pg-settings.ts';
 import { IMAGE_TAG } from '../scripts/lib/versions.ts';
 
 const resources = (cpu: string, memory: string, limitMemory: string) => k8s(
@@ -15,7 +16,6 @@ export const image = (description: string, repository: string, tag: string): Sch
   pullPolicy: oneOf('Image pull policy.', ['IfNotPresent', 'Always', 'Never'], 'IfNotPresent'),
 });
 
-const parameterValue: Schema = { type: ['string', 'number', 'boolean'], pattern: ONE_LINE };
 
 export const core: Record<string, Schema> = {
   global: { type: 'object', description: 'Global values shared with parent charts (free-form).', default: {} },
@@ -50,11 +50,11 @@ export const core: Record<string, Schema> = {
   }),
 
   postgresql: obj('PostgreSQL settings.', {
-    parameters: map('Extra postgresql.conf parameters, written to the DCS at bootstrap. Keys the chart manages (archive_command, ssl, listen_addresses, ...) are refused.', parameterValue, {
+    parameters: parametersSchema('Extra postgresql.conf parameters, written to the DCS at bootstrap. Each name must be a PostgreSQL 15 setting (or an extension\'s `prefix.name`), each value of its type: units as PostgreSQL writes them (`kB`, `MB`, `GB`, `ms`, `s`, `min`; never `Mi`/`Gi`), enums from its list, plain numbers within its bounds. Keys the chart manages (archive_command, ssl, listen_addresses, ...) are refused.', {
       max_connections: 200, shared_buffers: '256MB', wal_level: 'replica', wal_log_hints: 'on', max_wal_senders: 10,
       max_replication_slots: 10, wal_keep_size: '1GB', password_encryption: 'scram-sha-256',
       log_min_duration_statement: 1000, log_connections: 'on', log_disconnections: 'on',
-    }, { propertyNames: { pattern: '^[a-z_][a-z0-9_.]*$' } }),
+    }),
     database: str('Application database, owned by the application role.', 'app', { pattern: '^[a-z_][a-z0-9_]{0,62}$' }),
     extraPgHba: list('Extra pg_hba.conf lines, inserted after the chart\'s superuser rules and before its generic and final reject rules. One line each: fields of letters, digits and `-_.,+/:=` separated by blanks (no quotes, `#` or `@file`). Network lines are `hostssl` with `scram-sha-256`, `cert` or `reject` while TLS is on (`host` without TLS); `local` lines use `scram-sha-256`, `peer` or `reject`; options are `map=` and `clientcert=`. No line may name the superuser on the network, and a `replication` line must name its roles (not `all`).', { type: 'string', pattern: '^(local|host|hostssl|hostnossl|hostgssenc|hostnogssenc)([ \\t]+[-A-Za-z0-9_.,+/:=]+){3,8}[ \\t]*$' }),
   }),

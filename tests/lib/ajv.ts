@@ -9,6 +9,8 @@ export const chartSchema = JSON.parse(readFileSync(join(chartDir, 'values.schema
 const ajv = new Ajv.default({ allErrors: true, strict: true, strictTypes: false, allowUnionTypes: true });
 addFormats.default(ajv);
 export const validateValues = ajv.compile(chartSchema);
+/** A validator of one node of the chart's schema (a leaf's own grammar), compiled with the same options. */
+export const compileNode = (node: object) => ajv.compile(node);
 
 /** Human-readable ajv errors, each naming the values path and the offending key where there is one. */
 export function ajvErrors(): string[] {

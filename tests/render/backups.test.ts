@@ -148,7 +148,7 @@ confs('the WAL push queue is bounded by default: a quarter of storage.size (auto
   const queue = (set: Record<string, string>) => conf(renderWith(set), S0).global['archive-push-queue-max'];
   assert.is(queue({}), '2560MiB', 'default storage.size 10Gi');
   assert.is(queue({ 'storage.size': '500G' }), '119209MiB', 'decimal units: 500e9 bytes / 4, in MiB');
-  assert.is(queue({ 'storage.size': '1.5Gi' }), '384MiB');
+  assert.is(queue({ 'storage.size': '1.5Gi', 'postgresql.parameters.wal_keep_size': '256MB' }), '384MiB', 'fractional size (wal_keep_size lowered: 1GB of 1.5Gi is refused)');
   assert.is(queue({ 'backups.archiveAsync.pushQueueMax': '' }), undefined, 'empty: never drop WAL, as asked');
 });
 confs('sizes are converted to pgBackRest units', () => {

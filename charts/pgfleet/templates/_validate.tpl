@@ -64,7 +64,7 @@ Rendered (for its side effect only) by templates/validate.yaml.
 {{/* Hook for component rules (pooler, backups): a YAML list of failure messages. */}}
 {{- define "pgfleet.validate.extra" -}}
 {{- $errors := list -}}
-{{- range $name := list "pgfleet.validate.roles" "pgfleet.validate.pgHba" "pgfleet.validate.pooler" "pgfleet.validate.backups" "pgfleet.validate.monitoring" -}}
+{{- range $name := list "pgfleet.validate.roles" "pgfleet.validate.parameters" "pgfleet.validate.pgHba" "pgfleet.validate.pooler" "pgfleet.validate.backups" "pgfleet.validate.monitoring" -}}
 {{- $errors = concat $errors (include $name $ | fromYamlArray) -}}
 {{- end -}}
 {{- toYaml $errors -}}
@@ -146,6 +146,56 @@ Keep the list equal to RESERVED_ROLES in schema/dsl.ts (a render test checks it)
 {{- else if has $name $reserved -}}
 {{- $errors = append $errors (printf "%s: %q is a reserved word in role specifications or pg_hba.conf (%s)" $key $name (join ", " $reserved)) -}}
 {{- end -}}
+{{- end -}}
+{{- toYaml $errors -}}
+{{- end -}}
+
+{{/*
+A PostgreSQL memory setting in whole MiB: (dict "value" v "unit" u), v a plain number in the setting's unit u
+(`8kB`, `kB`, `MB`, `B`) or a string with PostgreSQL's own unit (`256MB`, `1 GB`). The schema has checked the grammar.
+*/}}
+{{- define "pgfleet.pgMemMiB" -}}
+{{- $v := toString .value -}}
+{{- $n := regexFind "^-?[0-9]+" $v -}}
+{{- $u := trim (trimPrefix $n $v) | default .unit -}}
+{{- $kB := dict "kB" 1 "8kB" 8 "MB" 1024 "16MB" 16384 "GB" 1048576 "TB" 1073741824 -}}
+{{- if eq $u "B" -}}{{ div (int64 $n) 1048576 }}{{- else -}}{{ div (mul (int64 $n) (index $kB $u)) 1024 }}{{- end -}}
+{{- end -}}
+
+{{/*
+postgresql.parameters that contradict the rest of the values (the schema checked each one against PostgreSQL 15's
+own table): a YAML list of failure messages.
+*/}}
+{{- define "pgfleet.validate.parameters" -}}
+{{- $v := .Values -}}
+{{- $p := $v.postgresql.parameters -}}
+{{- $errors := list -}}
+{{- if and (ne $v.patroni.synchronousMode "off") (hasKey $p "synchronous_commit") (has (toString $p.synchronous_commit) (list "off" "local" "false")) -}}
+{{- $errors = append $errors (printf "postgresql.parameters.synchronous_commit: %q acknowledges a commit before the synchronous standby has it, so a failover under patroni.synchronousMode %q loses acknowledged writes; remove it (on), or use remote_write or remote_apply" (toString $p.synchronous_commit) $v.patroni.synchronousMode) -}}
+{{- end -}}
+{{- /* every replica holds a walsender and a slot on the primary; a rebuild (pg_basebackup) streams with two more, a backup one */ -}}
+{{- $need := add (int $v.replicas) 2 (ternary 1 0 $v.backups.enabled) -}}
+{{- range $key := list "max_wal_senders" "max_replication_slots" -}}
+{{- if and (hasKey $p $key) (lt (int (index $p $key)) (int $need)) -}}
+{{- $errors = append $errors (printf "postgresql.parameters.%s: %v is fewer than the %d this shard needs (replicas %d + 2 for a replica rebuild%s); raise it" $key (index $p $key) $need (int $v.replicas) (ternary " + 1 for backups" "" $v.backups.enabled)) -}}
+{{- end -}}
+{{- end -}}
+{{- with $v.resources.limits -}}
+{{- if and .memory (hasKey $p "shared_buffers") -}}
+{{- $buffers := include "pgfleet.pgMemMiB" (dict "value" $p.shared_buffers "unit" "8kB") | int64 -}}
+{{- $limit := include "pgfleet.quantityMiB" .memory | int64 -}}
+{{- if gt (mul $buffers 2) $limit -}}
+{{- $errors = append $errors (printf "postgresql.parameters.shared_buffers: %v (%d MiB) is more than half of resources.limits.memory %v (%d MiB); backends, work_mem and maintenance need the rest, or the container is OOM-killed under load" $p.shared_buffers $buffers .memory $limit) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- $volume := include "pgfleet.quantityMiB" $v.storage.size | int64 -}}
+{{- $keep := 0 -}}
+{{- with $p.wal_keep_size }}{{ $keep = include "pgfleet.pgMemMiB" (dict "value" . "unit" "MB") | int64 }}{{ end -}}
+{{- $slots := 0 -}}
+{{- if hasKey $p "max_slot_wal_keep_size" }}{{ $slots = include "pgfleet.pgMemMiB" (dict "value" $p.max_slot_wal_keep_size "unit" "MB") | int64 }}{{ end -}}
+{{- if gt (mul (add $keep (max $slots 0)) 2) $volume -}}
+{{- $errors = append $errors (printf "postgresql.parameters: wal_keep_size (%d MiB)%s may keep more than half of storage.size %v (%d MiB) in pg_wal; the data needs the rest, or the volume fills and the primary stops" $keep (ternary (printf " + max_slot_wal_keep_size (%d MiB)" $slots) "" (gt $slots 0)) $v.storage.size $volume) -}}
 {{- end -}}
 {{- toYaml $errors -}}
 {{- end -}}
