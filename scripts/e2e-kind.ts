@@ -9,7 +9,7 @@
 // Then the lifecycle (scripts/lib/kind/lifecycle.ts): upgrade from the previous minor release, scaling, reinstall.
 // Usage: npm run e2e:kind [-- --keep] [-- --quick: the defaults install only, no drills]
 //        [-- --drills: the drills only, backups and restore included] [-- --lifecycle: the lifecycle only]
-//        [-- --backups: the backups and restore step only] [-- --drill-runs N]
+//        [-- --backups: the backups and restore step only] [-- --drill-runs N] [-- --drill-set a,b,c]
 //        [-- --drills-json FILE] [-- --down: remove what --keep left]
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -226,13 +226,53 @@ async function networkPolicyChecks(ns: string, images: KindImages) {
 }
 
 /**
+ * A certificate renewal as cert-manager makes it: the TLS Secret replaced in place by a new key and certificate
+ * (same names, signed by the release CA). PostgreSQL on every member and every PgBouncer must serve the new one
+ * within the kubelet's update and the tls-reload interval, with no container restarted.
+ */
+async function tlsRenewalCheck(ns: string): Promise<void> {
+  await check('TLS renewal: a replaced certificate is served by PostgreSQL and PgBouncer without a restart', async () => {
+    const dir = mkdtempSync(join(work, 'renew-'));
+    const secret = (name: string) => JSON.parse(kubectl(['-n', ns, 'get', 'secret', name, '-o', 'json'], { quiet: true })).data as Record<string, string>;
+    const tls = secret('db-pgfleet-tls');
+    const ca = secret('db-pgfleet-tls-ca');
+    for (const [file, b64] of [['old.crt', tls['tls.crt']!], ['ca.crt', ca['ca.crt']!], ['ca.key', ca['ca.key']!]] as const) writeFileSync(join(dir, file), Buffer.from(b64, 'base64'));
+    const openssl = (argv: string[]) => sh('openssl', argv, { quiet: true });
+    const sans = openssl(['x509', '-in', join(dir, 'old.crt'), '-noout', '-ext', 'subjectAltName']).split('\n').slice(1).join('').trim().replaceAll('IP Address:', 'IP:');
+    openssl(['req', '-new', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'new.key'), '-out', join(dir, 'new.csr'), '-subj', '/CN=pgfleet-renewed', '-addext', `subjectAltName=${sans}`]);
+    openssl(['x509', '-req', '-in', join(dir, 'new.csr'), '-CA', join(dir, 'ca.crt'), '-CAkey', join(dir, 'ca.key'), '-CAcreateserial', '-days', '30', '-copy_extensions', 'copy', '-out', join(dir, 'new.crt')]);
+    const serial = openssl(['x509', '-in', join(dir, 'new.crt'), '-noout', '-serial']).trim().replace(/^serial=/, '');
+    const pods = () => JSON.parse(kubectl(['-n', ns, 'get', 'pods', '-l', 'app.kubernetes.io/component in (database,pgbouncer)', '-o', 'json'], { quiet: true })).items as any[];
+    const restarts = () => pods().reduce((n, p) => n + (p.status.containerStatuses ?? []).reduce((m: number, c: any) => m + c.restartCount, 0), 0);
+    const before = restarts();
+    const patch = { data: { 'tls.crt': readFileSync(join(dir, 'new.crt')).toString('base64'), 'tls.key': readFileSync(join(dir, 'new.key')).toString('base64') } };
+    kubectl(['-n', ns, 'patch', 'secret', 'db-pgfleet-tls', '--type=merge', '-p', JSON.stringify(patch)], { quiet: true });
+    const t0 = Date.now();
+    // every member's PostgreSQL (by address) and every PgBouncer pod, asked from the first database pod
+    const db = pods().filter((p) => p.metadata.labels['app.kubernetes.io/component'] === 'database');
+    const targets = pods().map((p) => `${p.status.podIP}:${p.metadata.labels['app.kubernetes.io/component'] === 'database' ? 5432 : 6432}`);
+    const served = (target: string) => {
+      const r = spawnSync(toolPath('kubectl'), ['--kubeconfig', kubeconfig, '-n', ns, 'exec', db[0].metadata.name, '-c', 'postgres', '--', 'sh', '-c',
+        'openssl s_client -starttls postgres -connect "$1" </dev/null 2>/dev/null | openssl x509 -noout -serial', 'sh', target], { encoding: 'utf8', timeout: 30_000 });
+      return r.stdout.trim().replace(/^serial=/, '');
+    };
+    await waitFor(`the new certificate (serial ${serial}) on ${targets.join(', ')}`, 240_000, async () => targets.every((t) => served(t) === serial), 5000);
+    console.log(`  served by all ${targets.length} servers ${((Date.now() - t0) / 1000).toFixed(0)} s after the Secret changed`);
+    if (restarts() !== before) throw new Error(`containers restarted (${before} -> ${restarts()} restarts)`);
+  });
+}
+
+/**
  * The drills' writer runs in a pod on the control-plane node, which no drill stops (node-loss first moves the
  * primary off it), and reaches the poolers through Services and kube-proxy, as applications do.
  */
 const CLIENT = { node: `${CLUSTER}-control-plane` };
 
-/** The drills run on kind, each a check; the ones Kubernetes adds to tier 2's are node-loss and the faults made on nodes. */
-const KIND_DRILLS = ['failover', 'graceful', 'switchover', 'partition', 'freeze', 'node-loss'];
+/**
+ * The drills run on kind, each a check; the ones Kubernetes adds to tier 2's are node-loss and the faults made on
+ * nodes. `--drill-set a,b` runs others instead (pooler, replica-rebuild, chaos), e.g. to measure them.
+ */
+const KIND_DRILLS = args.flags['drill-set'] ? String(args.flags['drill-set']).split(',') : ['failover', 'graceful', 'switchover', 'partition', 'freeze', 'node-loss'];
 
 /** The write-gap target of each drill that has one (the issue's acceptance), in ms. */
 const gapTargetMs = (scenario: string, ttl = 30): number | undefined =>
@@ -418,6 +458,7 @@ try {
   const only = args.flags.drills ? 'drills' : args.flags.lifecycle ? 'lifecycle' : args.flags.backups ? 'backups' : undefined;
   const ns = only ? undefined : await installAndTest('defaults', ociRef, chart.version, images);
   if (ns) await networkPolicyChecks(ns, images);
+  if (ns) await tlsRenewalCheck(ns);
   if (ns) await uninstall(ns);
   if (!args.flags.quick && (!only || only === 'drills')) await drills(ociRef, chart.version, images);
   if (only === 'backups') {

@@ -68,6 +68,28 @@ tls('helm provider: CA-signed certificate for every shard Service, mounted 0640'
   const vol = one(objects, 'StatefulSet', S).spec.template.spec.volumes.find((v: any) => v.name === 'tls');
   assert.is(vol.secret.defaultMode, 0o640);
 });
+tls('renewals are reloaded: a tls-reload sidecar in every database and PgBouncer pod, without probes, watching the mounted certificates', () => {
+  const sidecar = (spec: any) => spec.template.spec.containers.find((c: any) => c.name === 'tls-reload');
+  const env = (c: any) => Object.fromEntries(c.env.map((e: any) => [e.name, e.value ?? e.valueFrom]));
+  const objects = render({ set: { 'tls.reloadIntervalSeconds': 45 } }).objects;
+  const db = sidecar(one(objects, 'StatefulSet', S).spec);
+  assert.equal(db.command.slice(0, 2), ['/bin/sh', '/opt/pgfleet/scripts/tls-reload.sh']);
+  assert.ok(db.command.includes('SELECT pg_reload_conf()'));
+  assert.equal(env(db).TLS_RELOAD_DIRS, '/etc/pgfleet/tls');
+  assert.equal(env(db).TLS_RELOAD_INTERVAL, '45');
+  assert.equal(env(db).PGPASSWORD.secretKeyRef, { name: 'db-pgfleet-auth', key: 'superuser-password' });
+  for (const c of [db]) assert.ok(!c.readinessProbe && !c.livenessProbe && !c.startupProbe, 'a sidecar probe could take the primary out of its Service');
+  for (const pool of ['rw', 'ro']) {
+    const pb = sidecar(one(objects, 'Deployment', `${S}-pgbouncer-${pool}`).spec);
+    assert.equal(env(pb).TLS_RELOAD_DIRS, '/etc/pgfleet/tls /etc/pgbouncer/client-tls');
+    assert.ok(pb.command.at(-1).endsWith('-c RELOAD'));
+    assert.ok(!pb.readinessProbe && !pb.livenessProbe);
+    assert.equal(pb.volumeMounts.map((m: any) => m.mountPath).sort(), ['/etc/pgbouncer/client-tls', '/etc/pgbouncer/config', '/etc/pgbouncer/secrets', '/etc/pgfleet/tls']);
+  }
+  const off = render({ set: { 'tls.enabled': false } }).objects;
+  assert.is(sidecar(one(off, 'StatefulSet', S).spec), undefined);
+  assert.is(sidecar(one(off, 'Deployment', `${S}-pgbouncer-rw`).spec), undefined);
+});
 tls('cert-manager provider: a Certificate, no Secret', () => {
   const { objects } = render({ set: { 'tls.provider': 'cert-manager', 'tls.certManager.issuerRef.name': 'ca', 'tls.certManager.issuerRef.kind': 'ClusterIssuer' } });
   const c = one(objects, 'Certificate', 'db-pgfleet-tls');

@@ -163,3 +163,12 @@ YAML list; this concatenates them.
 {{- end -}}
 {{- toYaml $all -}}
 {{- end -}}
+
+{{/* Resources of the tls-reload sidecars: a shell loop, a checksum every interval, psql on a change. */}}
+{{- define "pgfleet.tlsReloadResources" -}}
+requests:
+  cpu: 5m
+  memory: 16Mi
+limits:
+  memory: 64Mi
+{{- end -}}
