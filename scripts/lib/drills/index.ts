@@ -155,6 +155,17 @@ async function withWriter(ctx: Ctx, name: string, body: (w: DrillWriter, hostOf:
 }
 
 /**
+ * A primary serving writes again after `old` was killed: another member, or the same one once it was promoted
+ * again (a new timeline; the kubelet restarts a killed container at once and it may find its lock still valid),
+ * not while it still runs as before.
+ */
+const primaryAgain = (ctx: Ctx, old: Member): Promise<Member> => waitFor('a primary serving writes again', ctx.timeoutMs, async () => {
+  const p = await ctx.cluster.primary(ctx.shard);
+  if (!p || p.state !== 'running') return undefined;
+  return p.name !== old.name || (p.timeline ?? 0) > (old.timeline ?? 0) ? p : undefined;
+}, 100);
+
+/**
  * Kill the primary with `signal`. Where the pod stays down until start() (the local backend), a replica takes over.
  * Where the kubelet restarts killed containers at once (Kubernetes), the same member may come back, find its own
  * leader lock still valid and keep it: writes resume without a failover, and that counts as recovery too.
@@ -164,12 +175,7 @@ const killPrimary = (signal: 'SIGKILL' | 'SIGTERM'): Scenario => (ctx) => withWr
   ctx.log(`  ${signal} ${old.name} (primary)`);
   const faultAt = now();
   await ctx.cluster.kill(old.name, signal);
-  // the same member counts once it was promoted again (a new timeline), not while it still runs as before
-  const next = await waitFor('a primary serving writes again', ctx.timeoutMs, async () => {
-    const p = await ctx.cluster.primary(ctx.shard);
-    if (!p || p.state !== 'running') return undefined;
-    return p.name !== old.name || (p.timeline ?? 0) > (old.timeline ?? 0) ? p : undefined;
-  }, 100);
+  const next = await primaryAgain(ctx, old);
   await ackedBy(ctx, w, await hostOf(next.name), faultAt);
   await ctx.cluster.start(old.name);
   if (next.name === old.name) {
@@ -450,7 +456,7 @@ const chaos: Scenario = (ctx) => withWriter(ctx, 'chaos', async () => {
     ctx.log(`  chaos: ${signal} ${victim.name} (${victim.role})`);
     await ctx.cluster.kill(victim.name, signal);
     kills++;
-    if (victim.role === 'primary') await newPrimary(ctx, victim.name);
+    if (victim.role === 'primary') await primaryAgain(ctx, victim);
     await sleep(2000);
     await ctx.cluster.start(victim.name);
     await healthy(ctx);
