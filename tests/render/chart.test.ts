@@ -1,6 +1,6 @@
 // Chart metadata, helm lint, yamllint, render idempotence and NOTES.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
@@ -94,9 +94,12 @@ docs('README and the k3s example install the current chart version', () => {
 });
 docs('the k3s example\'s valuesContent is valid for the chart', () => {
   const k3s = parse(readFileSync(join(root, 'examples', 'k3s-helmchart.yaml'), 'utf8'));
-  const file = join(mkdtempSync(join(tmpdir(), 'pgfleet-k3s-')), 'values.yaml');
-  writeFileSync(file, k3s.spec.valuesContent);
-  const sts = render({ values: [file] }).objects.filter((o) => o.kind === 'StatefulSet');
-  assert.is(sts.length, parse(k3s.spec.valuesContent).shards);
+  const dir = mkdtempSync(join(tmpdir(), 'pgfleet-k3s-'));
+  try {
+    const file = join(dir, 'values.yaml');
+    writeFileSync(file, k3s.spec.valuesContent);
+    const sts = render({ values: [file] }).objects.filter((o) => o.kind === 'StatefulSet');
+    assert.is(sts.length, parse(k3s.spec.valuesContent).shards);
+  } finally { rmSync(dir, { recursive: true, force: true }); }
 });
 docs.run();
