@@ -294,6 +294,22 @@ function drillProblems(r: DrillResult, runs: number): string[] {
   return [...new Set(out)];
 }
 
+/** A line of a drill's progress, with the time. */
+const log = (l: string) => console.log(`  [${new Date().toISOString().slice(11, 19)}] ${l}`);
+
+/** A drill as one check: its result (or its failure) goes to `results`, and drillProblems decide the check. */
+async function drillCheck(name: string, cluster: KubeCluster, scenario: string, runs: number, timeoutS: number, results: DrillResult[]): Promise<void> {
+  await check(name, async () => {
+    const r = await runDrill(cluster, scenario, { runs, log, timeoutS }).catch((err) => {
+      results.push(failedDrill(scenario, err));
+      throw err;
+    });
+    results.push(r);
+    const problems = drillProblems(r, runs);
+    if (problems.length) throw new Error(problems.join('; '));
+  });
+}
+
 async function drills(ociRef: string, version: string, images: KindImages): Promise<void> {
   const runs = Number(args.flags['drill-runs'] ?? 1);
   const ns = await installAndTest('drills', ociRef, version, images, undefined, ['replicas=2', 'patroni.synchronousMode=on', 'resources.requests.cpu=100m']);
@@ -308,19 +324,11 @@ async function drills(ociRef: string, version: string, images: KindImages): Prom
   });
   const cluster = new KubeCluster({ context: `kind-${CLUSTER}`, namespace: ns, release: 'db', kubeconfig, nodes: kindNodes(env.DOCKER_HOST!), client: CLIENT });
   const results: DrillResult[] = [];
-  const log = (l: string) => console.log(`  [${new Date().toISOString().slice(11, 19)}] ${l}`);
   try {
     try {
       for (const name of KIND_DRILLS) {
-        await check(`drill ${name} on kind (${runs} run${runs > 1 ? 's' : ''}): nothing acknowledged is lost${PLANNED.includes(name) ? ', no client error' : ''}${runs >= 3 && gapTargetMs(name) !== undefined ? ', gap p50 within target' : ''}`, async () => {
-          const r = await runDrill(cluster, name, { runs, log, timeoutS: 240 }).catch((err) => {
-            results.push(failedDrill(name, err));
-            throw err;
-          });
-          results.push(r);
-          const problems = drillProblems(r, runs);
-          if (problems.length) throw new Error(problems.join('; '));
-        });
+        await drillCheck(`drill ${name} on kind (${runs} run${runs > 1 ? 's' : ''}): nothing acknowledged is lost${PLANNED.includes(name) ? ', no client error' : ''}${runs >= 3 && gapTargetMs(name) !== undefined ? ', gap p50 within target' : ''}`,
+          cluster, name, runs, 240, results);
       }
     } finally {
       await cluster.close();
@@ -372,13 +380,7 @@ async function backups(ociRef: string, version: string, images: KindImages, dril
   };
   const cluster = new KubeCluster({ context: `kind-${CLUSTER}`, namespace: ns, release: 'db', kubeconfig, upgrade, client: CLIENT });
   try {
-    await check('drill restore on kind: a point-in-time restore brings back exactly the rows acknowledged before the target', async () => {
-      const r = await runDrill(cluster, 'restore', { runs: 1, log: (l) => console.log(`  [${new Date().toISOString().slice(11, 19)}] ${l}`), timeoutS: 600 })
-        .catch((err) => { drillResults.push(failedDrill('restore', err)); throw err; });
-      drillResults.push(r);
-      const problems = drillProblems(r, 1);
-      if (problems.length) throw new Error(problems.join('; '));
-    });
+    await drillCheck('drill restore on kind: a point-in-time restore brings back exactly the rows acknowledged before the target', cluster, 'restore', 1, 600, drillResults);
     await check('backups: helm test after the restore', () => { helmTest(ns); });
   } finally {
     await cluster.close();
@@ -470,7 +472,7 @@ try {
   if (!args.flags.quick && (!only || only === 'lifecycle')) {
     await lifecycle({
       check, helm, kubectl, helmTest, images: imageValues(images), registry, context: `kind-${CLUSTER}`, kubeconfig, work,
-      nodes: kindNodes(env.DOCKER_HOST!), client: CLIENT, log: (l) => console.log(`  [${new Date().toISOString().slice(11, 19)}] ${l}`),
+      nodes: kindNodes(env.DOCKER_HOST!), client: CLIENT, log,
       install: (label, version, set) => installAndTest(label, ociRef, version, images, undefined, set),
     }, chart.version);
   }
