@@ -1,7 +1,7 @@
 // Values for pgBackRest: archiving, scheduled backups, restore verification and point-in-time restore.
 // Credentials and the cipher passphrase exist only as Secret references: every object here is closed,
 // so a plaintext `accessKey`, `secretKey` or `passphrase` is an unknown key and the schema refuses it.
-import { annotations, bool, int, k8s, labels, list, map, obj, oneOf, QUANTITY, str, SUBDOMAIN_OR_EMPTY, type Schema } from './dsl.ts';
+import { annotations, bool, int, labels, list, map, obj, oneOf, QUANTITY, resources, str, SUBDOMAIN_OR_EMPTY, type Schema } from './dsl.ts';
 
 const SECRET_NAME = '^([a-z0-9]([-a-z0-9.]*[a-z0-9])?)?$';
 const SECRET_KEY = '^[-._a-zA-Z0-9]+$';
@@ -13,6 +13,11 @@ export const CRON_STRICT = `^@(yearly|annually|monthly|weekly|daily|midnight|hou
 /** A cron schedule, or empty (disabled). */
 export const SCHEDULE = `^$|${CRON_STRICT}`;
 /** pgBackRest backup label: full, or full_diff/incr. */
+/**
+ * A size pgBackRest reads exactly: a whole Kubernetes quantity (no fraction, which pgBackRest refuses), rendered as
+ * `<n>KiB`/`MiB`/... for binary suffixes and as bytes for decimal ones (pgBackRest's `MB` means MiB).
+ */
+const PGBACKREST_SIZE = '[0-9]{1,9}(Ki|Mi|Gi|Ti|k|M|G|T)?';
 const BACKUP_SET = '^([0-9]{8}-[0-9]{6}F(_[0-9]{8}-[0-9]{6}[DI])?)?$';
 
 const s3 = (what: string) => obj(`S3-compatible storage of ${what}.`, {
@@ -20,7 +25,7 @@ const s3 = (what: string) => obj(`S3-compatible storage of ${what}.`, {
   port: int('S3 endpoint port (HTTPS).', 443, { minimum: 1, maximum: 65535 }),
   bucket: str('Bucket (must already exist).', '', { pattern: '^([a-z0-9][-a-z0-9.]{1,61}[a-z0-9])?$' }),
   region: str('S3 region (pgBackRest signs requests with it; any value for MinIO-style stores, e.g. `us-east-1`).', '', { pattern: '^[-a-z0-9]*$' }),
-  path: str('Repository path inside the bucket. Empty: `/pgfleet/<namespace>/<fullname>`. Stanzas (one per shard) share it.', '', { pattern: '^(/[-_.a-zA-Z0-9/]*)?$' }),
+  path: str('Repository path inside the bucket: `/`, or `/`-separated components of letters, digits, `-`, `_` and `.` that do not begin with `.` (no `..`, no `//`); a trailing `/` is dropped. Empty: `/pgfleet/<namespace>/<fullname>`. Stanzas (one per shard) share it.', '', { pattern: '^(/|(/[-_a-zA-Z0-9][-_.a-zA-Z0-9]*)+/?)?$' }),
   uriStyle: oneOf('`host` (virtual-hosted, AWS) or `path` (MinIO, Ceph, s3rver).', ['host', 'path'], 'host'),
   verifyTls: bool('Verify the endpoint\'s TLS certificate. Only turn off for a throwaway test store.', true),
   caSecret: obj('CA bundle to verify the endpoint with (a Secret in the release namespace); empty uses the image\'s system CAs.', {
@@ -60,7 +65,7 @@ export const backups: Record<string, Schema> = {
       retention: retention(2),
     }),
     compressType: oneOf('Compression of backups and WAL.', ['none', 'gz', 'bz2', 'lz4', 'zst'], 'zst'),
-    compressLevel: int('Compression level; 0 uses pgBackRest\'s default for the type.', 0, { minimum: 0, maximum: 19 }),
+    compressLevel: int('Compression level; 0 uses pgBackRest\'s default for the type. Otherwise within the type\'s range: gz 1-9, bz2 1-9, lz4 1-12, zst 1-22 (none takes no level).', 0, { minimum: 0, maximum: 22 }),
     processMax: int('Parallel processes for backup, restore and async archiving.', 2, { minimum: 1, maximum: 64 }),
     bundle: bool('Bundle small files into larger repository objects (fewer S3 requests).', true),
     startFast: bool('Force a checkpoint when a backup starts instead of waiting for the next one.', true),
@@ -68,8 +73,8 @@ export const backups: Record<string, Schema> = {
     archiveAsync: obj('Asynchronous archiving: WAL is pushed and prefetched in parallel through a spool volume.', {
       enabled: bool('Use `archive-async` (recommended with busy shards or a distant S3).', true),
       spoolSizeLimit: str('Size limit of the spool emptyDir (the spool is a cache; losing it is safe).', '2Gi', { pattern: QUANTITY }),
-      pushQueueMax: str('`archive-push-queue-max`: once this much WAL waits to be archived, pgBackRest DROPS it so the primary keeps running (point-in-time recovery has a gap until the next backup). `auto`: a quarter of `storage.size`. A size must stay under half of `storage.size`. Empty: never drop WAL; an S3 outage then fills the volume and stops the primary.', 'auto', { pattern: `^(auto|${QUANTITY.slice(1, -1)})?$` }),
-      getQueueMax: str('`archive-get-queue-max`: WAL prefetched for replicas and restores.', '128Mi', { pattern: QUANTITY }),
+      pushQueueMax: str('`archive-push-queue-max`: once this much WAL waits to be archived, pgBackRest DROPS it so the primary keeps running (point-in-time recovery has a gap until the next backup). `auto`: a quarter of `storage.size`. A size (a whole quantity such as `2Gi` or `500M`) must stay under half of `storage.size`. Empty: never drop WAL; an S3 outage then fills the volume and stops the primary.', 'auto', { pattern: `^(auto|${PGBACKREST_SIZE})?$` }),
+      getQueueMax: str('`archive-get-queue-max`: WAL prefetched for replicas and restores, kept in the spool: must be under `spoolSizeLimit` (the kubelet evicts a pod whose emptyDir outgrows its limit).', '128Mi', { pattern: `^${PGBACKREST_SIZE}$` }),
     }),
     fromStandby: bool('Take backups from a standby (`backup-standby`); the primary only serves the start/stop calls. Needs `replicas >= 1`.', false),
     schedules: obj('Per-shard CronJobs: one per backup type that has a schedule.', {
@@ -85,14 +90,14 @@ export const backups: Record<string, Schema> = {
       startingDeadlineSeconds: int('Skip a run that could not start within this many seconds of its schedule.', 3600, { minimum: 10 }),
       successfulJobsHistoryLimit: int('Finished Jobs kept per CronJob.', 3, { minimum: 0, maximum: 100 }),
       failedJobsHistoryLimit: int('Failed Jobs kept per CronJob.', 3, { minimum: 0, maximum: 100 }),
-      resources: k8s('Resources of the backup Job container.', { requests: { cpu: '100m', memory: '256Mi' }, limits: { memory: '1Gi' } }),
+      resources: resources('Resources of the backup Job container.', { cpu: '100m', memory: '256Mi' }, { memory: '1Gi' }),
       nodeSelector: labels('Node selector of the Jobs.'),
       tolerations: list('Tolerations of the Jobs.', { type: 'object' }),
       podAnnotations: annotations('Extra annotations on the Job pods.'),
     }),
     server: obj('The `pgbackrest server` sidecar on every database pod: the backup Jobs reach it over mutual TLS on port 8432.', {
       port: int('TLS server port.', 8432, { minimum: 1024, maximum: 65535 }),
-      resources: k8s('Resources of the sidecar.', { requests: { cpu: '10m', memory: '32Mi' }, limits: { memory: '512Mi' } }),
+      resources: resources('Resources of the sidecar.', { cpu: '10m', memory: '32Mi' }, { memory: '512Mi' }),
       tls: obj('Certificates of the server and of the backup client (CN `pgfleet-backup`).', {
         existingSecret: str('Secret with `ca.crt`, `server.crt`, `server.key`, `client.crt` and `client.key` (client CN `pgfleet-backup`, server SANs covering `*.<shard>-headless.<namespace>.svc`). Empty: Helm generates a CA and both certificates once and reuses them.', '', { pattern: SECRET_NAME }),
       }),
@@ -109,7 +114,7 @@ export const backups: Record<string, Schema> = {
         storageClass: str('StorageClass; empty uses the cluster default.', '', { pattern: SUBDOMAIN_OR_EMPTY, maxLength: 253 }),
       }),
       timeoutSeconds: int('Seconds allowed for PostgreSQL to reach consistency and answer.', 1800, { minimum: 60 }),
-      resources: k8s('Resources of the verification container (PostgreSQL runs in it).', { requests: { cpu: '250m', memory: '512Mi' }, limits: { memory: '2Gi' } }),
+      resources: resources('Resources of the verification container (PostgreSQL runs in it).', { cpu: '250m', memory: '512Mi' }, { memory: '2Gi' }),
     }),
     networkPolicy: obj('NetworkPolicy additions for backups (with `networkPolicy.enabled`).', {
       s3Peers: list('NetworkPolicyPeers where the S3 endpoints live; empty allows any destination on the S3 ports.', { type: 'object', minProperties: 1 }),

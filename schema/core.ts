@@ -1,16 +1,12 @@
 // Values for the shards themselves: topology, Patroni, PostgreSQL, storage, scheduling, security.
-import { annotations, bool, CIDR, int, k8s, K8S_NAME, LABEL_KEY, labels, list, map, obj, oneOf, QUANTITY, REGISTRY, REPOSITORY, role, str, SUBDOMAIN, SUBDOMAIN_OR_EMPTY, TAG, type Schema } from './dsl.ts';
+import { annotations, bool, CIDR, int, K8S_NAME, LABEL_KEY, labels, list, map, obj, oneOf, QUANTITY, REGISTRY, REGISTRY_PREFIX, REPOSITORY, resources, role, str, SUBDOMAIN, SUBDOMAIN_OR_EMPTY, TAG, type Schema } from './dsl.ts';
 import { parametersSchema } from './pg-settings.ts';
 import { IMAGE_TAG } from '../scripts/lib/versions.ts';
 
-const resources = (cpu: string, memory: string, limitMemory: string) => k8s(
-  'Container resources (requests and limits), passed through as a Kubernetes ResourceRequirements object.',
-  { requests: { cpu, memory }, limits: { memory: limitMemory } },
-);
 
 export const image = (description: string, repository: string, tag: string): Schema => obj(description, {
   registry: str('Image registry: a host name, optionally with `:port`.', repository.split('/')[0]!, { pattern: REGISTRY, maxLength: 255 }),
-  repository: str('Image repository, without the registry: lower-case path components.', repository.split('/').slice(1).join('/'), { pattern: REPOSITORY, maxLength: 255 }),
+  repository: str('Image repository, without the registry: lower-case path components. A first component that names a host (`localhost`, or one with a `.`, as in `ghcr.io/...`) is refused: the registry belongs in `registry`, and a container runtime would read it as a second registry.', repository.split('/').slice(1).join('/'), { pattern: REPOSITORY, maxLength: 255, not: { pattern: REGISTRY_PREFIX } }),
   tag: str('Image tag (pinned; never `latest`): up to 128 letters, digits, `_`, `.` and `-`, not starting with `.` or `-`.', tag, { pattern: TAG, not: { const: 'latest' } }),
   digest: str('Image digest (`sha256:...`); when set it wins over the tag.', '', { pattern: '^(sha256:[a-f0-9]{64})?$' }),
   pullPolicy: oneOf('Image pull policy.', ['IfNotPresent', 'Always', 'Never'], 'IfNotPresent'),
@@ -92,7 +88,7 @@ export const core: Record<string, Schema> = {
     retainOnDelete: bool('Keep PVCs when the StatefulSet is deleted or scaled down (persistentVolumeClaimRetentionPolicy Retain).', true),
   }),
 
-  resources: resources('500m', '1Gi', '2Gi'),
+  resources: resources('Resources of the PostgreSQL container (requests and limits).', { cpu: '500m', memory: '1Gi' }, { memory: '2Gi' }),
   scheduling: obj('Where pods land.', {
     podAntiAffinity: oneOf('Spread a shard\'s pods across nodes: `soft` (preferred), `hard` (required) or `none`.', ['soft', 'hard', 'none'], 'soft'),
     topologyKey: str('Topology key for anti-affinity (a node label key).', 'kubernetes.io/hostname', { pattern: LABEL_KEY, maxLength: 317 }),
@@ -122,6 +118,12 @@ export const core: Record<string, Schema> = {
     enabled: bool('Create NetworkPolicies.', true),
     allowedClients: list('Extra peers (NetworkPolicyPeer objects) allowed to reach PostgreSQL and the poolers. Pods labelled `<fullname>-client: "true"` in the namespace are always allowed.', { type: 'object', minProperties: 1 }),
     kubeAPIServerCIDRs: list('CIDRs (IPv4 or IPv6) of the Kubernetes API server endpoints, Patroni\'s DCS. List the addresses behind the `kubernetes` Service, not its ClusterIP: most NetworkPolicy implementations see the connection after kube-proxy has rewritten it to an endpoint (`kubectl get endpointslices -n default -l kubernetes.io/service-name=kubernetes -o jsonpath=\'{.items[*].endpoints[*].addresses[*]}\'`, each as `/32` or `/128`; add the ClusterIP too for implementations that filter before the rewrite). The default allows any address on `kubeAPIServerPorts`.', { type: 'string', pattern: CIDR }, ['0.0.0.0/0', '::/0'], { minItems: 1 }),
+    acknowledge: obj('Network setups that expose the database or poolers more than the chart would. Each is refused unless acknowledged here.', {
+      unenforcedAllowedClients: bool('Accept `allowedClients` while `enabled` is false: nothing enforces the list, so every pod and (through node ports or load balancers) more can connect.', false),
+      allowAllPeers: bool('Accept a peer in `allowedClients` or `monitoring.prometheusSelector` that admits everything: an empty `namespaceSelector` (every pod of every namespace) or an `ipBlock` of `0.0.0.0/0` or `::/0`.', false),
+      exposedWithoutPolicy: bool('Accept a `NodePort` or `LoadBalancer` Service (`service.type`, `pooler.service.type`) while `enabled` is false: the database or pooler port is then open to whatever reaches the nodes or the load balancer.', false),
+      blockedScrapes: bool('Accept `monitoring.podMonitor.enabled` with an empty `monitoring.prometheusSelector` while `enabled` is true: the policies drop every scrape (for a Prometheus on the host network, which NetworkPolicy does not see).', false),
+    }),
     kubeAPIServerPorts: list('Ports of the Kubernetes API server, as its endpoints listen (after the rewrite: usually 6443, 443 on some managed control planes).', { type: 'integer', minimum: 1, maximum: 65535 }, [443, 6443], { minItems: 1 }),
   }),
   upgradeGuards: obj('Refuse, at upgrade time, changes that would lose data or break a running cluster (compared with the state recorded at the last install/upgrade).', {

@@ -59,12 +59,10 @@ export const promLabels = (description: string): Schema =>
 export const obj = (description: string, properties: Record<string, Schema>, extra: Extra = {}): Schema =>
   ({ type: 'object', description, additionalProperties: false, properties, ...extra });
 
-/** A Kubernetes object passed through as-is (affinity, resources, peers): any object. */
-export const k8s = (description: string, def: Record<string, unknown> = {}): Schema =>
-  ({ type: 'object', description, default: def });
-
 export const K8S_NAME = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
 export const QUANTITY = '^[0-9]+(\\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$';
+/** A quantity that may also be in thousandths (`500m` CPU). */
+const QUANTITY_M = '^[0-9]+(\\.[0-9]+)?(m|Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$';
 const OCTET = '(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])';
 /**
  * An IPv4 CIDR (four octets 0-255, prefix 0-32) or an IPv6 one (hex groups and colons, at least one colon, an
@@ -84,6 +82,8 @@ export const ONE_LINE = '^[^\\x00-\\x1f\\x7f]*$';
 /** Image reference parts, as the distribution reference grammar has them: host[:port], path components, tag. */
 export const REGISTRY = '^[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?(\\.[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?)*(:[0-9]{1,5})?$';
 export const REPOSITORY = '^[a-z0-9]+((\\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\\.|_|__|-+)[a-z0-9]+)*)*$';
+/** A repository that begins with a registry host: `localhost/` or a first component with a `.`. */
+export const REGISTRY_PREFIX = '^(localhost|[^/]*\\.[^/]*)/';
 export const TAG = '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$';
 /**
  * A PostgreSQL role name the chart creates or writes into pg_hba.conf unquoted: a lower-case identifier of at most 63
@@ -95,6 +95,22 @@ export const RESERVED_ROLES = ['public', 'none', 'current_role', 'current_user',
 export const role = (description: string, def: string): Schema =>
   str(`${description} Not \`pg_*\` or a reserved word (${RESERVED_ROLES.map((r) => `\`${r}\``).join(', ')}).`, def,
     { pattern: '^[a-z_][a-z0-9_]{0,62}$' });
+
+/**
+ * Container resources as a closed Kubernetes ResourceRequirements: `requests` and `limits` map resource names (`cpu`,
+ * `memory`, `ephemeral-storage`, `hugepages-<size>` or a `domain/name` extended resource) to quantities. Requests above
+ * their limits are refused at render time (pgfleet.validate.resources), before the API server would.
+ */
+const RESOURCE_NAME = '^(cpu|memory|ephemeral-storage|hugepages-[0-9]+(Ki|Mi|Gi)|[a-z0-9]([-a-z0-9.]*[a-z0-9])?/[-A-Za-z0-9_.]{1,63})$';
+const quantities = (what: string): Schema => ({
+  type: 'object', description: what, additionalProperties: false,
+  patternProperties: { [RESOURCE_NAME]: { type: ['string', 'number'], pattern: QUANTITY_M, minimum: 0 } },
+});
+export const resources = (description: string, requests: Record<string, string>, limits: Record<string, string>): Schema => ({
+  ...obj(`${description} \`requests\` and \`limits\` map \`cpu\`, \`memory\`, \`ephemeral-storage\`, \`hugepages-<size>\` or a \`domain/name\` resource to a quantity (\`500m\`, \`1.5\`, \`2Gi\`, \`1G\`); a request above its limit is refused.`,
+    { requests: quantities('Resources the scheduler reserves.'), limits: quantities('Hard limits.') }),
+  default: { requests, limits },
+});
 
 /** Five-field cron expression or a @macro. Checked more strictly at render time where helm allows. */
 export const CRON = '^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|(\\S+\\s+){4}\\S+)$';

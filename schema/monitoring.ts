@@ -1,7 +1,7 @@
 // Values for monitoring: the postgres_exporter sidecar, Patroni's /metrics, the PodMonitor, the PrometheusRule
 // and the Grafana dashboard (the rules and the dashboard themselves are modelled in schema/alerts.ts and
 // schema/dashboard.ts and generated into charts/pgfleet/files/).
-import { annotations, bool, k8s, labels, list, obj, promLabels, str, type Schema } from './dsl.ts';
+import { annotations, bool, labels, list, obj, resources, promLabels, str, type Schema } from './dsl.ts';
 import { image } from './core.ts';
 
 const DURATION = '^[0-9]+(ms|s|m|h)$';
@@ -11,7 +11,7 @@ export const monitoring: Record<string, Schema> = {
     enabled: bool('Run a postgres_exporter sidecar (port 9187) in every database pod. It connects over the Unix socket as `auth.monitorUser` (a member of `pg_monitor`, created at bootstrap) with the auth Secret key `monitor-password`.', true),
     exporter: obj('The postgres_exporter sidecar.', {
       image: image('postgres_exporter image.', 'quay.io/prometheuscommunity/postgres-exporter', 'v0.20.1'),
-      resources: k8s('Exporter container resources (requests and limits).', { requests: { cpu: '10m', memory: '32Mi' }, limits: { memory: '128Mi' } }),
+      resources: resources('Exporter container resources (requests and limits).', { cpu: '10m', memory: '32Mi' }, { memory: '128Mi' }),
       extraArgs: list('Extra exporter flags, e.g. `--collector.stat_statements` (each starts with `--`).', { type: 'string', pattern: '^--[a-z][a-z0-9._-]*(=.*)?$' }),
     }),
     patroniMetrics: bool('Scrape Patroni\'s own `/metrics` on port 8008 (PodMonitor endpoint and NetworkPolicy ingress from `monitoring.prometheusSelector`). NetworkPolicy cannot filter by path: the Prometheus peers reach the whole Patroni REST API.', true),

@@ -1,13 +1,9 @@
 // Values for the connection poolers (PgBouncer per shard, or PgDog as the sharding router).
-import { annotations, bool, int, k8s, labels, list, map, num, obj, oneOf, role, str, SUBDOMAIN_OR_EMPTY, type Schema } from './dsl.ts';
+import { annotations, bool, int, labels, list, map, num, obj, oneOf, resources, role, str, SUBDOMAIN_OR_EMPTY, type Schema } from './dsl.ts';
 import { image } from './core.ts';
 
 const IDENT = '^[a-z_][a-z0-9_$]{0,62}$';
 
-const resources = (cpu: string, memory: string, limitMemory: string) => k8s(
-  'Container resources (requests and limits), passed through as a Kubernetes ResourceRequirements object.',
-  { requests: { cpu, memory }, limits: { memory: limitMemory } },
-);
 
 export const pooler: Record<string, Schema> = {
   pooler: obj('Connection pooler in front of every shard. Applications connect to the pooler, never to the database pods.', {
@@ -50,7 +46,7 @@ export const pooler: Record<string, Schema> = {
       }),
       logConnections: bool('Log every client connection and disconnection.', false),
       applicationNameAddHost: bool('Append the client\'s address and port to `application_name` (PgBouncer `application_name_add_host`). Off by default: it makes every client\'s `application_name` unique, so in transaction mode PgBouncer sends a `SET application_name` before almost every transaction (one more round trip and statement each); `npm run bench` measured it at about half the pooled throughput of persistent clients (docs/benchmarks.md).', false),
-      resources: resources('50m', '64Mi', '256Mi'),
+      resources: resources('Resources of the PgBouncer container (requests and limits).', { cpu: '50m', memory: '64Mi' }, { memory: '256Mi' }),
       terminationGracePeriodSeconds: int('Grace period: the pod leaves its Service, then PgBouncer shuts down safely (waits for transactions to finish).', 45, { minimum: 10, maximum: 3600 }),
     }),
 
@@ -74,7 +70,7 @@ export const pooler: Record<string, Schema> = {
       openMetricsPort: int('OpenMetrics (Prometheus) port.', 9090, { minimum: 1024, maximum: 65535 }),
       healthcheckPort: int('HTTP health check port (for load balancers).', 8080, { minimum: 1024, maximum: 65535 }),
       shutdownTimeout: int('Milliseconds PgDog waits for active clients to finish on shutdown.', 30000, { minimum: 0, maximum: 3600000 }),
-      resources: resources('100m', '128Mi', '512Mi'),
+      resources: resources('Resources of the PgDog container (requests and limits).', { cpu: '100m', memory: '128Mi' }, { memory: '512Mi' }),
     }),
   }),
 };

@@ -35,9 +35,12 @@ export function badValues(): Fixture[] {
   });
 }
 
-/** Every install scenario: the chart's ci/*-values.yaml and the examples/values-*.yaml. */
+/** Unusual but valid values (tests/fixtures/good-values): limits, rare combinations, acknowledged exposures. */
+export const goodValuesFiles = (): string[] => filesIn(join(root, 'tests', 'fixtures', 'good-values'), /\.yaml$/);
+
+/** Every install scenario: the chart's ci/*-values.yaml, the examples/values-*.yaml and the good-values corpus. */
 export function scenarioFiles(): string[] {
-  const ci = readdirSync(join(chartDir, 'ci')).filter((f) => f.endsWith('-values.yaml')).map((f) => join(chartDir, 'ci', f));
-  const ex = readdirSync(join(root, 'examples')).filter((f) => /^values-.*\.yaml$/.test(f)).map((f) => join(root, 'examples', f));
-  return [...ci.sort(), ...ex.sort()];
+  return [...filesIn(join(chartDir, 'ci'), /-values\.yaml$/), ...filesIn(join(root, 'examples'), /^values-.*\.yaml$/), ...goodValuesFiles()];
 }
+
+const filesIn = (dir: string, name: RegExp) => readdirSync(dir).filter((f) => name.test(f)).sort().map((f) => join(dir, f));

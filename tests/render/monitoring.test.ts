@@ -17,7 +17,10 @@ const S = 'db-pgfleet-shard-0';
 const podSpec = (objects: K8sObject[], name = S) => one(objects, 'StatefulSet', name).spec.template.spec;
 const exporterOf = (objects: K8sObject[]) => podSpec(objects).containers.find((c: any) => c.name === 'postgres-exporter');
 const envMap = (c: any) => Object.fromEntries((c.env ?? []).map((e: any) => [e.name, e.value ?? e.valueFrom]));
+/** A PodMonitor needs a Prometheus the NetworkPolicies admit (or an acknowledgement). */
+const SCRAPER = { 'monitoring.prometheusSelector[0].namespaceSelector.matchLabels.name': 'monitoring' };
 const ALL_ON = {
+  ...SCRAPER,
   'monitoring.podMonitor.enabled': true,
   'monitoring.prometheusRule.enabled': true,
   'monitoring.grafanaDashboard.enabled': true,
@@ -102,7 +105,7 @@ pm('off by default (the CRDs may be absent)', () => {
   assert.is(find(objects, 'ConfigMap', 'db-pgfleet-dashboard').length, 0);
 });
 pm('exporter and Patroni endpoints of the release\'s database pods, interval, timeout and labels from values', async () => {
-  const { objects } = render({ set: { shards: 2, 'monitoring.podMonitor.enabled': true, 'monitoring.podMonitor.interval': '15s', 'monitoring.podMonitor.scrapeTimeout': '5s', 'monitoring.podMonitor.labels.release': 'kube-prometheus' } });
+  const { objects } = render({ set: { shards: 2, ...SCRAPER, 'monitoring.podMonitor.enabled': true, 'monitoring.podMonitor.interval': '15s', 'monitoring.podMonitor.scrapeTimeout': '5s', 'monitoring.podMonitor.labels.release': 'kube-prometheus' } });
   const m = one(objects, 'PodMonitor', 'db-pgfleet-database');
   await validateObject(m);
   assert.is(m.metadata.labels.release, 'kube-prometheus');
@@ -121,7 +124,7 @@ pm('exporter and Patroni endpoints of the release\'s database pods, interval, ti
   }
 });
 pm('patroniMetrics=false: only the exporter endpoint; monitoring.enabled=false: only Patroni', () => {
-  const ports = (set: Record<string, boolean>) => one(render({ set: { 'monitoring.podMonitor.enabled': true, ...set } }).objects, 'PodMonitor', 'db-pgfleet-database').spec.podMetricsEndpoints.map((e: any) => e.port);
+  const ports = (set: Record<string, boolean>) => one(render({ set: { ...SCRAPER, 'monitoring.podMonitor.enabled': true, ...set } }).objects, 'PodMonitor', 'db-pgfleet-database').spec.podMetricsEndpoints.map((e: any) => e.port);
   assert.equal(ports({ 'monitoring.patroniMetrics': false }), ['metrics']);
   assert.equal(ports({ 'monitoring.enabled': false }), ['patroni']);
 });

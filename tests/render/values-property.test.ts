@@ -23,7 +23,7 @@ type Leaf = { path: Path; label: string; samples: string[]; schema: object };
 /** A newline plus a YAML key, each quote, a command substitution, a backtick, a comment, a pg_hba line, an ini section. */
 export const PAYLOADS = ['\n          hostPID: true', '"q', "'q", '$(id)', '`id`', ' #c', '\nhost all all 0.0.0.0/0 trust', '\n[evil]\nk = v'];
 
-/** Every string leaf of a JSON schema; map values sit under the key `k1` (`k1.k1` where the keys need a dot), array items at index 0. */
+/** Every string leaf of a JSON schema; map values sit under the key `k1` (`k1.k1` or `k1/k1` where the keys need a dot or a prefix), array items at index 0. */
 export function stringLeaves(schema: any): Leaf[] {
   const out = new Map<string, Leaf>();
   const walk = (s: any, path: Path, label: string) => {
@@ -32,7 +32,11 @@ export function stringLeaves(schema: any): Leaf[] {
     if ([s.type ?? []].flat().includes('string') && !out.has(label)) out.set(label, { path, label, samples: [], schema: s });
     for (const [k, v] of Object.entries(s.properties ?? {})) walk(v, [...path, k], label ? `${label}.${k}` : k);
     if (typeof s.additionalProperties === 'object') walk(s.additionalProperties, [...path, 'k1'], `${label}.*`);
-    for (const [pattern, v] of Object.entries(s.patternProperties ?? {})) walk(v, [...path, ['k1', 'k1.k1'].find((k) => new RegExp(pattern).test(k))!], `${label}.*`);
+    for (const [pattern, v] of Object.entries(s.patternProperties ?? {})) {
+      const key = ['k1', 'k1.k1', 'k1/k1'].find((k) => new RegExp(pattern).test(k));
+      if (!key) throw new Error(`${label}: no sample key matches ${pattern}`);
+      walk(v, [...path, key], `${label}.*`);
+    }
     if (s.items) walk(s.items, [...path, 0], `${label}[]`);
   };
   walk(schema, [], '');
@@ -62,7 +66,7 @@ const setIn = (root: any, path: Path, value: unknown) => {
 const dotted = (path: Path) => path.join('.');
 /** How helm (schema: /a/b/0) or a template rule (a.b[0], a.b.k1) names the leaf. */
 const names = (message: string, path: Path) =>
-  message.includes(`'/${path.join('/')}'`) || message.includes(dotted(path)) || message.includes(path.map((k, i) => (typeof k === 'number' ? `[${k}]` : i ? `.${k}` : k)).join(''));
+  message.includes(`'/${path.map((k) => String(k).replaceAll('~', '~0').replaceAll('/', '~1')).join('/')}'`) || message.includes(dotted(path)) || message.includes(path.map((k, i) => (typeof k === 'number' ? `[${k}]` : i ? `.${k}` : k)).join(''));
 const marker = (i: number) => `pfq${i}z`;
 
 const dir = mkdtempSync(join(tmpdir(), 'pgfleet-property-'));

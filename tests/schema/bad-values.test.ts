@@ -1,17 +1,19 @@
 // The bad-values corpus: every file is refused by `helm template` with a message naming the offending key,
 // and ajv agrees with the layer the file declares (schema: refused by values.schema.json; template: a
-// cross-field rule the schema cannot express, so the schema alone accepts it).
+// cross-field rule the schema cannot express, so the schema alone accepts it). The good-values files are install
+// scenarios (tests/lib/values.ts scenarioFiles): the scenario, schema, lint, pg_hba and parameter tests run them all.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { render, RenderError } from '../../scripts/lib/helm.ts';
 import { ajvErrors, validateValues } from '../lib/ajv.ts';
-import { badValues, mergedValues } from '../lib/values.ts';
+import { badValues, goodValuesFiles, mergedValues } from '../lib/values.ts';
 
 const fixtures = badValues();
 
 const corpus = suite('bad values corpus');
-corpus('has at least 25 files, both layers represented', () => {
-  assert.ok(fixtures.length >= 25, `only ${fixtures.length} bad values files`);
+corpus('has at least 150 files, both layers represented, and at least 20 good-values files', () => {
+  assert.ok(fixtures.length >= 150, `only ${fixtures.length} bad values files`);
+  assert.ok(goodValuesFiles().length >= 20, `only ${goodValuesFiles().length} good values files`);
   assert.ok(fixtures.some((f) => f.layer === 'schema') && fixtures.some((f) => f.layer === 'template'));
 });
 corpus.run();

@@ -2,15 +2,18 @@
 // with the chart's own rules around it and loaded by a real server (TLS with the chart's Helm-made certificate), it
 // parses (pg_hba_file_rules shows no error), and no client gets in without a password or over plaintext, tried for
 // real on 127.0.0.1. A positive control (the application role with its password over TLS) shows the tries can
-// succeed. The server runs as the postgres user and is stopped by its PID in `after`.
+// succeed. Every install scenario's rendered pg_hba.conf (ci, examples, good-values) loads too, and PostgreSQL's own
+// reading of it (pg_hba_file_rules) has no network rule without a password, none in plaintext while TLS is on, and
+// the superuser on loopback only. The server runs as the postgres user and is stopped by its PID in `after`.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parse } from 'yaml';
-import { one, render, RenderError } from '../../scripts/lib/helm.ts';
+import { find, one, render, RenderError } from '../../scripts/lib/helm.ts';
 import { exec, psqlBin, serverDir, serverFile, startPostgres, waitUntil, type LocalPostgres } from '../../scripts/lib/localpg.ts';
+import { mergedValues, scenarioFiles } from '../lib/values.ts';
 
 /**
  * Lines the chart accepts, each aimed at 127.0.0.1 so that the connection tries below meet it, and whether the
@@ -129,5 +132,30 @@ hba('each accepted line, alone with the chart\'s rules: no password or no TLS, n
     }
     assert.is(await getsIn('user=app dbname=app sslmode=verify-ca', 'app-pw'), appGetsIn, `${JSON.stringify(line)}: the application role with its password over TLS ${appGetsIn ? 'was refused' : 'got in'}`);
   }
+});
+hba('every install scenario\'s pg_hba loads, and PostgreSQL reads no passwordless, plaintext (TLS on) or remote-superuser network rule in it', async () => {
+  let sets = 0;
+  for (const file of scenarioFiles()) {
+    const values = mergedValues(file) as { tls: { enabled: boolean }; auth: { superuser: string } };
+    const configs = find(render({ values: [file] }).objects, 'ConfigMap').filter((c) => c.metadata.name.endsWith('-patroni'));
+    const distinct = new Set(configs.map((c) => JSON.stringify(parse(c.data['patroni.yml']).postgresql.pg_hba)));
+    for (const hbaSet of distinct) {
+      sets += 1;
+      await load(JSON.parse(hbaSet));
+      const rules = JSON.parse(st.pg!.psql('SELECT coalesce(json_agg(r), \'[]\') FROM pg_hba_file_rules r').stdout) as
+        { line_number: number; type: string; user_name: string[]; address: string | null; auth_method: string; error: string | null }[];
+      const loopback = (r: (typeof rules)[number]) => ['127.0.0.1', '::1'].includes(r.address ?? '');
+      const at = (r: (typeof rules)[number]) => `${file.replace(/.*\//, '')} line ${r.line_number} (${r.type} ${r.user_name} ${r.address} ${r.auth_method})`;
+      for (const r of rules) {
+        assert.is(r.error, null, `${at(r)}: ${r.error}`);
+        if (r.type === 'local' || r.auth_method === 'reject') continue;
+        assert.ok(['scram-sha-256', 'cert'].includes(r.auth_method), `${at(r)}: a network rule without a password or certificate`);
+        if (values.tls.enabled && !loopback(r)) assert.is(r.type, 'hostssl', `${at(r)}: plaintext while TLS is on`);
+      }
+      const superuserRemote = rules.find((r) => r.type !== 'local' && !loopback(r) && (r.user_name.includes(values.auth.superuser) || r.user_name.includes('all')));
+      assert.is(superuserRemote?.auth_method, 'reject', `${superuserRemote ? at(superuserRemote) : file}: the first rule for a remote superuser must reject it`);
+    }
+  }
+  console.log(`  ${scenarioFiles().length} scenarios, ${sets} distinct pg_hba files loaded`);
 });
 hba.run();

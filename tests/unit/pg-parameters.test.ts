@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parse } from 'yaml';
-import { one, render } from '../../scripts/lib/helm.ts';
+import { find, render } from '../../scripts/lib/helm.ts';
 import { PGBIN, runAs, serverDir, serverFile } from '../../scripts/lib/localpg.ts';
 import { PATRONI_BIN } from '../../scripts/lib/local/packages.ts';
 import { formatTable, readPgSettings } from '../../scripts/pg-settings.ts';
@@ -52,7 +52,7 @@ params('every scenario: each parameter passes Patroni\'s validator and PostgreSQ
   const checked = new Set<string>();
   for (const file of scenarioFiles()) {
     const objects = render({ values: [file] }).objects;
-    const patroni = parse(one(objects, 'ConfigMap', 'db-pgfleet-shard-0-patroni').data['patroni.yml']);
+    const patroni = parse(find(objects, 'ConfigMap').find((c) => c.metadata.name.endsWith('-shard-0-patroni'))!.data['patroni.yml']);
     // Patroni writes the DCS parameters overlaid with the member's own; server-side paths (TLS files, sockets) are this pod's
     const given: Record<string, unknown> = { ...patroni.bootstrap.dcs.postgresql.parameters, ...patroni.postgresql.parameters };
     for (const k of ['ssl', 'ssl_cert_file', 'ssl_key_file', 'ssl_ca_file', 'unix_socket_directories']) delete given[k];

@@ -64,7 +64,7 @@ Rendered (for its side effect only) by templates/validate.yaml.
 {{/* Hook for component rules (pooler, backups): a YAML list of failure messages. */}}
 {{- define "pgfleet.validate.extra" -}}
 {{- $errors := list -}}
-{{- range $name := list "pgfleet.validate.roles" "pgfleet.validate.parameters" "pgfleet.validate.pgHba" "pgfleet.validate.pooler" "pgfleet.validate.backups" "pgfleet.validate.monitoring" -}}
+{{- range $name := list "pgfleet.validate.roles" "pgfleet.validate.resources" "pgfleet.validate.network" "pgfleet.validate.parameters" "pgfleet.validate.pgHba" "pgfleet.validate.pooler" "pgfleet.validate.backups" "pgfleet.validate.monitoring" -}}
 {{- $errors = concat $errors (include $name $ | fromYamlArray) -}}
 {{- end -}}
 {{- toYaml $errors -}}
@@ -196,6 +196,67 @@ own table): a YAML list of failure messages.
 {{- if hasKey $p "max_slot_wal_keep_size" }}{{ $slots = include "pgfleet.pgMemMiB" (dict "value" $p.max_slot_wal_keep_size "unit" "MB") | int64 }}{{ end -}}
 {{- if gt (mul (add $keep (max $slots 0)) 2) $volume -}}
 {{- $errors = append $errors (printf "postgresql.parameters: wal_keep_size (%d MiB)%s may keep more than half of storage.size %v (%d MiB) in pg_wal; the data needs the rest, or the volume fills and the primary stops" $keep (ternary (printf " + max_slot_wal_keep_size (%d MiB)" $slots) "" (gt $slots 0)) $v.storage.size $volume) -}}
+{{- end -}}
+{{- toYaml $errors -}}
+{{- end -}}
+
+{{/*
+Container resources: a request above its limit (the API server would refuse the pod, or the Deployment would never
+roll out): a YAML list of failure messages.
+*/}}
+{{- define "pgfleet.validate.resources" -}}
+{{- $v := .Values -}}
+{{- $errors := list -}}
+{{- $all := dict "resources" $v.resources "pooler.pgbouncer.resources" $v.pooler.pgbouncer.resources "pooler.pgdog.resources" $v.pooler.pgdog.resources "monitoring.exporter.resources" $v.monitoring.exporter.resources "backups.job.resources" $v.backups.job.resources "backups.server.resources" $v.backups.server.resources "backups.verify.resources" $v.backups.verify.resources -}}
+{{- range $path := keys $all | sortAlpha -}}
+{{- $r := index $all $path -}}
+{{- range $name, $request := $r.requests -}}
+{{- $limit := index ($r.limits | default dict) $name -}}
+{{- if and (not (kindIs "invalid" $limit)) (gt (include "pgfleet.quantity" $request | float64) (include "pgfleet.quantity" $limit | float64)) -}}
+{{- $errors = append $errors (printf "%s.requests.%s: %v is more than %s.limits.%s %v (the API server refuses such a pod)" $path $name $request $path $name $limit) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- toYaml $errors -}}
+{{- end -}}
+
+{{/*
+Network setups that expose more than the chart would, refused unless networkPolicy.acknowledge says otherwise: a YAML
+list of failure messages.
+*/}}
+{{- define "pgfleet.validate.network" -}}
+{{- $v := .Values -}}
+{{- $np := $v.networkPolicy -}}
+{{- $ack := $np.acknowledge -}}
+{{- $m := $v.monitoring -}}
+{{- $errors := list -}}
+{{- if and (not $np.enabled) $np.allowedClients (not $ack.unenforcedAllowedClients) -}}
+{{- $errors = append $errors "networkPolicy.allowedClients: set while networkPolicy.enabled is false, so nothing enforces it and every pod can connect; enable networkPolicy, remove allowedClients, or set networkPolicy.acknowledge.unenforcedAllowedClients: true" -}}
+{{- end -}}
+{{- if not $ack.allowAllPeers -}}
+{{- $peers := dict "networkPolicy.allowedClients" $np.allowedClients "monitoring.prometheusSelector" $m.prometheusSelector -}}
+{{- range $path := keys $peers | sortAlpha -}}
+{{- range $i, $peer := index $peers $path -}}
+{{- $ns := $peer.namespaceSelector -}}
+{{- $everyNamespace := and (not (kindIs "invalid" $ns)) (empty $ns) (empty $peer.podSelector) -}}
+{{- $everyAddress := and $peer.ipBlock (has $peer.ipBlock.cidr (list "0.0.0.0/0" "::/0")) -}}
+{{- if or $everyNamespace $everyAddress -}}
+{{- $errors = append $errors (printf "%s[%d]: %s admits %s; name the namespaces, pods or addresses, or set networkPolicy.acknowledge.allowAllPeers: true" $path $i (toJson $peer) (ternary "every pod of every namespace" "every address" $everyNamespace)) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- if and (not $np.enabled) (not $ack.exposedWithoutPolicy) -}}
+{{- $types := dict "service.type" $v.service.type -}}
+{{- if ne $v.pooler.type "none" }}{{ $_ := set $types "pooler.service.type" $v.pooler.service.type }}{{ end -}}
+{{- range $path, $type := $types -}}
+{{- if ne $type "ClusterIP" -}}
+{{- $errors = append $errors (printf "%s: %s while networkPolicy.enabled is false opens the port to whatever reaches the nodes or the load balancer; enable networkPolicy (and list the clients in networkPolicy.allowedClients), or set networkPolicy.acknowledge.exposedWithoutPolicy: true" $path $type) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- if and $np.enabled $m.podMonitor.enabled (not $m.prometheusSelector) (not $ack.blockedScrapes) -}}
+{{- $errors = append $errors "monitoring.prometheusSelector: empty while monitoring.podMonitor.enabled and networkPolicy.enabled: the policies drop every scrape, so no metric and no alert would ever arrive; list your Prometheus as a NetworkPolicyPeer, or set networkPolicy.acknowledge.blockedScrapes: true (Prometheus on the host network)" -}}
 {{- end -}}
 {{- toYaml $errors -}}
 {{- end -}}

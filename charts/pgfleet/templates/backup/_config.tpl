@@ -69,21 +69,31 @@ socket: /var/run/postgresql
 {{- end }}
 {{- end -}}
 
-{{/* Kubernetes quantity -> pgBackRest size (2Gi -> 2GiB, 500M -> 500MB, 1024 -> 1024). */}}
+{{/*
+A whole Kubernetes quantity (the schema's PGBACKREST_SIZE) -> a pgBackRest size with the same number of bytes: binary
+suffixes gain a B (2Gi -> 2GiB); decimal ones become bytes (500M -> 500000000), since pgBackRest's MB means MiB.
+*/}}
 {{- define "pgfleet.backup.size" -}}
 {{- $q := toString . -}}
-{{- if regexMatch "[KMGTPE]i$" $q -}}{{ $q }}B{{- else if regexMatch "[kKMGTPE]$" $q -}}{{ upper $q }}B{{- else -}}{{ $q }}{{- end -}}
+{{- $n := regexFind "^[0-9]+" $q -}}
+{{- $unit := trimPrefix $n $q -}}
+{{- if hasSuffix "i" $unit -}}{{ $q }}B
+{{- else -}}{{ mul (int64 $n) (index (dict "" 1 "k" 1000 "M" 1000000 "G" 1000000000 "T" 1000000000000) $unit) }}
+{{- end -}}
 {{- end -}}
 
 {{/* A Kubernetes quantity in whole MiB, rounded down (root-free: takes the quantity). */}}
 {{- define "pgfleet.quantityMiB" -}}
+{{- divf (include "pgfleet.quantity" . | float64) 1048576 | floor | int64 -}}
+{{- end -}}
+
+{{/* A Kubernetes quantity (`500m`, `1.5`, `2Gi`, `1k`) as a plain number of its base unit (cores, bytes). */}}
+{{- define "pgfleet.quantity" -}}
 {{- $q := toString . -}}
 {{- $n := regexFind "^[0-9]+(\\.[0-9]+)?" $q -}}
-{{- $unit := trimPrefix $n $q -}}
-{{- $per := dict "" (divf 1 1048576) "Ki" (divf 1 1024) "Mi" 1 "Gi" 1024 "Ti" 1048576 "Pi" 1073741824 "Ei" 1099511627776
-  "k" (divf 1000 1048576) "M" (divf 1000000 1048576) "G" (divf 1000000000 1048576) "T" (divf 1000000000000 1048576)
-  "P" (divf 1000000000000000 1048576) "E" (divf 1000000000000000000 1048576) -}}
-{{- mulf (float64 $n) (index $per $unit) | floor | int64 -}}
+{{- $per := dict "" 1 "m" 0.001 "Ki" 1024 "Mi" 1048576 "Gi" 1073741824 "Ti" 1099511627776 "Pi" 1125899906842624 "Ei" 1152921504606846976
+  "k" 1e3 "M" 1e6 "G" 1e9 "T" 1e12 "P" 1e15 "E" 1e18 -}}
+{{- mulf (float64 $n) (index $per (trimPrefix $n $q)) -}}
 {{- end -}}
 
 {{/*
@@ -100,9 +110,11 @@ long S3 outage drops WAL (a PITR gap until the next backup) before pg_wal fills 
 {{- end -}}
 {{- end -}}
 
-{{/* Repository path: backups.s3.path or /pgfleet/<namespace>/<fullname>. */}}
+{{/* Repository path: backups.s3.path without a trailing `/` (`/` stays), or /pgfleet/<namespace>/<fullname>. */}}
 {{- define "pgfleet.backup.repoPath" -}}
-{{- default (printf "/pgfleet/%s/%s" .root.Release.Namespace (include "pgfleet.fullname" .root)) .s3.path -}}
+{{- if .s3.path -}}{{ trimSuffix "/" .s3.path | default "/" }}
+{{- else -}}{{ printf "/pgfleet/%s/%s" .root.Release.Namespace (include "pgfleet.fullname" .root) }}
+{{- end -}}
 {{- end -}}
 
 {{/* [global] lines shared by every variant: repositories and tuning. (root) */}}

@@ -10,9 +10,6 @@ data. Enable pgBackRest with backups.enabled=true and backups.s3.* (see the char
 BACKUPS (pgBackRest, one stanza per shard, repository s3://{{ $b.s3.bucket }}{{ include "pgfleet.backup.repoPath" (dict "root" $ "s3" $b.s3) }} on {{ $b.s3.endpoint }}{{ if $b.repo2.enabled }} + repo2 s3://{{ $b.repo2.s3.bucket }} on {{ $b.repo2.s3.endpoint }}{{ end }})
   WAL archiving: archive_timeout={{ $b.archiveTimeout }}s{{ if $b.archiveAsync.enabled }}, asynchronous{{ end }}; encryption: {{ ternary "aes-256-cbc" "OFF" $b.encryption.enabled }}
   Schedules: full={{ $b.schedules.full | default "off" | quote }} diff={{ $b.schedules.diff | default "off" | quote }} incr={{ $b.schedules.incr | default "off" | quote }}{{ if $b.verify.enabled }} verify={{ $b.verify.schedule | quote }}{{ end }}
-{{- if not (or $b.schedules.full $b.schedules.diff $b.schedules.incr) }}
-  WARNING: no backup schedule is set: WAL is archived but no base backup is ever taken automatically.
-{{- end }}
 {{- if $b.schedules.suspend }}
   WARNING: every backup CronJob is suspended (backups.schedules.suspend=true).
 {{- end }}
@@ -22,7 +19,7 @@ BACKUPS (pgBackRest, one stanza per shard, repository s3://{{ $b.s3.bucket }}{{ 
 {{- if not $b.verify.enabled }}
   Restores are not verified: consider backups.verify.enabled=true.
 {{- end }}
-{{- $first := include "pgfleet.backup.jobName" (dict "root" $ "shard" 0 "suffix" (ternary "full" "diff" (ne $b.schedules.full ""))) }}
+{{- $first := include "pgfleet.backup.jobName" (dict "root" $ "shard" 0 "suffix" "full") }}
   Run a backup now (shard 0; repeat per shard):
     kubectl -n {{ .Release.Namespace }} create job --from=cronjob/{{ $first }} {{ include "pgfleet.shard" (dict "root" $ "shard" 0) }}-manual-$(date +%s)
   Backup status of a shard (from a database pod):

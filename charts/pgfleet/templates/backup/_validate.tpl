@@ -32,13 +32,35 @@
   {{- if $b.repo2.enabled -}}
     {{- $p1 := include "pgfleet.backup.repoPath" (dict "root" $ "s3" $b.s3) -}}
     {{- $p2 := include "pgfleet.backup.repoPath" (dict "root" $ "s3" $b.repo2.s3) -}}
-    {{- if and (eq $b.s3.endpoint $b.repo2.s3.endpoint) (eq $b.s3.bucket $b.repo2.s3.bucket) (eq $p1 $p2) -}}
+    {{- if and (eq (lower $b.s3.endpoint) (lower $b.repo2.s3.endpoint)) (eq $b.s3.bucket $b.repo2.s3.bucket) (eq $p1 $p2) -}}
       {{- $errors = append $errors (printf "backups.repo2.s3: same endpoint, bucket and path as backups.s3 (%s/%s%s): a second repository must be a different location" $b.s3.endpoint $b.s3.bucket $p1) -}}
     {{- end -}}
   {{- end -}}
+  {{- if and $b.archiveAsync.enabled (ge (include "pgfleet.quantityMiB" $b.archiveAsync.getQueueMax | int64) (include "pgfleet.quantityMiB" $b.archiveAsync.spoolSizeLimit | int64)) -}}
+    {{- $errors = append $errors (printf "backups.archiveAsync.getQueueMax: %s is not under backups.archiveAsync.spoolSizeLimit %s: the prefetched WAL lives in the spool, and the kubelet evicts a pod whose emptyDir outgrows its limit" $b.archiveAsync.getQueueMax $b.archiveAsync.spoolSizeLimit) -}}
+  {{- end -}}
+  {{- $levels := dict "none" 0 "gz" 9 "bz2" 9 "lz4" 12 "zst" 22 -}}
+  {{- if gt (int $b.compressLevel) (int (index $levels $b.compressType)) -}}
+    {{- $errors = append $errors (printf "backups.compressLevel: %d is outside %s's levels (%s); 0 uses pgBackRest's default" (int $b.compressLevel) $b.compressType (ternary "none: no level" (printf "1-%d" (int (index $levels $b.compressType))) (eq $b.compressType "none"))) -}}
+  {{- end -}}
+  {{- if $b.verify.enabled -}}
+    {{- if lt (include "pgfleet.quantityMiB" $b.verify.scratch.size | int64) (include "pgfleet.quantityMiB" $v.storage.size | int64) -}}
+      {{- $errors = append $errors (printf "backups.verify.scratch.size: %s is smaller than storage.size %s: a full restore of a shard would not fit, and the verification would fail once the data grows" $b.verify.scratch.size $v.storage.size) -}}
+    {{- end -}}
+  {{- end -}}
   {{- $s := $b.schedules -}}
-  {{- if and (not $s.full) (or $s.diff $s.incr) -}}
-    {{- $errors = append $errors "backups.schedules.full: required when backups.schedules.diff or backups.schedules.incr is set: without new full backups, retention never expires anything and every restore replays from one ancient full" -}}
+  {{- if not $s.full -}}
+    {{- $errors = append $errors "backups.schedules.full: required when backups are enabled: without scheduled full backups, retention never expires anything, WAL piles up in the repository and every restore replays from one ancient backup (or there is none)" -}}
+  {{- end -}}
+  {{- $seen := dict -}}
+  {{- range $type := list "full" "diff" "incr" -}}
+    {{- $expr := regexReplaceAll "\\s+" (trim (index $s $type)) " " -}}
+    {{- if $expr -}}
+      {{- with index $seen $expr -}}
+        {{- $errors = append $errors (printf "backups.schedules.%s: %q is also backups.schedules.%s: both backups would start at once and one of them fails on the stanza lock" $type $expr .) -}}
+      {{- end -}}
+      {{- $_ := set $seen $expr $type -}}
+    {{- end -}}
   {{- end -}}
   {{- $crons := dict "backups.schedules.full" $s.full "backups.schedules.diff" $s.diff "backups.schedules.incr" $s.incr -}}
   {{- if $b.verify.enabled }}{{ $_ := set $crons "backups.verify.schedule" $b.verify.schedule }}{{ end -}}
@@ -72,6 +94,11 @@
   {{- range $key := list "time" "lsn" "name" -}}
     {{- if and (index $t $key) (ne $t.type $key) -}}
       {{- $errors = append $errors (printf "restore.target.%s: set, but restore.target.type is %q (set type: %s, or remove it)" $key $t.type $key) -}}
+    {{- end -}}
+  {{- end -}}
+  {{- if and (eq $t.type "time") $t.time -}}
+    {{- with include "pgfleet.backup.targetTimeError" $t.time -}}
+      {{- $errors = append $errors (printf "restore.target.time: %q %s" $t.time .) -}}
     {{- end -}}
   {{- end -}}
   {{- if and $t.exclusive (not (has $t.type (list "time" "lsn"))) -}}
@@ -119,5 +146,21 @@ Fields: minute 0-59, hour 0-23, day of month 1-31, month 1-12 or jan-dec, day of
 {{- end -}}
 {{- end -}}
 {{- join "; " $problems -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+A restore target time (the schema's grammar: `YYYY-MM-DD HH:MM:SS[.ffffff]` then `Z` or `+HH[[:]MM]`): "" when it is a
+real instant that is not in the future at render time, else the reason. PostgreSQL itself would find either out only
+in the restoring pod.
+*/}}
+{{- define "pgfleet.backup.targetTimeError" -}}
+{{- $t := regexReplaceAll "\\.[0-9]+" (replace "T" " " .) "" -}}
+{{- $t = regexReplaceAll "Z$" $t "+00:00" -}}
+{{- $t = regexReplaceAll "([+-][0-9]{2})$" $t "${1}:00" -}}
+{{- $t = regexReplaceAll "([+-][0-9]{2})([0-9]{2})$" $t "${1}:${2}" -}}
+{{- $at := toDate "2006-01-02 15:04:05-07:00" $t -}}
+{{- if $at.IsZero -}}is not a real date and time
+{{- else if gt (unixEpoch $at | int64) (unixEpoch now | int64) -}}is in the future (render time {{ dateInZone "2006-01-02 15:04:05Z07:00" now "UTC" }}): PostgreSQL would replay every archived WAL, never reach it and refuse to start
 {{- end -}}
 {{- end -}}

@@ -17,14 +17,10 @@
 {{- if eq $p.adminUser $p.statsUser -}}
 {{- $errors = append $errors (printf "pooler.statsUser: must differ from pooler.adminUser (both %q)" $p.adminUser) -}}
 {{- end -}}
-{{- if eq $p.type "pgbouncer" -}}
-{{- $perPod := add $b.defaultPoolSize $b.reservePoolSize -}}
-{{- if gt (int $b.maxDbConnections) 0 -}}{{- $perPod = min $perPod $b.maxDbConnections -}}{{- end -}}
-{{- $total := mul $perPod $b.replicas -}}
-{{- $max := int (default 100 $v.postgresql.parameters.max_connections) -}}
-{{- if gt (int $total) (int (sub $max 10)) -}}
-{{- $errors = append $errors (printf "pooler.pgbouncer.defaultPoolSize: (defaultPoolSize %d + reservePoolSize %d) x replicas %d = %d server connections per database from the read-write pool alone, more than postgresql.parameters.max_connections %d minus 10 reserved; lower the pool sizes, set pooler.pgbouncer.maxDbConnections, or raise max_connections" (int $b.defaultPoolSize) (int $b.reservePoolSize) (int $b.replicas) (int $total) $max) -}}
+{{- with include "pgfleet.validate.poolerConnections" . -}}
+{{- $errors = append $errors . -}}
 {{- end -}}
+{{- if eq $p.type "pgbouncer" -}}
 {{- if gt (int $b.minPoolSize) (int $b.defaultPoolSize) -}}
 {{- $errors = append $errors (printf "pooler.pgbouncer.minPoolSize: %d is more than defaultPoolSize %d" (int $b.minPoolSize) (int $b.defaultPoolSize)) -}}
 {{- end -}}
@@ -61,4 +57,36 @@
 {{- $errors = concat $errors (include "pgfleet.pgdog.reshardCheck" (dict "root" . "prior" $prior) | fromYamlArray) -}}
 {{- end -}}
 {{- toYaml $errors -}}
+{{- end -}}
+
+{{/*
+max_connections against the server connections the poolers may open to one database host, plus the superuser's
+reserved slots and the chart's own clients (Patroni, postgres_exporter, pgBackRest, pg_rewind or pg_basebackup, helm test):
+"" or a failure message. PgBouncer: the read-write and the read-only pool, each min(defaultPoolSize + reservePoolSize,
+maxDbConnections) per pod, times the pods (right after a failover one host can hold both). PgDog: defaultPoolSize per
+pod for the application role, times the pods.
+*/}}
+{{- define "pgfleet.validate.poolerConnections" -}}
+{{- $v := .Values -}}
+{{- $pp := $v.postgresql.parameters -}}
+{{- $max := int (default 100 $pp.max_connections) -}}
+{{- $reservedPg := int (default 3 $pp.superuser_reserved_connections) -}}
+{{- $own := 5 -}}
+{{- $pools := 0 -}}
+{{- $how := "" -}}
+{{- if eq $v.pooler.type "pgbouncer" -}}
+{{- $b := $v.pooler.pgbouncer -}}
+{{- $perPod := add $b.defaultPoolSize $b.reservePoolSize -}}
+{{- if gt (int $b.maxDbConnections) 0 }}{{ $perPod = min $perPod $b.maxDbConnections }}{{ end -}}
+{{- $pools = mul 2 $perPod $b.replicas -}}
+{{- $how = printf "the PgBouncer read-write and read-only pools, 2 x %d per pod (pooler.pgbouncer.defaultPoolSize %d + reservePoolSize %d%s) x %d pods" (int $perPod) (int $b.defaultPoolSize) (int $b.reservePoolSize) (ternary (printf ", capped by maxDbConnections %d" (int $b.maxDbConnections)) "" (gt (int $b.maxDbConnections) 0)) (int $b.replicas) -}}
+{{- else if eq $v.pooler.type "pgdog" -}}
+{{- $d := $v.pooler.pgdog -}}
+{{- $pools = mul $d.defaultPoolSize $d.replicas -}}
+{{- $how = printf "the PgDog pool, pooler.pgdog.defaultPoolSize %d x %d pods" (int $d.defaultPoolSize) (int $d.replicas) -}}
+{{- end -}}
+{{- $need := add $pools $reservedPg $own -}}
+{{- if gt (int $need) $max -}}
+{{- printf "postgresql.parameters.max_connections: %d is fewer than the %d connections one database host may have to serve: %s = %d, + %d superuser_reserved_connections, + %d for the chart's own clients; lower the pool sizes or the pooler replicas, set pooler.pgbouncer.maxDbConnections, or raise max_connections" $max (int $need) $how (int $pools) (int $reservedPg) $own -}}
+{{- end -}}
 {{- end -}}
