@@ -11,7 +11,7 @@
 //        [-- --drills: the drills only, backups and restore included] [-- --lifecycle: the lifecycle only]
 //        [-- --backups: the backups and restore step only] [-- --drill-runs N] [-- --drill-set a,b,c]
 //        [-- --drills-json FILE] [-- --down: remove what --keep left]
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -364,11 +364,26 @@ async function backups(ociRef: string, version: string, images: KindImages, dril
   const gateway = config.map((c) => c.Gateway).find((g) => g && /^[0-9.]+$/.test(g));
   if (!gateway) throw new Error(`the kind network has no IPv4 gateway: ${JSON.stringify(config)}`);
   const script = s3rverScript(join(work, 's3'), { bucket: 'pgfleet', address: gateway, names: ['s3rver', gateway] });
-  const s3 = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'inherit'] });
-  cleanups.push(() => { s3.kill('SIGTERM'); });
-  let out = '';
-  s3.stdout!.on('data', (d) => (out += d));
-  await waitFor(`s3rver on ${gateway}:${S3RVER.port}`, 30_000, async () => out.includes(S3RVER.ready));
+  // The s3-outage drill stops it and starts it again (same data, same certificate): `s3` is always the current one.
+  let s3: ChildProcess | undefined;
+  cleanups.push(() => { s3?.kill('SIGTERM'); });
+  const s3Control = {
+    start: async () => {
+      const child = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'inherit'] });
+      s3 = child;
+      let out = '';
+      child.stdout!.on('data', (d) => (out += d));
+      await waitFor(`s3rver on ${gateway}:${S3RVER.port}`, 30_000, async () => out.includes(S3RVER.ready));
+    },
+    stop: async () => {
+      const child = s3!;
+      if (child.exitCode !== null) throw new Error(`s3rver had already exited (${child.exitCode})`);
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+  await s3Control.start();
   const ns = 'e2e-backups';
   kubectl(['create', 'namespace', ns], { quiet: true });
   kubectl(['-n', ns, 'create', 'secret', 'generic', 's3rver-credentials', `--from-literal=access-key-id=${S3RVER.key}`, `--from-literal=secret-access-key=${S3RVER.key}`], { quiet: true });
@@ -378,8 +393,9 @@ async function backups(ociRef: string, version: string, images: KindImages, dril
   const upgrade = async (extra: Record<string, string>) => {
     helm(['upgrade', 'db', ociRef, '--version', version, '--plain-http', '--namespace', ns, '--reuse-values', ...Object.entries(extra).flatMap(([k, v]) => ['--set', `${k}=${v}`])]);
   };
-  const cluster = new KubeCluster({ context: `kind-${CLUSTER}`, namespace: ns, release: 'db', kubeconfig, upgrade, client: CLIENT });
+  const cluster = new KubeCluster({ context: `kind-${CLUSTER}`, namespace: ns, release: 'db', kubeconfig, upgrade, client: CLIENT, s3: s3Control });
   try {
+    await drillCheck('drill s3-outage on kind: S3 down for a minute, writes go on, every WAL segment of the outage reaches the repository', cluster, 's3-outage', 1, 300, drillResults);
     await drillCheck('drill restore on kind: a point-in-time restore brings back exactly the rows acknowledged before the target', cluster, 'restore', 1, 600, drillResults);
     await check('backups: helm test after the restore', () => { helmTest(ns); });
   } finally {

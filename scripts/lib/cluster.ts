@@ -85,6 +85,12 @@ export interface Cluster {
    */
   stopNode?(pod: string): Promise<string>;
   startNode?(node: string): Promise<void>;
+  /**
+   * Stops the S3 endpoint the backups go to (connections are refused) until startS3(). Optional: only a backend
+   * whose caller runs the endpoint (e2e:kind's s3rver) can.
+   */
+  stopS3?(): Promise<void>;
+  startS3?(): Promise<void>;
   /** the node a pod runs on, and whether that node also runs the control plane (stopping it stops the DCS too) */
   nodeOf?(pod: string): Promise<{ name: string; controlPlane: boolean }>;
   /** whether the control plane considers the node Ready */

@@ -443,6 +443,61 @@ const restore: Scenario = async (ctx) => {
   return { run: ctx.run, writeGapMs: now() - faultAt, acknowledgedWrites: before.acks.length + after.acks.length, acknowledgedWritesLost: missing.length, clientErrors: before.errors.length + after.errors.length, extraRows: extra.length, notes };
 };
 
+/**
+ * S3 unreachable for `durationS` (default 60) while the writer writes: the primary must keep acknowledging writes
+ * (archiving fails and WAL waits in pg_wal, or in pgBackRest's queue), and once S3 is back every WAL segment
+ * switched during the outage must reach the repository, with no gap. The rejoin time is the catch-up: S3 back to
+ * the last of those segments archived.
+ */
+const s3Outage: Scenario = (ctx) => withWriter(ctx, 's3-outage', async () => {
+  const { cluster, shard } = ctx;
+  if (!cluster.stopS3 || !cluster.startS3) throw new Error(`the ${cluster.backend} backend does not control an S3 endpoint`);
+  if (!(await cluster.backupsEnabled())) throw new Error('the s3-outage drill needs backups.enabled=true');
+  const primary = (await cluster.primary(shard))!;
+  const on = { member: primary.name };
+  const archiver = async () => {
+    const [r] = await cluster.sql(on, "SELECT failed_count, coalesce(last_archived_wal, '') FROM pg_stat_archiver");
+    return { failed: Number(r![0]), last: r![1]! };
+  };
+  const before = await archiver();
+  const outageMs = (ctx.opts.durationS ?? 60) * 1000;
+  ctx.log(`  S3 down for ${outageMs / 1000} s, a WAL switch every 10 s`);
+  const faultAt = now();
+  await cluster.stopS3();
+  const segments: string[] = [];
+  let during = before;
+  try {
+    while (now() - faultAt < outageMs) {
+      await sleep(Math.min(10_000, Math.max(0, outageMs - (now() - faultAt))));
+      segments.push((await cluster.sql(on, 'SELECT pg_walfile_name(pg_switch_wal())'))[0]![0]!);
+    }
+    during = await archiver();
+  } finally {
+    await cluster.startS3();
+  }
+  const backAt = now();
+  // With S3 up, the first segment (switched 10 s in) is archived within seconds; still waiting proves the cut.
+  if (during.last >= segments[0]!) throw new Error(`${segments[0]}, switched during the outage, was archived while S3 was down (last archived ${during.last}): the drill did not cut S3 off`);
+  const last = [...segments].sort().at(-1)!;
+  await waitFor(`${last}, switched during the outage, to be archived`, ctx.timeoutMs, async () => (await archiver()).last >= last, 500);
+  const catchUpMs = now() - backAt;
+  const after = await archiver();
+  // Each segment from the repository, fetched the way archive_command pushes it (same stanza and configuration).
+  const [push] = await cluster.sql(on, 'SHOW archive_command');
+  const missing: string[] = [];
+  for (const seg of segments) {
+    const get = push![0]!.replace(/archive-push\s+"?%p"?/, `archive-get ${seg} /tmp/pgfleet-drill-${seg}`);
+    if (get === push![0]) throw new Error(`archive_command is not a pgBackRest archive-push: ${push![0]}`);
+    const sql = `CREATE TEMP TABLE drill_out (line text); COPY drill_out FROM PROGRAM '${get} && rm -f /tmp/pgfleet-drill-${seg} && echo fetched'`;
+    await cluster.sql(on, sql).catch(() => missing.push(seg));
+  }
+  if (missing.length) throw new Error(`WAL segments written during the S3 outage are missing from the repository: ${missing.join(', ')}`);
+  return {
+    faultAt, rejoinMs: catchUpMs,
+    notes: [`archiving stalled at ${during.last || 'nothing'} while S3 was down (${after.failed - before.failed} failed archive_command runs in all); the ${segments.length} segments switched during the outage (${segments[0]}..${last}) were all archived ${(catchUpMs / 1000).toFixed(1)} s after S3 came back, each fetched back from the repository`],
+  };
+});
+
 const chaos: Scenario = (ctx) => withWriter(ctx, 'chaos', async () => {
   let seed = ctx.opts.seed ?? 42;
   const rnd = () => { seed = (seed * 1103515245 + 12345) % 2 ** 31; return seed / 2 ** 31; };
@@ -475,6 +530,7 @@ export const SCENARIOS: Record<string, { run: Scenario; describe: string }> = {
   pooler: { run: pooler, describe: 'SIGKILL one rw PgBouncer; clients must recover' },
   'replica-rebuild': { run: replicaRebuild, describe: 'wipe a replica\'s data; it must rejoin' },
   restore: { run: restore, describe: 'backup, more writes, point-in-time restore between them, compare rows' },
+  's3-outage': { run: s3Outage, describe: 'stop the S3 endpoint for a minute while writing: writes go on, and every WAL segment reaches the repository once S3 is back' },
   chaos: { run: chaos, describe: 'kill a random member every 15-30 s for a bounded time' },
 };
 

@@ -31,6 +31,8 @@ export type NodeAccess = {
 export type KubeOptions = {
   context: string; namespace: string; release?: string; kubectl?: string; kubeconfig?: string; nodes?: NodeAccess; client?: { node?: string };
   upgrade?: (set: Record<string, string>) => Promise<void>;
+  /** the S3 endpoint, when the caller runs it: stopped and started again by the s3-outage drill */
+  s3?: { stop(): Promise<void>; start(): Promise<void> };
 };
 type RunResult = { status: number; stdout: string; stderr: string };
 export type Runner = (args: string[], input?: string, timeoutMs?: number) => RunResult | Promise<RunResult>;
@@ -39,13 +41,13 @@ export const PATRONI_CONFIG = '/etc/patroni/patroni.yml';
 export const ISOLATED_LABEL = 'pgfleet.io/isolated';
 const SEP = '\x1f';
 
+/** Run on a node: forgets every tracked connection from or to address $1 (so a new policy applies to them too). */
+export const CONNTRACK_FLUSH_SCRIPT = `for dir in --orig-src --orig-dst --reply-src --reply-dst; do conntrack -D "$dir" "$1" >/dev/null 2>&1 || true; done`;
+
 /**
  * Run on a node: sends signal $1 to every process of every running container of pod $3 in namespace $2 (each
  * container's PID namespace, found through the CRI as the kubelet sees it), at once; prints the PIDs.
  */
-/** Run on a node: forgets every tracked connection from or to address $1 (so a new policy applies to them too). */
-export const CONNTRACK_FLUSH_SCRIPT = `for dir in --orig-src --orig-dst --reply-src --reply-dst; do conntrack -D "$dir" "$1" >/dev/null 2>&1 || true; done`;
-
 export const POD_SIGNAL_SCRIPT = `set -eu
 sandbox=$(crictl pods --namespace "$2" --name "^$3\\$" --state ready -q | head -n 1)
 [ -n "$sandbox" ] || { echo "no ready sandbox for pod $2/$3 on this node" >&2; exit 1; }
@@ -294,6 +296,16 @@ export class KubeCluster implements Cluster {
   async startNode(node: string): Promise<void> {
     await this.nodeAccess('starting a node').unpause(node);
     this.stoppedNodes.delete(node);
+  }
+
+  async stopS3(): Promise<void> {
+    if (!this.opts.s3) throw new Error('this cluster was set up without an S3 endpoint it controls (KubeOptions.s3)');
+    await this.opts.s3.stop();
+  }
+
+  async startS3(): Promise<void> {
+    if (!this.opts.s3) throw new Error('this cluster was set up without an S3 endpoint it controls (KubeOptions.s3)');
+    await this.opts.s3.start();
   }
 
   async nodeOf(pod: string): Promise<{ name: string; controlPlane: boolean }> {

@@ -132,7 +132,7 @@ export class LocalCluster implements Cluster {
       c.planPods();
       c.buildNetwork();
       await c.startEtcd();
-      await c.startS3();
+      await c.runS3();
       await c.startServices();
       for (const p of c.pods.filter((p) => p.kind === 'StatefulSet')) await c.startPod(p);
       await c.waitHealthy(opts.readyTimeoutS ?? 180);
@@ -354,7 +354,7 @@ export class LocalCluster implements Cluster {
   }
 
   /** s3rver over TLS (self-signed) as the S3 endpoint, in its own namespace, with the bucket the chart names. */
-  private async startS3(): Promise<void> {
+  private async runS3(): Promise<void> {
     if (!this.backupsRendered()) return;
     const dir = join(this.dir, 's3');
     const conf = this.objects.filter((o) => o.kind === 'ConfigMap').flatMap((o) => Object.values<string>(o.data ?? {})).join('\n');
