@@ -19,7 +19,7 @@ export const cacheRoot = () => process.env.PGFLEET_CACHE ?? (process.getuid?.() 
 
 /**
  * Tier 3 (kind, built on this machine). The Go module pins live in images/kind/go.mod and images/kind/tools/*;
- * tests/unit/versions.test.ts fails when they disagree with these. The image tags are the ones kubeadm expects.
+ * tests/harness/versions.test.ts fails when they disagree with these. The image tags are the ones kubeadm expects.
  */
 export const KIND = {
   kubernetes: 'v1.34.4',

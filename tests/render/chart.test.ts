@@ -1,5 +1,4 @@
-// Chart metadata, helm lint, yamllint, render idempotence and NOTES.
-import { spawnSync } from 'node:child_process';
+// Chart metadata, helm lint, render idempotence and NOTES (yamllint is in tests/runtime/lint.test.ts).
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,11 +30,6 @@ lint('helm lint --strict passes with defaults and every scenario', () => {
     const r = helm(['lint', '--strict', chartDir, ...(file ? ['--values', file] : [])]);
     assert.is(r.status, 0, `${file ?? 'defaults'}:\n${r.stdout}${r.stderr}`);
   }
-});
-lint('yamllint (lintconf.yaml) passes on the chart\'s YAML, scenarios and examples', () => {
-  const r = spawnSync('yamllint', ['-c', 'lintconf.yaml', '-f', 'parsable', 'charts/pgfleet/Chart.yaml', 'charts/pgfleet/values.yaml', 'charts/pgfleet/ci', 'examples', 'tests/fixtures/good-values', 'ct.yaml', 'lintconf.yaml'], { cwd: root, encoding: 'utf8' });
-  if (r.error) throw new Error(`yamllint is not installed: run \`npm run setup:local\` or \`apt-get install yamllint\` (${r.error.message})`);
-  assert.is(r.status, 0, r.stdout + r.stderr);
 });
 lint.run();
 

@@ -41,7 +41,7 @@ store('kubernetes DCS: ConfigMaps, role labels primary/replica, namespaced Role'
   assert.is(patroniConfig(objects, S).etcd3, undefined);
   assert.is(one(objects, 'StatefulSet', S).spec.template.spec.automountServiceAccountToken, true);
 });
-store('etcd3 DCS: hosts rendered, no Kubernetes section; the Role only patches the database pods (their role label, tests/unit/etcd3-role-label.test.ts)', () => {
+store('etcd3 DCS: hosts rendered, no Kubernetes section; the Role only patches the database pods (their role label, tests/runtime/etcd3-role-label.test.ts)', () => {
   const { objects } = render({ set: { 'patroni.dcs.type': 'etcd3', 'patroni.dcs.etcd3.hosts': '{etcd-a:2379,etcd-b:2379}' } });
   const c = patroniConfig(objects, S);
   assert.is(c.etcd3.hosts, 'etcd-a:2379,etcd-b:2379');
