@@ -64,7 +64,7 @@ Rendered (for its side effect only) by templates/validate.yaml.
 {{/* Hook for component rules (pooler, backups): a YAML list of failure messages. */}}
 {{- define "pgfleet.validate.extra" -}}
 {{- $errors := list -}}
-{{- range $name := list "pgfleet.validate.roles" "pgfleet.validate.resources" "pgfleet.validate.network" "pgfleet.validate.parameters" "pgfleet.validate.pgHba" "pgfleet.validate.pooler" "pgfleet.validate.backups" "pgfleet.validate.monitoring" -}}
+{{- range $name := list "pgfleet.validate.roles" "pgfleet.validate.labels" "pgfleet.validate.resources" "pgfleet.validate.network" "pgfleet.validate.parameters" "pgfleet.validate.pgHba" "pgfleet.validate.pooler" "pgfleet.validate.backups" "pgfleet.validate.monitoring" -}}
 {{- $errors = concat $errors (include $name $ | fromYamlArray) -}}
 {{- end -}}
 {{- toYaml $errors -}}
@@ -257,6 +257,27 @@ list of failure messages.
 {{- end -}}
 {{- if and $np.enabled $m.podMonitor.enabled (not $m.prometheusSelector) (not $ack.blockedScrapes) -}}
 {{- $errors = append $errors "monitoring.prometheusSelector: empty while monitoring.podMonitor.enabled and networkPolicy.enabled: the policies drop every scrape, so no metric and no alert would ever arrive; list your Prometheus as a NetworkPolicyPeer, or set networkPolicy.acknowledge.blockedScrapes: true (Prometheus on the host network)" -}}
+{{- end -}}
+{{- toYaml $errors -}}
+{{- end -}}
+
+{{/*
+User labels that would shadow a label the chart, Patroni or the NetworkPolicies select on: the selector labels
+(app.kubernetes.io/name, instance, component and every pgfleet.io/ key), Patroni's `role` and `cluster-name` (the
+-primary and -replicas Services), the client label the policies admit, and the chart's other recommended labels. A
+`role: primary` in podLabels would put every database pod behind -primary. A YAML list of failure messages.
+*/}}
+{{- define "pgfleet.validate.labels" -}}
+{{- $v := .Values -}}
+{{- $errors := list -}}
+{{- $reserved := list "app.kubernetes.io/name" "app.kubernetes.io/instance" "app.kubernetes.io/component" "app.kubernetes.io/version" "app.kubernetes.io/managed-by" "app.kubernetes.io/part-of" "helm.sh/chart" "role" "cluster-name" (include "pgfleet.clientLabel" .) -}}
+{{- $maps := dict "commonLabels" $v.commonLabels "podLabels" $v.podLabels "monitoring.podMonitor.labels" $v.monitoring.podMonitor.labels "monitoring.prometheusRule.labels" $v.monitoring.prometheusRule.labels "monitoring.grafanaDashboard.labels" $v.monitoring.grafanaDashboard.labels -}}
+{{- range $path := keys $maps | sortAlpha -}}
+{{- range $key := keys (index $maps $path) | sortAlpha -}}
+{{- if or (has $key $reserved) (hasPrefix "pgfleet.io/" $key) -}}
+{{- $errors = append $errors (printf "%s.%s: the chart sets this label itself, and Services, selectors or NetworkPolicies match on it; use another key" $path $key) -}}
+{{- end -}}
+{{- end -}}
 {{- end -}}
 {{- toYaml $errors -}}
 {{- end -}}
