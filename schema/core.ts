@@ -46,7 +46,7 @@ export const core: Record<string, Schema> = {
   }),
 
   postgresql: obj('PostgreSQL settings.', {
-    parameters: parametersSchema('Extra postgresql.conf parameters, written to the DCS at bootstrap. Each name must be a PostgreSQL 15 setting (or an extension\'s `prefix.name`), each value of its type: units as PostgreSQL writes them (`kB`, `MB`, `GB`, `ms`, `s`, `min`; never `Mi`/`Gi`), enums from its list, plain numbers within its bounds. Keys the chart manages (archive_command, ssl, listen_addresses, ...) are refused.', {
+    parameters: parametersSchema('Extra postgresql.conf parameters, written to the DCS at bootstrap. Each name must be a PostgreSQL 15 setting (or an extension\'s `prefix.name`), each value of its type: units as PostgreSQL writes them (`kB`, `MB`, `GB`, `ms`, `s`, `min`; never `Mi`/`Gi`), enums from its list, numbers within its bounds (a value with a unit converted to the setting\'s unit first, as PostgreSQL does). Keys the chart manages (archive_command, ssl, listen_addresses, ...) are refused.', {
       max_connections: 200, shared_buffers: '256MB', wal_level: 'replica', wal_log_hints: 'on', max_wal_senders: 10,
       max_replication_slots: 10, wal_keep_size: '1GB', password_encryption: 'scram-sha-256',
       log_min_duration_statement: 1000, log_connections: 'on', log_disconnections: 'on',

@@ -57,3 +57,13 @@ export function parametersSchema(description: string, def: Record<string, unknow
     additionalProperties: false,
   };
 }
+
+/**
+ * The numeric settings' bounds, for the template rule that checks values written as text (`'4GB'`, `'30s'`,
+ * `'100'`): PostgreSQL converts them to the setting's unit, integers rounded, then checks these bounds. The
+ * schema itself can only bound plain numbers. Written to charts/pgfleet/files/pg-bounds.json by npm run generate.
+ */
+export function pgBounds(): Record<string, { unit: string; min: number; max: number; integer: boolean }> {
+  return Object.fromEntries(pgSettings().filter((s) => (s.vartype === 'integer' || s.vartype === 'real') && s.min !== undefined)
+    .map((s) => [s.name, { unit: s.unit ?? '', min: Number(s.min), max: Number(s.max), integer: s.vartype === 'integer' }]));
+}

@@ -3,7 +3,7 @@
 // install scenario (ci/ and examples/), each parameter the rendered Patroni configuration carries passes Patroni's
 // own validator (none dropped), is written to postgresql.conf as Patroni writes it, and PostgreSQL reads it back
 // with the same value (`postgres -C`, which exits on an invalid one). Processes run as the postgres user.
-import { mkdtempSync, readFileSync, rmSync, appendFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -76,5 +76,25 @@ params('every scenario: each parameter passes Patroni\'s validator and PostgreSQ
     }
   }
   console.log(`  ${scenarioFiles().length} scenarios, ${checked.size} distinct parameter sets read back by PostgreSQL 15`);
+});
+params('values written as text are bounded as PostgreSQL bounds them: the chart refuses exactly what postgres refuses', () => {
+  const cases: [string, string][] = [
+    ['work_mem', '64kB'], ['work_mem', '63kB'], ['work_mem', '1.5GB'], ['work_mem', '2TB'],
+    ['checkpoint_timeout', '30s'], ['checkpoint_timeout', '29s'], ['checkpoint_timeout', '0.5min'], ['checkpoint_timeout', '1d'], ['checkpoint_timeout', '2d'],
+    ['max_wal_size', '2MB'], ['max_wal_size', '1MB'], ['max_wal_size', '1.5MB'], ['shared_buffers', '128kB'], ['shared_buffers', '120kB'],
+    ['vacuum_cost_delay', '100ms'], ['vacuum_cost_delay', '101ms'], ['vacuum_cost_delay', '0.5ms'], ['vacuum_cost_delay', '1s'],
+    ['statement_timeout', '2147483647'], ['statement_timeout', '2147483648'], ['autovacuum_naptime', '1s'], ['autovacuum_naptime', '999ms'],
+  ];
+  const file = join(st.dir, 'text-values.json');
+  const verdicts = cases.map(([name, value]) => {
+    writeFileSync(file, JSON.stringify({ postgresql: { parameters: { [name]: value } } }));
+    let chart = '';
+    try { render({ values: [file] }); } catch (e) { chart = (e as Error).message; }
+    const pg = runAs([join(PGBIN, 'postgres'), '-D', join(st.dir, 'data'), '-C', name, '-c', `${name}=${value}`], {}, { timeoutMs: 30_000 });
+    const chartRefuses = chart.includes(`postgresql.parameters.${name}`);
+    assert.is(chartRefuses, pg.status !== 0, `${name} = '${value}': PostgreSQL ${pg.status === 0 ? `reads ${pg.stdout.trim()}` : `refuses it (${pg.stderr.trim()})`}, the chart ${chartRefuses ? `refuses it: ${chart}` : 'accepts it'}`);
+    return chartRefuses;
+  });
+  assert.ok(verdicts.includes(true) && verdicts.includes(false), 'the cases must include values on both sides of the bounds');
 });
 params.run();

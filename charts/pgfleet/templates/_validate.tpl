@@ -170,6 +170,24 @@ own table): a YAML list of failure messages.
 {{- $v := .Values -}}
 {{- $p := $v.postgresql.parameters -}}
 {{- $errors := list -}}
+{{- /* values written as text: converted to the setting's unit as PostgreSQL does (integers rounded), then bounded */ -}}
+{{- $bounds := (.Files.Get "files/pg-bounds.json" | fromJson).settings -}}
+{{- $per := dict "" 1 "B" 1 "kB" 1024 "8kB" 8192 "MB" 1048576 "GB" 1073741824 "TB" 1099511627776 "us" 0.001 "ms" 1 "s" 1000 "min" 60000 "h" 3600000 "d" 86400000 -}}
+{{- $number := "^(-?[0-9]+(\\.[0-9]+)?([eE][-+]?[0-9]+)?) ?([a-zA-Z]*)$" -}}
+{{- range $key := keys $p | sortAlpha -}}
+{{- $text := index $p $key -}}
+{{- $b := index $bounds $key -}}
+{{- if and $b (kindIs "string" $text) (regexMatch $number $text) -}}
+{{- $unit := regexReplaceAll $number $text "${4}" | default $b.unit -}}
+{{- $value := divf (mulf (regexReplaceAll $number $text "${1}" | float64) (index $per $unit)) (index $per $b.unit) -}}
+{{- if $b.integer }}{{ $value = round $value 0 }}{{ end -}}
+{{- if or (lt $value (float64 $b.min)) (gt $value (float64 $b.max)) -}}
+{{- $f := ternary "%.0f" "%g" $b.integer -}}
+{{- $u := ternary (printf " %s" $b.unit) "" (ne $b.unit "") -}}
+{{- $errors = append $errors (printf "postgresql.parameters.%s: %q is %s%s, outside PostgreSQL 15's range %s to %s%s; PostgreSQL would refuse to start" $key $text (printf $f $value) $u (printf $f (float64 $b.min)) (printf $f (float64 $b.max)) $u) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
 {{- if and (ne $v.patroni.synchronousMode "off") (hasKey $p "synchronous_commit") (has (toString $p.synchronous_commit) (list "off" "local" "false")) -}}
 {{- $errors = append $errors (printf "postgresql.parameters.synchronous_commit: %q acknowledges a commit before the synchronous standby has it, so a failover under patroni.synchronousMode %q loses acknowledged writes; remove it (on), or use remote_write or remote_apply" (toString $p.synchronous_commit) $v.patroni.synchronousMode) -}}
 {{- end -}}
