@@ -1,4 +1,7 @@
 // The kube backend cannot reach a cluster here: its kubectl command construction is tested with a fake runner.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ISOLATED_LABEL, KubeCluster, POD_SIGNAL_SCRIPT, type NodeAccess, type Runner } from '../../scripts/lib/kube/backend.ts';
@@ -214,6 +217,42 @@ commands('a PgBouncer Service speaks TLS to clients only when its rendered ini s
 commands('a failing kubectl surfaces its stderr', async () => {
   const k = new KubeCluster(opts, () => ({ status: 1, stdout: '', stderr: 'error: context "staging" does not exist' }));
   try { await k.shards(); assert.unreachable(); } catch (err) { assert.match((err as Error).message, /context "staging" does not exist/); }
+});
+
+commands('port-forwards: one per pod, reused while it runs, never replaced under a connected client; close() stops them', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pgfleet-kubectl-'));
+  const kubectl = join(dir, 'kubectl');
+  // a kubectl whose port-forward prints a local port and stays up, counting its starts
+  writeFileSync(kubectl, `#!/bin/sh\necho x >> ${join(dir, 'starts')}\necho "Forwarding from 127.0.0.1:$((20000 + $$ % 20000)) -> 6432"\nexec sleep 60\n`, { mode: 0o755 });
+  let serving = 'rw-a';
+  const slice = () => JSON.stringify({ items: [{ ports: [{ port: 6432 }], endpoints: [{ addresses: ['10.0.0.9'], conditions: { ready: true }, targetRef: { kind: 'Pod', name: serving } }] }] });
+  const pods = JSON.stringify({ items: [JSON.parse(POD(0))] });
+  const run: Runner = (args) => {
+    const line = args.join(' ');
+    if (/get endpointslices/.test(line)) return { status: 0, stdout: slice(), stderr: '' };
+    if (/get pods -l/.test(line)) return { status: 0, stdout: pods, stderr: '' };
+    if (/-- env$/.test(line)) return { status: 0, stdout: 'PGFLEET_APP_PASSWORD=pw', stderr: '' };
+    if (/post-bootstrap/.test(line)) return { status: 0, stdout: 'app_user="app"\napp_db="app"', stderr: '' };
+    return { status: 0, stdout: '', stderr: '' };
+  };
+  const k = new KubeCluster({ ...opts, kubectl }, run);
+  const starts = () => readFileSync(join(dir, 'starts'), 'utf8').split('\n').filter(Boolean).length;
+  try {
+    const a1 = await k.connection({ service: 'rw', shard: 'pg-shard-0' });
+    const a2 = await k.connection({ service: 'rw', shard: 'pg-shard-0' });
+    assert.is(a2.port, a1.port, 'a second client of the same pod shares its forward');
+    assert.is(starts(), 1);
+    serving = 'rw-b'; // the Service moved (a failover)
+    const b = await k.connection({ service: 'rw', shard: 'pg-shard-0' });
+    assert.is(starts(), 2, 'the new pod gets its own forward');
+    assert.is.not(b.port, a1.port);
+    serving = 'rw-a';
+    assert.is((await k.connection({ service: 'rw', shard: 'pg-shard-0' })).port, a1.port, 'the first forward was left running for its clients');
+    assert.is(starts(), 2);
+  } finally {
+    await k.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 commands.run();

@@ -65,7 +65,8 @@ echo $pids`;
 
 export class KubeCluster implements Cluster {
   readonly backend = 'kube' as const;
-  private forwards = new Map<string, ChildProcess>();
+  /** kubectl port-forwards by target (`pod:port`), each with its local port; all stopped by close() */
+  private forwards = new Map<string, { child: ChildProcess; port: number }>();
   private run: Runner;
 
   constructor(readonly opts: KubeOptions, run?: Runner) {
@@ -385,21 +386,30 @@ export class KubeCluster implements Cluster {
     return cred;
   }
 
-  /** A fresh port-forward per call, to a ready endpoint of the Service picked as kube-proxy would: a client reconnecting after a failover needs a new one. */
+  /**
+   * A local port for a ready endpoint of the Service, picked as kube-proxy would for each new connection (a client
+   * reconnecting after a failover gets the new primary). One port-forward per pod, reused while it runs: a forward
+   * is never replaced under a client that is still connected through it.
+   */
   async connection(endpoint: Endpoint): Promise<ConnectionInfo> {
     if ('member' in endpoint) throw new Error('kube backend: clients reach Services, not members (use sql() for a member)');
     const svc = await this.serviceFor(endpoint);
-    this.forwards.get(svc.name)?.kill();
     const target = await this.pickEndpoint(svc.name);
-    const child = spawn(this.opts.kubectl ?? toolPath('kubectl'), this.portForwardArgs(target.pod, target.port), { stdio: ['ignore', 'pipe', 'pipe'] });
-    this.forwards.set(svc.name, child);
-    const port = await new Promise<number>((resolve, reject) => {
-      let out = '';
-      child.stdout!.on('data', (d) => { out += d; const m = /127\.0\.0\.1:(\d+)/.exec(out); if (m) resolve(Number(m[1])); });
-      child.on('exit', (code) => reject(new Error(`kubectl port-forward pod/${target.pod} (service ${svc.name}) exited ${code}`)));
-      // as long as a client's connect timeout: a pod on a dead node never answers
-      setTimeout(() => { child.kill(); reject(new Error(`kubectl port-forward pod/${target.pod} (service ${svc.name}): no port after 5 s`)); }, 5_000);
-    });
+    const key = `${target.pod}:${target.port}`;
+    let forward = this.forwards.get(key);
+    if (!forward || forward.child.exitCode !== null || forward.child.signalCode !== null) {
+      const child = spawn(this.opts.kubectl ?? toolPath('kubectl'), this.portForwardArgs(target.pod, target.port), { stdio: ['ignore', 'pipe', 'pipe'] });
+      const port = await new Promise<number>((resolve, reject) => {
+        let out = '';
+        child.stdout!.on('data', (d) => { out += d; const m = /127\.0\.0\.1:(\d+)/.exec(out); if (m) resolve(Number(m[1])); });
+        child.on('exit', (code) => reject(new Error(`kubectl port-forward pod/${target.pod} (service ${svc.name}) exited ${code}`)));
+        // as long as a client's connect timeout: a pod on a dead node never answers
+        setTimeout(() => { child.kill(); reject(new Error(`kubectl port-forward pod/${target.pod} (service ${svc.name}): no port after 5 s`)); }, 5_000);
+      });
+      forward = { child, port };
+      this.forwards.set(key, forward);
+    }
+    const port = forward.port;
     const cred = await this.credentials(endpoint.shard);
     return { host: '127.0.0.1', port, ...cred, tls: svc.tls ?? Boolean(cred.ca) };
   }
@@ -504,7 +514,7 @@ export class KubeCluster implements Cluster {
   }
 
   async close(): Promise<void> {
-    for (const c of this.forwards.values()) c.kill();
+    for (const f of this.forwards.values()) f.child.kill();
     this.forwards.clear();
     if (this.client) {
       this.client = undefined;
