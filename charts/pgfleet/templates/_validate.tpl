@@ -151,15 +151,20 @@ Keep the list equal to RESERVED_ROLES in schema/dsl.ts (a render test checks it)
 {{- end -}}
 
 {{/*
-A PostgreSQL memory setting in whole MiB: (dict "value" v "unit" u), v a plain number in the setting's unit u
-(`8kB`, `kB`, `MB`, `B`) or a string with PostgreSQL's own unit (`256MB`, `1 GB`). The schema has checked the grammar.
+A PostgreSQL setting's value in its base unit, bytes or milliseconds: (dict "value" v "unit" u), v a plain number in
+the setting's unit u (`8kB`, `kB`, `MB`, `B`, `ms`, `s`, `min`, or "" for a unitless setting) or text with a number and
+optionally PostgreSQL's own unit (`256MB`, `1.5 GB`, `30s`). The schema has checked the grammar.
 */}}
+{{- define "pgfleet.pgBase" -}}
+{{- $number := "^(-?[0-9]+(\\.[0-9]+)?([eE][-+]?[0-9]+)?) ?([a-zA-Z]*)$" -}}
+{{- $v := toString .value | trim -}}
+{{- $per := dict "" 1 "B" 1 "kB" 1024 "8kB" 8192 "MB" 1048576 "16MB" 16777216 "GB" 1073741824 "TB" 1099511627776 "us" 0.001 "ms" 1 "s" 1000 "min" 60000 "h" 3600000 "d" 86400000 -}}
+{{- mulf (regexReplaceAll $number $v "${1}" | float64) (index $per (regexReplaceAll $number $v "${4}" | default .unit)) -}}
+{{- end -}}
+
+{{/* A PostgreSQL memory setting in whole MiB (truncated): pgfleet.pgBase's arguments. */}}
 {{- define "pgfleet.pgMemMiB" -}}
-{{- $v := toString .value -}}
-{{- $n := regexFind "^-?[0-9]+" $v -}}
-{{- $u := trim (trimPrefix $n $v) | default .unit -}}
-{{- $kB := dict "kB" 1 "8kB" 8 "MB" 1024 "16MB" 16384 "GB" 1048576 "TB" 1073741824 -}}
-{{- if eq $u "B" -}}{{ div (int64 $n) 1048576 }}{{- else -}}{{ div (mul (int64 $n) (index $kB $u)) 1024 }}{{- end -}}
+{{- divf (include "pgfleet.pgBase" . | float64) 1048576 | int64 -}}
 {{- end -}}
 
 {{/*
@@ -172,14 +177,11 @@ own table): a YAML list of failure messages.
 {{- $errors := list -}}
 {{- /* values written as text: converted to the setting's unit as PostgreSQL does (integers rounded), then bounded */ -}}
 {{- $bounds := (.Files.Get "files/pg-bounds.json" | fromJson).settings -}}
-{{- $per := dict "" 1 "B" 1 "kB" 1024 "8kB" 8192 "MB" 1048576 "GB" 1073741824 "TB" 1099511627776 "us" 0.001 "ms" 1 "s" 1000 "min" 60000 "h" 3600000 "d" 86400000 -}}
-{{- $number := "^(-?[0-9]+(\\.[0-9]+)?([eE][-+]?[0-9]+)?) ?([a-zA-Z]*)$" -}}
 {{- range $key := keys $p | sortAlpha -}}
 {{- $text := index $p $key -}}
 {{- $b := index $bounds $key -}}
-{{- if and $b (kindIs "string" $text) (regexMatch $number $text) -}}
-{{- $unit := regexReplaceAll $number $text "${4}" | default $b.unit -}}
-{{- $value := divf (mulf (regexReplaceAll $number $text "${1}" | float64) (index $per $unit)) (index $per $b.unit) -}}
+{{- if and $b (kindIs "string" $text) -}}
+{{- $value := divf (include "pgfleet.pgBase" (dict "value" $text "unit" $b.unit) | float64) (include "pgfleet.pgBase" (dict "value" 1 "unit" $b.unit) | float64) -}}
 {{- if $b.integer }}{{ $value = round $value 0 }}{{ end -}}
 {{- if or (lt $value (float64 $b.min)) (gt $value (float64 $b.max)) -}}
 {{- $f := ternary "%.0f" "%g" $b.integer -}}

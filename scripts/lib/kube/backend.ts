@@ -299,14 +299,12 @@ export class KubeCluster implements Cluster {
     this.stoppedNodes.delete(node);
   }
 
-  async stopS3(): Promise<void> {
-    if (!this.opts.s3) throw new Error('this cluster was set up without an S3 endpoint it controls (KubeOptions.s3)');
-    await this.opts.s3.stop();
-  }
+  async stopS3(): Promise<void> { await this.s3().stop(); }
+  async startS3(): Promise<void> { await this.s3().start(); }
 
-  async startS3(): Promise<void> {
+  private s3(): NonNullable<KubeOptions['s3']> {
     if (!this.opts.s3) throw new Error('this cluster was set up without an S3 endpoint it controls (KubeOptions.s3)');
-    await this.opts.s3.start();
+    return this.opts.s3;
   }
 
   async nodeOf(pod: string): Promise<{ name: string; controlPlane: boolean }> {

@@ -75,11 +75,7 @@ suffixes gain a B (2Gi -> 2GiB); decimal ones become bytes (500M -> 500000000), 
 */}}
 {{- define "pgfleet.backup.size" -}}
 {{- $q := toString . -}}
-{{- $n := regexFind "^[0-9]+" $q -}}
-{{- $unit := trimPrefix $n $q -}}
-{{- if hasSuffix "i" $unit -}}{{ $q }}B
-{{- else -}}{{ mul (int64 $n) (index (dict "" 1 "k" 1000 "M" 1000000 "G" 1000000000 "T" 1000000000000) $unit) }}
-{{- end -}}
+{{- if hasSuffix "i" $q -}}{{ $q }}B{{- else -}}{{ include "pgfleet.quantity" $q | float64 | printf "%.0f" }}{{- end -}}
 {{- end -}}
 
 {{/* A Kubernetes quantity in whole MiB, rounded down (root-free: takes the quantity). */}}
