@@ -41,7 +41,7 @@ export const core: Record<string, Schema> = {
     synchronousNodeCount: int('Number of synchronous standbys; must be <= `replicas`.', 1, { minimum: 1, maximum: 8 }),
     failsafeMode: bool('Keep the primary running while the DCS is unreachable as long as it can reach every member.', true),
     usePgRewind: bool('Rewind a demoted primary with pg_rewind instead of rebuilding it.', true),
-    cleanupOnUninstall: bool('Delete Patroni\'s leftover DCS ConfigMaps in a pre-delete hook, so a reinstall with the same name does not hang on a stale system ID.', true),
+    cleanupOnUninstall: bool('Delete Patroni\'s leftover DCS ConfigMaps in a post-delete hook, so a reinstall with the same name does not hang on a stale system ID.', true),
     logLevel: oneOf('Patroni log level.', ['DEBUG', 'INFO', 'WARNING', 'ERROR'], 'INFO'),
   }),
 
@@ -129,6 +129,7 @@ export const core: Record<string, Schema> = {
   upgradeGuards: obj('Refuse, at upgrade time, changes that would lose data or break a running cluster (compared with the state recorded at the last install/upgrade).', {
     allowShardRemoval: bool('Allow lowering `shards`: the removed shards\' StatefulSets are deleted (their PVCs are kept) and their data is no longer served.', false),
   }),
+  offlineRender: bool('Set when the chart is rendered without access to the cluster and applied by another tool: Argo CD, `helm template | kubectl apply`. Such renders get nothing from `lookup`, so passwords and certificates the chart generates would be replaced on every render (the next pod restart then breaks replication and the poolers), and the upgrade guards cannot compare. With `true`, every setting that needs a generated secret or a Helm-only hook is refused, naming the value to set instead, and two renders of the same values are identical. Leave it `false` with `helm install`/`upgrade`, Flux\'s helm-controller and the k3s HelmChart, which run Helm against the cluster.', false),
   tests: obj('`helm test` hooks.', {
     enabled: bool('Render the `helm test` Job that writes and reads through every shard.', true),
   }),

@@ -13,8 +13,8 @@ const next = part === 'major' ? `${major + 1}.0.0` : part === 'minor' ? `${major
 if (!next) throw new Error(`usage: npm run bump -- major|minor|patch (got ${part})`);
 const was = `${major}.${minor}.${patch}`;
 writeFileSync(chartFile, chart.replace(/^version: .*$/m, `version: ${next}`));
-for (const file of [join(root, 'README.md'), join(root, 'examples', 'k3s-helmchart.yaml')]) {
+for (const file of [join(root, 'README.md'), join(root, 'examples', 'k3s-helmchart.yaml'), join(root, 'examples', 'argocd-application.yaml')]) {
   const text = readFileSync(file, 'utf8');
-  writeFileSync(file, text.replaceAll(`--version ${was}`, `--version ${next}`).replaceAll(`version: ${was}`, `version: ${next}`));
+  writeFileSync(file, text.replaceAll(`--version ${was}`, `--version ${next}`).replaceAll(`version: ${was}`, `version: ${next}`).replaceAll(`targetRevision: ${was}`, `targetRevision: ${next}`));
 }
 console.log(`chart version ${was} -> ${next}`);

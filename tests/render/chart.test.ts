@@ -96,4 +96,17 @@ docs('the k3s example\'s valuesContent is valid for the chart', () => {
     assert.is(sts.length, parse(k3s.spec.valuesContent).shards);
   } finally { rmSync(dir, { recursive: true, force: true }); }
 });
+docs('the Argo CD example renders the same twice (offlineRender) and installs the current version', () => {
+  const app = parse(readFileSync(join(root, 'examples', 'argocd-application.yaml'), 'utf8'));
+  assert.is(app.spec.source.targetRevision, chart.version);
+  assert.is(app.spec.source.helm.valuesObject.offlineRender, true);
+  const dir = mkdtempSync(join(tmpdir(), 'pgfleet-argocd-'));
+  try {
+    const file = join(dir, 'values.yaml');
+    writeFileSync(file, JSON.stringify(app.spec.source.helm.valuesObject)); // JSON, as Argo CD passes it: YAML 1.1 would read on as true
+    const first = render({ values: [file], release: app.spec.source.helm.releaseName });
+    assert.is(first.objects.filter((o) => o.kind === 'StatefulSet').length, app.spec.source.helm.valuesObject.shards);
+    assert.fixture(render({ values: [file], release: app.spec.source.helm.releaseName }).text, first.text);
+  } finally { rmSync(dir, { recursive: true, force: true }); }
+});
 docs.run();

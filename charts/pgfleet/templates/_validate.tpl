@@ -64,7 +64,7 @@ Rendered (for its side effect only) by templates/validate.yaml.
 {{/* Hook for component rules (pooler, backups): a YAML list of failure messages. */}}
 {{- define "pgfleet.validate.extra" -}}
 {{- $errors := list -}}
-{{- range $name := list "pgfleet.validate.roles" "pgfleet.validate.labels" "pgfleet.validate.resources" "pgfleet.validate.network" "pgfleet.validate.parameters" "pgfleet.validate.pgHba" "pgfleet.validate.pooler" "pgfleet.validate.backups" "pgfleet.validate.monitoring" -}}
+{{- range $name := list "pgfleet.validate.roles" "pgfleet.validate.labels" "pgfleet.validate.resources" "pgfleet.validate.network" "pgfleet.validate.parameters" "pgfleet.validate.pgHba" "pgfleet.validate.pooler" "pgfleet.validate.backups" "pgfleet.validate.monitoring" "pgfleet.validate.offline" -}}
 {{- $errors = concat $errors (include $name $ | fromYamlArray) -}}
 {{- end -}}
 {{- toYaml $errors -}}
@@ -287,6 +287,37 @@ User labels that would shadow a label the chart, Patroni or the NetworkPolicies 
 -primary and -replicas Services), the client label the policies admit, and the chart's other recommended labels. A
 `role: primary` in podLabels would put every database pod behind -primary. A YAML list of failure messages.
 */}}
+{{/*
+offlineRender: renders without cluster access (Argo CD, helm template | kubectl apply) get nothing from lookup, so
+whatever the chart generates would change on every render, and Helm-only hooks would be ignored or applied as
+ordinary objects. Each such setting is refused with the value to set instead: a YAML list of failure messages.
+*/}}
+{{- define "pgfleet.validate.offline" -}}
+{{- $v := .Values -}}
+{{- $errors := list -}}
+{{- if $v.offlineRender -}}
+{{- $why := "with offlineRender: true nothing can read back what an earlier render generated" -}}
+{{- if not $v.auth.existingSecret -}}
+{{- $keys := include "pgfleet.requiredAuthKeys" . | splitList " " -}}
+{{- if and (ne $v.pooler.type "none") (not $v.pooler.existingSecret) }}{{ $keys = concat $keys (list "pooler-admin-password" "pooler-stats-password") }}{{ end -}}
+{{- $errors = append $errors (printf "auth.existingSecret: required, %s: new passwords on every render would break replication and the poolers at the next pod restart; create a Secret with %s (random strings) and name it here" $why (join ", " $keys)) -}}
+{{- end -}}
+{{- if and $v.tls.enabled (eq $v.tls.provider "helm") -}}
+{{- $errors = append $errors (printf "tls.provider: \"helm\" generates a new CA on every render, %s; use \"cert-manager\" or \"existingSecret\"" $why) -}}
+{{- end -}}
+{{- if and $v.backups.enabled (not $v.backups.server.tls.existingSecret) -}}
+{{- $errors = append $errors (printf "backups.server.tls.existingSecret: required while backups.enabled, %s: the pgBackRest server and client certificates would be new on every render; create a Secret with ca.crt, server.crt, server.key, client.crt and client.key (client CN %s)" $why (include "pgfleet.backup.clientCN" .)) -}}
+{{- end -}}
+{{- if and $v.patroni.cleanupOnUninstall (eq $v.patroni.dcs.type "kubernetes") -}}
+{{- $errors = append $errors (printf "patroni.cleanupOnUninstall: a Helm post-delete hook, which an offline renderer ignores (Argo CD) or applies as an ordinary Job while the cluster runs (kubectl apply), where it would delete Patroni's DCS ConfigMaps; set it to false and, after removing the release, run kubectl delete configmap -l app.kubernetes.io/instance=%s,app.kubernetes.io/component=database,cluster-name" .Release.Name) -}}
+{{- end -}}
+{{- if $v.tests.enabled -}}
+{{- $errors = append $errors "tests.enabled: a Helm test hook, which an offline renderer ignores (Argo CD) or applies as an ordinary Pod at install (kubectl apply); set it to false" -}}
+{{- end -}}
+{{- end -}}
+{{- toYaml $errors -}}
+{{- end -}}
+
 {{- define "pgfleet.validate.labels" -}}
 {{- $v := .Values -}}
 {{- $errors := list -}}
