@@ -38,9 +38,10 @@ idem('rendering twice with existing Secrets gives byte-identical output', () => 
   const set = { shards: 2, 'auth.existingSecret': 'creds', 'tls.provider': 'existingSecret', 'tls.existingSecret': 'tls' };
   assert.fixture(render({ set }).text, render({ set }).text);
 });
-idem('a pod template changes when its Patroni configuration changes (checksum annotation)', () => {
-  const checksum = (set: Record<string, number>) => render({ set: { 'auth.existingSecret': 'c', ...set } }).objects.find((o) => o.kind === 'StatefulSet')!.spec.template.metadata.annotations['checksum/patroni'];
-  assert.is.not(checksum({ 'patroni.ttl': 20 }), checksum({ 'patroni.ttl': 30 }));
+idem('a pod template changes when Patroni\'s local configuration changes (checksum annotation), not its bootstrap-only part', () => {
+  const checksum = (set: Record<string, string | number>) => render({ set: { 'auth.existingSecret': 'c', ...set } }).objects.find((o) => o.kind === 'StatefulSet')!.spec.template.metadata.annotations['checksum/patroni'];
+  assert.is.not(checksum({ 'patroni.logLevel': 'INFO' }), checksum({ 'patroni.logLevel': 'DEBUG' }));
+  assert.is(checksum({ 'patroni.ttl': 20 }), checksum({ 'patroni.ttl': 30 }));
 });
 idem.run();
 

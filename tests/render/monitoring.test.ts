@@ -132,7 +132,7 @@ pm.run();
 
 const net = suite('NetworkPolicy for Prometheus');
 const ingress = (set: Record<string, unknown> = {}) => one(render({ set: set as any }).objects, 'NetworkPolicy', S).spec.ingress as any[];
-const scrapeRule = (rules: any[]) => rules.find((r) => r.ports.some((p: any) => p.port === 9187 || p.port === 8008) && !r.from.some((f: any) => f.podSelector?.matchLabels?.['app.kubernetes.io/component'] === 'database'));
+const scrapeRule = (rules: any[]) => rules.find((r) => r.ports.some((p: any) => p.port === 9187 || p.port === 8008) && !r.from.some((f: any) => ['database', 'dcs-sync'].includes(f.podSelector?.matchLabels?.['app.kubernetes.io/component'])));
 net('no selector: nothing may scrape, and NOTES say so', () => {
   assert.is(scrapeRule(ingress()), undefined);
   const notes = (args: string[]) => {

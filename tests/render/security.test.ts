@@ -176,10 +176,10 @@ rbac.run();
 
 const net = suite('NetworkPolicy');
 const policy = (set = {}) => one(render({ set }).objects, 'NetworkPolicy', S);
-net('8008 only between members of the same shard', () => {
+net('8008 only between members of the same shard, and from that shard\'s dcs-sync hook', () => {
   const rules = policy().spec.ingress.filter((r: any) => r.ports.some((p: any) => p.port === 8008));
-  assert.is(rules.length, 1);
-  assert.equal(rules[0].from, [{ podSelector: { matchLabels: { 'app.kubernetes.io/name': 'pgfleet', 'app.kubernetes.io/instance': 'db', 'app.kubernetes.io/component': 'database', 'pgfleet.io/shard': '0' } } }]);
+  const from = (component: string) => [{ podSelector: { matchLabels: { 'app.kubernetes.io/name': 'pgfleet', 'app.kubernetes.io/instance': 'db', 'app.kubernetes.io/component': component, 'pgfleet.io/shard': '0' } } }];
+  assert.equal(rules.map((r: any) => r.from), [from('database'), from('dcs-sync')]);
 });
 net('5432 from labelled clients and networkPolicy.allowedClients', () => {
   const p = policy({ 'networkPolicy.allowedClients[0].namespaceSelector.matchLabels.team': 'payments' });

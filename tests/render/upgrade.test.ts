@@ -8,6 +8,7 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chartDir } from '../../scripts/lib/tools.ts';
+import { patroniConfig } from '../lib/patroni.ts';
 
 const upgrade = suite('upgrade reuses generated secrets');
 let installed: K8sObject[] = [];
@@ -37,6 +38,7 @@ upgrade('a fresh install (nothing to look up) generates new ones', async () => {
 upgrade.run();
 
 const rolls = suite('what an upgrade rolls');
+const podTemplates = (objects: K8sObject[]) => objects.filter((o) => ['StatefulSet', 'Deployment'].includes(o.kind)).map((o) => [o.metadata.name, JSON.stringify((o as any).spec.template)]);
 rolls('a chart version bump alone changes no pod template (no database pod restarts, no switchover)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'pgfleet-bumped-'));
   try {
@@ -44,15 +46,59 @@ rolls('a chart version bump alone changes no pod template (no database pod resta
     const chartYaml = join(dir, 'Chart.yaml');
     writeFileSync(chartYaml, readFileSync(chartYaml, 'utf8').replace(/^version: .*$/m, 'version: 99.0.0').replace(/^appVersion: .*$/m, 'appVersion: "99"'));
     const set = { shards: 2, replicas: 2 };
-    const templates = (objects: K8sObject[]) => objects.filter((o) => ['StatefulSet', 'Deployment'].includes(o.kind)).map((o) => [o.metadata.name, JSON.stringify((o as any).spec.template)]);
     const before = render({ set }).objects;
     const after = render({ set, chart: dir }).objects;
     assert.ok(JSON.stringify(after).includes('99.0.0'), 'the bumped chart is the one rendered');
-    assert.equal(templates(after), templates(before));
-    assert.ok(templates(before).length >= 6);
+    assert.equal(podTemplates(after), podTemplates(before));
+    assert.ok(podTemplates(before).length >= 6);
   } finally { rmSync(dir, { recursive: true, force: true }); }
 });
+rolls('a change to a bootstrap-only setting (bootstrap.dcs) rolls no pod', () => {
+  const before = podTemplates(render({ set: { shards: 2 } }).objects);
+  for (const set of [{ 'postgresql.parameters.work_mem': '8MB' }, { 'patroni.ttl': 40 }, { 'patroni.synchronousMode': 'on' }, { 'patroni.maximumLagOnFailover': 2097152 }] as Record<string, string | number>[]) {
+    assert.equal(podTemplates(render({ set: { shards: 2, ...set } }).objects), before, JSON.stringify(set));
+  }
+});
+rolls('a change Patroni reads from its local configuration still rolls the pods', () => {
+  assert.is.not(JSON.stringify(podTemplates(render({ set: { 'patroni.logLevel': 'DEBUG' } }).objects)), JSON.stringify(podTemplates(render().objects)));
+});
 rolls.run();
+
+const dcsSync = suite('dcs-sync: helm upgrade applies bootstrap.dcs to running shards');
+const syncJobs = (objects: K8sObject[]) => objects.filter((o) => o.kind === 'Job' && o.metadata.name.endsWith('-dcs-sync'));
+const syncEnv = (job: K8sObject, name: string) => JSON.parse(job.spec.template.spec.containers[0].env.find((e: any) => e.name === name).value);
+dcsSync('rendered only on an upgrade, one post-upgrade Job per shard, with the shard\'s rendered bootstrap.dcs', () => {
+  assert.is(syncJobs(render({ set: { shards: 2 } }).objects).length, 0, 'not on install (nor in an offline render)');
+  const { objects } = render({ set: { shards: 2, 'postgresql.parameters.work_mem': '8MB' }, args: ['--is-upgrade'] });
+  const jobs = syncJobs(objects);
+  assert.equal(jobs.map((j) => j.metadata.name), ['db-pgfleet-shard-0-dcs-sync', 'db-pgfleet-shard-1-dcs-sync']);
+  for (const [i, job] of jobs.entries()) {
+    assert.is(job.metadata.annotations['helm.sh/hook'], 'post-upgrade');
+    assert.equal(syncEnv(job, 'PGFLEET_DCS_DESIRED'), patroniConfig(objects, `db-pgfleet-shard-${i}`).bootstrap.dcs);
+    assert.is(syncEnv(job, 'PGFLEET_DCS_DESIRED').postgresql.parameters.work_mem, '8MB');
+    assert.is(job.spec.template.spec.containers[0].env.find((e: any) => e.name === 'PGFLEET_PATRONI_HOST').value, `db-pgfleet-shard-${i}-headless.default.svc`);
+    assert.equal(syncEnv(job, 'PGFLEET_DCS_PREVIOUS'), {}, 'nothing to look up');
+  }
+});
+dcsSync('the previous release\'s bootstrap.dcs comes from its ConfigMap, so dropped keys can be removed', async () => {
+  const api = await startFakeApiServer(render({ set: { 'postgresql.parameters.work_mem': '8MB' } }).objects);
+  try {
+    const { objects } = await renderAsync({ args: ['--is-upgrade'], apiServer: api.url });
+    const job = syncJobs(objects)[0]!;
+    assert.is(syncEnv(job, 'PGFLEET_DCS_PREVIOUS').postgresql.parameters.work_mem, '8MB');
+    assert.not.ok('work_mem' in syncEnv(job, 'PGFLEET_DCS_DESIRED').postgresql.parameters);
+  } finally { await api.close(); }
+});
+dcsSync('the database NetworkPolicy admits the shard\'s own hook to Patroni\'s port, and nothing else new', () => {
+  const { objects } = render({ set: { shards: 2 }, args: ['--is-upgrade'] });
+  const policy = one(objects, 'NetworkPolicy', 'db-pgfleet-shard-1');
+  const rule = policy.spec.ingress.find((r: any) => r.from.some((f: any) => f.podSelector?.matchLabels?.['app.kubernetes.io/component'] === 'dcs-sync'));
+  assert.equal(rule.ports, [{ port: 8008, protocol: 'TCP' }]);
+  assert.equal(rule.from, [{ podSelector: { matchLabels: { 'app.kubernetes.io/name': 'pgfleet', 'app.kubernetes.io/instance': 'db', 'app.kubernetes.io/component': 'dcs-sync', 'pgfleet.io/shard': '1' } } }]);
+  const labels = syncJobs(objects)[1]!.spec.template.metadata.labels;
+  for (const [k, v] of Object.entries(rule.from[0].podSelector.matchLabels)) assert.is(labels[k], v, `the hook's pod carries ${k}`);
+});
+dcsSync.run();
 
 const guards = suite('upgrade guards refuse changes that lose data');
 let state: FakeApiServer;

@@ -1,7 +1,8 @@
 // The lifecycle of a release on kind (issue 11, part 3), as a platform team lives it: install the previous chart
 // release and write rows; upgrade to this one, then fail over and switch over; scale replicas 1 -> 2 -> 1 and
 // shards 2 -> 3 under a writer (the new shard written through its rw pooler, verified in full by `helm test`);
-// uninstall, then reinstall under the same name onto the kept volumes. Every row written must still be there.
+// change bootstrap-only settings (applied by the dcs-sync hook, no pod restarted); uninstall, then reinstall under
+// the same name onto the kept volumes. Every row written must still be there.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -190,6 +191,29 @@ export async function lifecycle(e: E2E, current: string): Promise<void> {
       } finally { await grown.close(); }
     } finally { await c.close(); }
     e.helmTest(ns);
+  });
+  await e.check('lifecycle: helm upgrade changing bootstrap-only settings (work_mem, ttl) restarts no pod; the dcs-sync hook applies them to every member, and dropping work_mem again resets it', async () => {
+    const c = cluster(e, ns);
+    const pods = () => e.kubectl(['-n', ns, 'get', 'pods', '-l', 'app.kubernetes.io/component=database', '-o',
+      'jsonpath={range .items[*]}{.metadata.name}={.metadata.uid}/{.status.containerStatuses[*].restartCount} {end}'], { quiet: true }).trim();
+    const applied = async (workMem: string, ttl: number) => {
+      for (const shard of await c.shards()) {
+        await waitFor(`${shard}: ttl ${ttl} in the DCS and work_mem ${workMem} on every member`, 120_000, async () => {
+          if ((await c.dynamicConfig(shard)).ttl !== ttl) return false;
+          for (const m of await c.members(shard)) if ((await c.sql({ member: m.name }, 'SHOW work_mem'))[0]?.[0] !== workMem) return false;
+          return true;
+        }, 2000);
+      }
+    };
+    try {
+      const before = pods();
+      await upgrade(e, ns, current, [...values, 'shards=3', 'postgresql.parameters.work_mem=8MB', 'patroni.ttl=25']);
+      await applied('8MB', 25);
+      await upgrade(e, ns, current, [...values, 'shards=3']);
+      await applied('4MB', 20);
+      if (pods() !== before) throw new Error(`database pods restarted or replaced: before ${before}; after ${pods()}`);
+      await same(c);
+    } finally { await c.close(); }
   });
   await e.check('lifecycle: helm uninstall, then install under the same name: no stale DCS object in the way, the kept volumes and credentials serve every row', async () => {
     const volumes = () => e.kubectl(['-n', ns, 'get', 'pvc', '-o', 'name'], { quiet: true }).split('\n').filter(Boolean).sort();

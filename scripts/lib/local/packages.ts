@@ -9,8 +9,8 @@ import { PATRONI, cacheRoot } from '../versions.ts';
 export const PACKAGES = ['postgresql-15', 'python3-venv', 'python3-psycopg2', 'pgbouncer', 'pgbackrest', 'etcd-server', 'etcd-client', 'haproxy', 'iproute2', 'iptables', 'yamllint',
   // the monitoring sidecars' binaries (optional: a pod runs without its exporter when they are missing)
   'prometheus-postgres-exporter', 'prometheus-pgbouncer-exporter',
-  // promtool, for the alert rule tests (the Prometheus server itself is never started)
-  'prometheus'] as const;
+  // promtool, for the alert rule tests (the Prometheus server itself is never started); shellcheck for the chart's scripts
+  'prometheus', 'shellcheck'] as const;
 
 /**
  * Patroni's virtualenv, keyed by version: Debian's python3 with its psycopg2 (as in images/postgres/Dockerfile),
