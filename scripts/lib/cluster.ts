@@ -135,8 +135,6 @@ export function clientConfig(info: ConnectionInfo): pg.ClientConfig {
   };
 }
 
-/** The planned-switchover script the chart mounts in every database pod (templates/pooler/_switchover.tpl). */
-export const SWITCHOVER_SCRIPT = '/opt/pgfleet/scripts/switchover';
 
 /** Node's own promise timer, re-exported where the drills and backends import their helpers. */
 export { sleep };

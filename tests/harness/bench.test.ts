@@ -140,8 +140,8 @@ rendered('the rw pool, the pooler pod\'s Secret files, the database pod\'s Secre
   assert.is(s.shard, 'db-pgfleet-shard-0');
   assert.match(s.ini, /^;; db-pgfleet-shard-0-pgbouncer-rw:/m);
   assert.equal(Object.keys(s.poolerSecrets).sort(), ['admin-password', 'pooler-password', 'stats-password']);
-  assert.is(s.poolerSecrets['pooler-password'], s.secretEnv.PGFLEET_POOLER_PASSWORD, 'both pods read the same Secret key');
-  for (const k of ['PATRONI_SUPERUSER_PASSWORD', 'PGFLEET_APP_PASSWORD', 'PGFLEET_ADMIN_PASSWORD']) assert.ok(s.secretEnv[k], k);
+  assert.is(s.poolerSecrets['pooler-password'], s.env.PGFLEET_POOLER_PASSWORD, 'both pods read the same Secret key');
+  for (const k of ['PATRONI_SUPERUSER_PASSWORD', 'PGFLEET_APP_PASSWORD', 'PGFLEET_ADMIN_PASSWORD', 'PGFLEET_APP_USER', 'PGFLEET_POOLER_USER']) assert.ok(s.env[k], k);
   assert.ok(s.tls?.['tls.key'].includes('PRIVATE KEY'));
   assert.is(s.postgres.parameters.ssl_cert_file, '/tmp/x/tls/tls.crt');
   assert.is(s.postgres.parameters.unix_socket_directories, undefined, 'the socket directory is the local run\'s');

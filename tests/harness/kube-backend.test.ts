@@ -21,6 +21,26 @@ const opts = { context: 'staging', namespace: 'db', release: 'pg' };
 
 const commands = suite('kube backend: command construction');
 
+commands('app credentials come from the database container\'s environment; a release before 0.11.2 falls back to its release state', async () => {
+  for (const [env, wantState] of [['PGFLEET_APP_PASSWORD=pw\nPGFLEET_APP_USER=shop\nPGFLEET_APP_DB=orders', false], ['PGFLEET_APP_PASSWORD=pw', true]] as const) {
+    const calls: string[] = [];
+    const run: Runner = (args) => {
+      const line = args.join(' ');
+      calls.push(line);
+      if (/get pods -l/.test(line)) return { status: 0, stdout: PODS, stderr: '' };
+      if (/-- env$/.test(line)) return { status: 0, stdout: env, stderr: '' };
+      if (/get configmaps -l app.kubernetes.io\/component=release-state,app.kubernetes.io\/instance=pg/.test(line)) return { status: 0, stdout: JSON.stringify({ items: [{ data: { 'auth.appUser': 'shop', 'postgresql.database': 'orders' } }] }), stderr: '' };
+      if (/ cat \/etc\/pgfleet\/tls\/ca.crt$/.test(line)) return { status: 1, stdout: '', stderr: 'No such file' };
+      return { status: 0, stdout: '1', stderr: '' };
+    };
+    const k = new KubeCluster(opts, run);
+    await k.sql({ member: 'pg-shard-0-0' }, 'SELECT 1');
+    const query = calls.find((c) => c.includes('psql'))!;
+    assert.ok(query.includes(' orders SELECT 1'), query);
+    assert.is(calls.some((c) => c.includes('release-state')), wantState);
+  }
+});
+
 commands('every call targets the given context and namespace', async () => {
   const f = fake();
   const k = new KubeCluster(opts, f.run);
@@ -231,8 +251,7 @@ commands('port-forwards: one per pod, reused while it runs, never replaced under
     const line = args.join(' ');
     if (/get endpointslices/.test(line)) return { status: 0, stdout: slice(), stderr: '' };
     if (/get pods -l/.test(line)) return { status: 0, stdout: pods, stderr: '' };
-    if (/-- env$/.test(line)) return { status: 0, stdout: 'PGFLEET_APP_PASSWORD=pw', stderr: '' };
-    if (/post-bootstrap/.test(line)) return { status: 0, stdout: 'app_user="app"\napp_db="app"', stderr: '' };
+    if (/-- env$/.test(line)) return { status: 0, stdout: 'PGFLEET_APP_PASSWORD=pw\nPGFLEET_APP_USER=app\nPGFLEET_APP_DB=app', stderr: '' };
     return { status: 0, stdout: '', stderr: '' };
   };
   const k = new KubeCluster({ ...opts, kubectl }, run);

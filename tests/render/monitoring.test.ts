@@ -12,6 +12,7 @@ import { chartDir, toolPath } from '../../scripts/lib/tools.ts';
 import { startFakeApiServer } from '../lib/fake-apiserver.ts';
 import { validateObject } from '../lib/k8s.ts';
 import { restrictedViolations } from '../lib/podsecurity.ts';
+import { chartEnv } from '../../scripts/lib/contract.ts';
 
 const S = 'db-pgfleet-shard-0';
 const podSpec = (objects: K8sObject[], name = S) => one(objects, 'StatefulSet', name).spec.template.spec;
@@ -83,7 +84,8 @@ const role = suite('monitoring role');
 const script = (set = {}) => one(render({ set }).objects, 'ConfigMap', 'db-pgfleet-scripts').data['post-bootstrap.sh'] as string;
 role('post-bootstrap creates it idempotently: LOGIN, pg_monitor, nothing more', () => {
   const s = script({ 'auth.monitorUser': 'metrics_reader' });
-  assert.match(s, '-v monitor_user="metrics_reader" -v monitor_password="$PGFLEET_MONITOR_PASSWORD"');
+  assert.is(chartEnv(podSpec(render({ set: { 'auth.monitorUser': 'metrics_reader' } }).objects).containers[0]).PGFLEET_MONITOR_USER, 'metrics_reader');
+  assert.match(s, '-v monitor_user="$PGFLEET_MONITOR_USER" -v monitor_password="$PGFLEET_MONITOR_PASSWORD"');
   assert.match(s, "SELECT format('CREATE ROLE %I', :'monitor_user') WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'monitor_user') \\gexec");
   assert.match(s, /ALTER ROLE :"monitor_user" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS CONNECTION LIMIT \d+ PASSWORD :'monitor_password';/);
   assert.match(s, 'GRANT pg_monitor TO :"monitor_user";');
@@ -93,8 +95,9 @@ role('the postgres container gets the password the script reads', () => {
   const env = podSpec(render().objects).containers[0].env.find((e: any) => e.name === 'PGFLEET_MONITOR_PASSWORD');
   assert.equal(env.valueFrom.secretKeyRef, { name: 'db-pgfleet-auth', key: 'monitor-password' });
 });
-role('monitoring.enabled=false: no monitoring role', () => {
-  assert.not.match(script({ 'monitoring.enabled': false }), "CREATE ROLE %I', :'monitor_user'");
+role('monitoring.enabled=false: no password, so the script creates no monitoring role', () => {
+  assert.not.ok(podSpec(render({ set: { 'monitoring.enabled': false } }).objects).containers[0].env.some((e: any) => e.name === 'PGFLEET_MONITOR_PASSWORD'));
+  assert.match(script(), /if \[ -n "\$\{PGFLEET_MONITOR_PASSWORD:-\}" \]; then\n# postgres_exporter's role/);
 });
 role.run();
 

@@ -3,6 +3,10 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { find, one, render } from '../../scripts/lib/helm.ts';
 import { patroniConfig } from '../lib/patroni.ts';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { chartEnv, dbContainer } from '../../scripts/lib/contract.ts';
+import { chartDir } from '../../scripts/lib/tools.ts';
 
 const S = 'db-pgfleet-shard-0';
 const cfg = (set: Record<string, string | number | boolean> = {}) => patroniConfig(render({ set }).objects, S);
@@ -76,11 +80,14 @@ auth('extra pg_hba lines go before the generic rule and the final reject', () =>
   const extra = hba.indexOf('hostssl app app 10.0.0.0/8 scram-sha-256');
   assert.ok(extra > 0 && extra < hba.findIndex((l) => l.startsWith('hostssl all all all')));
 });
-auth('role names follow values and the post-bootstrap script creates them idempotently', () => {
+auth('role names follow values: the database container hands them to the post-bootstrap script, which creates them idempotently', () => {
   const { objects } = render({ set: { 'auth.appUser': 'shop', 'postgresql.database': 'orders' } });
+  const env = chartEnv(dbContainer(objects));
+  assert.equal([env.PGFLEET_APP_USER, env.PGFLEET_APP_DB, env.PGFLEET_ADMIN_USER, env.PGFLEET_POOLER_USER], ['shop', 'orders', 'admin', 'pgfleet_pooler']);
   const script: string = one(objects, 'ConfigMap', 'db-pgfleet-scripts').data['post-bootstrap.sh'];
-  assert.match(script, /-v app_user="shop"/);
-  assert.match(script, /-v app_db="orders"/);
+  assert.is(script, readFileSync(join(chartDir, 'files', 'scripts', 'post-bootstrap.sh'), 'utf8'), 'the file as it is, no templating');
+  assert.match(script, /-v app_user="\$PGFLEET_APP_USER"/);
+  assert.match(script, /-v app_db="\$PGFLEET_APP_DB"/);
   assert.match(script, /WHERE NOT EXISTS \(SELECT FROM pg_roles WHERE rolname = :'app_user'\)/);
   assert.match(script, /SECURITY DEFINER/);
   assert.match(script, /NOT rolsuper AND NOT rolreplication/);

@@ -9,7 +9,7 @@ import { parse as parseToml } from 'smol-toml';
 import { parse as parseYaml } from 'yaml';
 import { find, helm, one, render, type K8sObject } from '../../scripts/lib/helm.ts';
 import { chartDir } from '../../scripts/lib/tools.ts';
-import { SWITCHOVER_SCRIPT } from '../../scripts/lib/cluster.ts';
+import { SWITCHOVER_SCRIPT } from '../../scripts/lib/contract.ts';
 
 const R = 'db';
 const shard = (i: number) => `${R}-pgfleet-shard-${i}`;

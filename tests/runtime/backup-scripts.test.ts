@@ -15,6 +15,7 @@ import * as assert from 'uvu/assert';
 import { parse } from 'yaml';
 import { freePort } from '../../scripts/lib/localpg.ts';
 import { one, render, type K8sObject } from '../../scripts/lib/helm.ts';
+import { chartEnv, dbContainer } from '../../scripts/lib/contract.ts';
 
 const S = 'db-pgfleet-shard-0';
 const PGBIN = '/usr/lib/postgresql/15/bin';
@@ -117,7 +118,7 @@ w('post-bootstrap: the chart\'s roles and databases, then stanza-create and chec
   assert.ok(names.length >= 3, names.join(' '));
   const passwords = Object.fromEntries(names.map((n, i) => [n, `pw-${i}-for-tests`]));
   for (const run of [1, 2]) {
-    const r = asPostgres([join(W, 'scripts', 'post-bootstrap.sh'), S, url], { extraEnv: passwords });
+    const r = asPostgres([join(W, 'scripts', 'post-bootstrap.sh'), S, url], { extraEnv: { ...chartEnv(dbContainer(objects)), ...passwords } });
     assert.is(r.status, 0, `run ${run}: ${r.out}`);
     assert.match(r.out, /stanza-create command end: completed successfully/, `run ${run}: ${r.out}`);
     assert.match(r.out, /check command end: completed successfully/, `run ${run}: ${r.out}`);

@@ -18,6 +18,7 @@ import {
   PGBIN, exec as run, freePort, pgbouncerBin, postBootstrap, serverDir, startPgBouncer, startPostgres, type LocalPgBouncer, type LocalPostgres,
 } from '../../scripts/lib/localpg.ts';
 import { expand } from '../../scripts/lib/local/pod.ts';
+import { chartEnv, dbContainer } from '../../scripts/lib/contract.ts';
 
 const passwords = { PGFLEET_ADMIN_PASSWORD: 'admin-pw', PGFLEET_APP_PASSWORD: 'app-pw"x', PGFLEET_POOLER_PASSWORD: 'pooler-pw', PGFLEET_MONITOR_PASSWORD: 'monitor-pw' }; // as the pod's env (monitoring is on by default)
 const rendered = render({ set: { shards: 1, replicas: 1, 'tls.enabled': false } }).objects;
@@ -59,7 +60,7 @@ failover.before(async () => {
   for (const label of ['A', 'B']) {
     const pg = await startPostgres({ dir: join(st.dir, label), name: `postgres ${label}`, parameters: { fsync: 'off' } });
     st.pgs.push(Object.assign(pg, { label }));
-    postBootstrap(pg, scripts['post-bootstrap.sh'], passwords);
+    postBootstrap(pg, scripts['post-bootstrap.sh'], { ...chartEnv(dbContainer(rendered)), ...passwords });
   }
   // B is "a replica of A": same SCRAM secrets (physical replication copies pg_authid).
   for (const role of ['app', 'pgfleet_pooler']) {
@@ -167,7 +168,7 @@ async function startApi(): Promise<number> {
 async function switchover(args: string[], apiPort: number) {
   writeFileSync(join(st.dir, 'switchover'), scripts.switchover);
   return run(['python3', join(st.dir, 'switchover'), ...args], { env: {
-    ...poolerEnv(), PGFLEET_PATRONI_API: `http://127.0.0.1:${apiPort}`, PGFLEET_PRIMARY_SERVICE: `127.0.0.1:${st.proxyPort}`,
+    ...chartEnv(dbContainer(rendered)), ...poolerEnv(), PGFLEET_PATRONI_API: `http://127.0.0.1:${apiPort}`, PGFLEET_PRIMARY_SERVICE: `127.0.0.1:${st.proxyPort}`,
     PGFLEET_POOLER_PASSWORD: passwords.PGFLEET_POOLER_PASSWORD,
   }, timeoutMs: 60_000 });
 }

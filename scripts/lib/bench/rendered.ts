@@ -3,6 +3,7 @@
 // the database pod gives it, and the PostgreSQL settings of the shard's patroni.yml.
 import { parse as parseYaml } from 'yaml';
 import { find, one, type K8sObject } from '../helm.ts';
+import { appCredentials, chartEnv, dbContainer } from '../contract.ts';
 
 export type RenderedShard = {
   shard: string;
@@ -14,8 +15,8 @@ export type RenderedShard = {
   /** The read-write pool's Service: the name clients verify PgBouncer's certificate against. */
   poolService: string;
   postBootstrap: string;
-  /** The database container's Secret-backed environment (PGFLEET_*_PASSWORD, PATRONI_SUPERUSER_PASSWORD, ...). */
-  secretEnv: Record<string, string>;
+  /** The database container's environment the chart sets: PGFLEET_* settings and the Secret-backed passwords. */
+  env: Record<string, string>;
   /** ca.crt, tls.crt, tls.key of the release's TLS Secret (absent with tls.enabled=false). */
   tls?: { 'ca.crt': string; 'tls.crt': string; 'tls.key': string };
   postgres: PatroniPostgres;
@@ -75,12 +76,13 @@ export function renderedShard(objects: K8sObject[], tlsDir?: string): RenderedSh
     for (const item of src.secret.items) poolerSecrets[item.path] = data[item.key]!;
   }
 
-  const db = (sts.spec.template.spec.containers as any[]).find((c) => c.name === 'postgres') ?? sts.spec.template.spec.containers[0];
-  const secretEnv: Record<string, string> = {};
+  const db = dbContainer(objects);
+  const env = chartEnv(db);
   for (const e of db.env ?? []) {
     const ref = e.valueFrom?.secretKeyRef;
-    if (ref) secretEnv[e.name] = secretData(objects, ref.name)[ref.key]!;
+    if (ref) env[e.name] = secretData(objects, ref.name)[ref.key]!;
   }
+  const app = appCredentials(env);
 
   const scripts = find(objects, 'ConfigMap').find((c) => c.data?.['post-bootstrap.sh']);
   if (!scripts) throw new Error('the rendered chart has no ConfigMap with post-bootstrap.sh');
@@ -88,12 +90,10 @@ export function renderedShard(objects: K8sObject[], tlsDir?: string): RenderedSh
   const tls = tlsSecret ? { 'ca.crt': b64(tlsSecret.data['ca.crt']), 'tls.crt': b64(tlsSecret.data['tls.crt']), 'tls.key': b64(tlsSecret.data['tls.key']) } : undefined;
   const patroniYml = one(objects, 'ConfigMap', `${shard}-patroni`).data['patroni.yml'] as string;
   const postgres = patroniPostgres(patroniYml, tls ? tlsDir : undefined);
-  const state = find(objects, 'ConfigMap').find((c) => c.data?.['auth.appUser']);
 
   return {
     shard, ini: pool['pgbouncer.ini'], makeUserlist: pool['make-userlist.sh'], poolerSecrets, poolService: one(objects, 'Service', `${shard}-pgbouncer-rw`).metadata.name,
-    postBootstrap: scripts.data['post-bootstrap.sh'], secretEnv, tls, postgres,
-    appUser: state?.data['auth.appUser'] ?? 'app', appDb: state?.data['postgresql.database'] ?? 'app',
+    postBootstrap: scripts.data['post-bootstrap.sh'], env, tls, postgres, appUser: app.user, appDb: app.database,
     adminUser: firstRole(iniValue(pool['pgbouncer.ini'], 'admin_users')), statsUser: firstRole(iniValue(pool['pgbouncer.ini'], 'stats_users')),
   };
 }

@@ -124,12 +124,12 @@ async function startStack(variant: Variant, config: BenchConfig, dir: string, cl
   log(`[${variant}] initdb + PostgreSQL 15 (${shard.postgres.initdbArgs.join(' ')})`);
   const pg: LocalPostgres = await startPostgres({
     dir: join(dir, 'pg'), name: `postgres-${variant}`, initdbArgs: shard.postgres.initdbArgs,
-    superuserPassword: shard.secretEnv.PATRONI_SUPERUSER_PASSWORD, hba: shard.postgres.hba, parameters: shard.postgres.parameters,
+    superuserPassword: shard.env.PATRONI_SUPERUSER_PASSWORD, hba: shard.postgres.hba, parameters: shard.postgres.parameters,
   });
   cleanup.defer(`postgres-${variant} (pid ${pg.daemon.pid})`, () => pg.stop());
-  postBootstrap(pg, shard.postBootstrap, shard.secretEnv);
+  postBootstrap(pg, shard.postBootstrap, shard.env);
 
-  const env = { PGPASSWORD: shard.secretEnv.PGFLEET_APP_PASSWORD ?? '', PGCONNECT_TIMEOUT: '10' };
+  const env = { PGPASSWORD: shard.env.PGFLEET_APP_PASSWORD ?? '', PGCONNECT_TIMEOUT: '10' };
   if (!env.PGPASSWORD) throw new Error('the database pod has no PGFLEET_APP_PASSWORD');
   const ca = join(tlsDir, 'ca.crt');
   // Direct clients pay what pg_hba demands of them: hostssl with the rendered certificate (verified against the

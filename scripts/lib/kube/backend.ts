@@ -5,9 +5,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { exec } from '../localpg.ts';
 import { parse as parseYaml } from 'yaml';
 import { toolPath } from '../tools.ts';
-import { SWITCHOVER_SCRIPT, sleep, waitFor, type Cluster, type ConnectionInfo, type DrillWriter, type Endpoint, type Member, type Signal, type WriterOptions } from '../cluster.ts';
+import { sleep, waitFor, type Cluster, type ConnectionInfo, type DrillWriter, type Endpoint, type Member, type Signal, type WriterOptions } from '../cluster.ts';
 import { Writer } from '../drills/writer.ts';
 import { CLIENT_POD, clientPodManifest, InClusterWriter } from './client.ts';
+import { appCredentials, DB_CONTAINER, ENV, PATRONI_CONFIG, SWITCHOVER_SCRIPT, TLS_CA_FILE } from '../contract.ts';
 
 /**
  * How the backend reaches a node's own processes, below Kubernetes (kind: each node is a Docker container). With it,
@@ -37,7 +38,6 @@ export type KubeOptions = {
 type RunResult = { status: number; stdout: string; stderr: string };
 export type Runner = (args: string[], input?: string, timeoutMs?: number) => RunResult | Promise<RunResult>;
 
-export const PATRONI_CONFIG = '/etc/patroni/patroni.yml';
 export const ISOLATED_LABEL = 'pgfleet.io/isolated';
 const SEP = '\x1f';
 
@@ -96,7 +96,7 @@ export class KubeCluster implements Cluster {
 
   shardsArgs(): string[] { return ['get', 'statefulsets', '-l', this.instanceSelector('database'), '-o', 'json']; }
   podsArgs(shard: string): string[] { return ['get', 'pods', '-l', `cluster-name=${shard}`, '-o', 'json']; }
-  patronictlArgs(pod: string, args: string[]): string[] { return ['exec', pod, '-c', 'postgres', '--', 'patronictl', '-c', PATRONI_CONFIG, ...args]; }
+  patronictlArgs(pod: string, args: string[]): string[] { return ['exec', pod, '-c', DB_CONTAINER, '--', 'patronictl', '-c', PATRONI_CONFIG, ...args]; }
 
   killArgs(pod: string, signal: Signal): string[] {
     // Pod deletion sends SIGTERM and waits the grace period; --grace-period=0 --force is the SIGKILL.
@@ -122,12 +122,12 @@ export class KubeCluster implements Cluster {
 
   /** The chart's switchover script on the leader: poolers paused around Patroni's switchover (clients wait, none fail). */
   switchoverArgs(leader: string, candidate: string): string[] {
-    return ['exec', leader, '-c', 'postgres', '--', SWITCHOVER_SCRIPT, '--candidate', candidate];
+    return ['exec', leader, '-c', DB_CONTAINER, '--', SWITCHOVER_SCRIPT, '--candidate', candidate];
   }
 
   /** psql inside the pod as the superuser over the Unix socket (passwords from the container's own env). */
   memberSqlArgs(pod: string, query: string, database: string): string[] {
-    return ['exec', pod, '-c', 'postgres', '--', 'sh', '-c',
+    return ['exec', pod, '-c', DB_CONTAINER, '--', 'sh', '-c',
       'PGPASSWORD="$PATRONI_SUPERUSER_PASSWORD" exec psql -X -q -A -t -F "$0" -v ON_ERROR_STOP=1 -h /var/run/postgresql -d "$1" -c "$2"', SEP, database, query];
   }
 
@@ -373,13 +373,15 @@ export class KubeCluster implements Cluster {
     if (cached) return cached;
     const pod = this.reachable(await this.pods(shard))[0];
     if (!pod) throw new Error(`no reachable pod in ${shard} to read the credentials from`);
-    const env = Object.fromEntries((await this.kubectl(['exec', pod.metadata.name, '-c', 'postgres', '--', 'env'])).split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
-    const script = await this.kubectl(['exec', pod.metadata.name, '-c', 'postgres', '--', 'cat', '/opt/pgfleet/scripts/post-bootstrap.sh']);
-    const user = /app_user="?([a-z_][a-z0-9_]*)"?/.exec(script)?.[1];
-    const database = /app_db="?([a-z_][a-z0-9_]*)"?/.exec(script)?.[1];
-    if (!user || !database) throw new Error('post-bootstrap.sh names no app_user / app_db');
-    const ca = await this.run([...this.base(), 'exec', pod.metadata.name, '-c', 'postgres', '--', 'cat', '/etc/pgfleet/tls/ca.crt']);
-    const cred = { user, database, password: env.PGFLEET_APP_PASSWORD ?? '', ca: ca.status === 0 ? ca.stdout : undefined };
+    const env = Object.fromEntries((await this.kubectl(['exec', pod.metadata.name, '-c', DB_CONTAINER, '--', 'env'])).split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+    if (!env[ENV.appUser] || !env[ENV.appDb]) {
+      // A release older than chart 0.11.2 (the lifecycle's previous one) names them only in its release state.
+      const state = JSON.parse(await this.kubectl(['get', 'configmaps', '-l', this.instanceSelector('release-state'), '-o', 'json'])).items[0]?.data ?? {};
+      env[ENV.appUser] ??= state['auth.appUser'];
+      env[ENV.appDb] ??= state['postgresql.database'];
+    }
+    const ca = await this.run([...this.base(), 'exec', pod.metadata.name, '-c', DB_CONTAINER, '--', 'cat', env[ENV.tlsCa] ?? TLS_CA_FILE]);
+    const cred = { ...appCredentials(env), ca: ca.status === 0 ? ca.stdout : undefined };
     this.credCache.set(shard, cred);
     return cred;
   }
@@ -424,7 +426,7 @@ export class KubeCluster implements Cluster {
   /** The in-cluster client pod: the database image, the release's client label (from its NetworkPolicies). */
   private async startClient(): Promise<void> {
     const pod = (await this.pods((await this.shards())[0]!))[0];
-    const image = pod?.spec.containers.find((c: any) => c.name === 'postgres')?.image;
+    const image = pod?.spec.containers.find((c: any) => c.name === DB_CONTAINER)?.image;
     if (!image) throw new Error('no database pod to take the client image from');
     const policies = JSON.parse(await this.kubectl(['get', 'networkpolicies', '-o', 'json'])).items as any[];
     const label = policies.flatMap((np) => np.spec.ingress ?? []).flatMap((r: any) => r.from ?? [])

@@ -10,7 +10,8 @@ import { parse as parseYaml, parseAllDocuments } from 'yaml';
 import { randomBytes } from 'node:crypto';
 import { render, type K8sObject } from '../helm.ts';
 import { chartDir, root } from '../tools.ts';
-import { SWITCHOVER_SCRIPT, clientConfig, sleep, waitFor, type Cluster, type ConnectionInfo, type Endpoint, type Member, type Signal } from '../cluster.ts';
+import { clientConfig, sleep, waitFor, type Cluster, type ConnectionInfo, type Endpoint, type Member, type Signal } from '../cluster.ts';
+import { appCredentials, SWITCHOVER_SCRIPT, type AppCredentials } from '../contract.ts';
 import { containerEnv, expand, materialiseVolumes, objectData, resolvePort, selectorMatches, type MountMap } from './pod.ts';
 import { createBridge, createNamespace, isolate, planNet, setHostsBlock, sh, unisolate, writeHosts, namespacePids, type NetPlan } from './net.ts';
 import { haproxyCommand, haproxyConfig, type Listener } from './haproxy.ts';
@@ -738,16 +739,9 @@ export class LocalCluster implements Cluster {
     });
   }
 
-  private appCredentials(): { user: string; database: string; password: string } {
-    const scripts = this.objects.filter((o) => o.kind === 'ConfigMap').flatMap((o) => Object.values<string>(o.data ?? {})).join('\n');
-    const user = /app_user="?([a-z_][a-z0-9_]*)"?/.exec(scripts)?.[1];
-    const database = /app_db="?([a-z_][a-z0-9_]*)"?/.exec(scripts)?.[1];
-    if (!user || !database) throw new Error('the rendered post-bootstrap script does not name the application role and database (app_user / app_db)');
+  private appCredentials(): AppCredentials {
     const db = this.dbPods()[0]!;
-    const { env } = this.prepareContainerView(db, db.spec.containers[0]);
-    const password = env.PGFLEET_APP_PASSWORD;
-    if (!password) throw new Error('the database container has no PGFLEET_APP_PASSWORD (the application password) in its environment');
-    return { user, database, password };
+    return appCredentials(this.prepareContainerView(db, db.spec.containers[0]).env);
   }
 
   private tlsCa(): string | undefined {

@@ -63,29 +63,3 @@ client_tls_key_file = /etc/pgbouncer/client-tls/tls.key
 client_tls_protocols = secure
 {{- end }}
 {{- end -}}
-
-{{/*
-Writes PgBouncer's auth_file from Secret-mounted password files (never a plaintext userlist in a ConfigMap).
-It holds only the auth_query role and the pooler-local admin and stats roles; every application role is looked
-up through pgfleet.user_lookup(). Quotes in passwords are doubled, as the auth_file format requires.
-*/}}
-{{- define "pgfleet.pgbouncer.userlistScript" -}}
-#!/bin/sh
-# Builds the PgBouncer auth_file from Secret-mounted files. Paths can be overridden for a local run.
-set -eu
-secrets=${PGFLEET_SECRETS_DIR:-/etc/pgbouncer/secrets}
-out=${PGFLEET_USERLIST:-/etc/pgbouncer/auth/userlist.txt}
-entry() {
-  pw=$(cat "$secrets/$2")
-  [ -n "$pw" ] || { echo "make-userlist: $secrets/$2 is empty" >&2; exit 1; }
-  printf '"%s" "%s"\n' "$1" "$(printf '%s' "$pw" | sed 's/"/""/g')"
-}
-umask 077
-{
-  entry {{ .Values.auth.poolerUser | quote }} pooler-password
-  entry {{ .Values.pooler.adminUser | quote }} admin-password
-  entry {{ .Values.pooler.statsUser | quote }} stats-password
-} > "$out.tmp"
-mv "$out.tmp" "$out"
-echo "make-userlist: wrote 3 entries to $out" >&2
-{{- end -}}

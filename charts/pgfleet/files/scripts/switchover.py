@@ -1,4 +1,6 @@
-{{/*
+#!/usr/bin/env python3
+"""pgfleet: planned switchover of this shard with its poolers paused around it (see --help).
+
 Planned switchover that the shard's pooler clients do not see (key `switchover` of the scripts ConfigMap):
   kubectl exec <any member of the shard> -c postgres -- /opt/pgfleet/scripts/switchover [--candidate MEMBER]
 1. PAUSE on every pooler pod of the shard: transactions in flight finish, new ones wait inside the pooler.
@@ -13,14 +15,12 @@ The database container's preStop hook runs it with --if-leader: deleting the pri
 node drain, kubectl delete) hands leadership over first, and does nothing on a replica, in maintenance mode,
 or when no healthy replica could take over (Patroni then simply stops, as without the hook).
 Python 3 standard library and psql only. Environment: the on_role_change variables (pgfleet.pooler.env),
-PGFLEET_POOLER_PASSWORD (the auth_query role, used to probe the Service), and optionally
+PGFLEET_POOLER_USER and PGFLEET_POOLER_PASSWORD (the auth_query role, used to probe the Service), PGFLEET_TLS_CA
+(the CA to verify the server with; empty or unset without TLS), and optionally
 PGFLEET_PATRONI_API (default http://127.0.0.1:8008) and PGFLEET_PRIMARY_SERVICE (host:port, default
 <scope>-primary:5432). --timeout bounds the whole switchover (default 60 s),
 --drain-timeout the PAUSE (default 10 s).
-*/}}
-{{- define "pgfleet.switchoverScript" -}}
-#!/usr/bin/env python3
-"""pgfleet: planned switchover of this shard with its poolers paused around it (see --help)."""
+"""
 import argparse
 import base64
 import json
@@ -34,9 +34,8 @@ import time
 import urllib.error
 import urllib.request
 
-POOLER_USER = {{ .Values.auth.poolerUser | quote }}
-TLS = {{ ternary "'sslmode=verify-ca sslrootcert=/etc/pgfleet/tls/ca.crt'" "'sslmode=disable'" .Values.tls.enabled }}
 env = os.environ.get
+TLS = f"sslmode=verify-ca sslrootcert={env('PGFLEET_TLS_CA')}" if env('PGFLEET_TLS_CA') else 'sslmode=disable'
 LEADER_ROLES = ('leader', 'master', 'primary', 'standby_leader')
 REPLICA_ROLES = ('replica', 'sync_standby', 'quorum_standby')
 
@@ -134,6 +133,8 @@ def main():
         sys.exit(f'switchover: {scope} has no leader')
     if args.candidate and not any(m['name'] == args.candidate for m in members):
         sys.exit(f'switchover: {args.candidate} is not a member of {scope} ({", ".join(m["name"] for m in members)})')
+    if not env('PGFLEET_POOLER_USER'):
+        sys.exit('switchover: PGFLEET_POOLER_USER is not set (the database container sets it)')
     service, _, port = env('PGFLEET_PRIMARY_SERVICE', f'{scope}-primary:5432').rpartition(':')
     log(f'{scope}: leader {leader["name"]} ({leader.get("host")}), candidate {args.candidate or "chosen by Patroni"}')
 
@@ -160,7 +161,7 @@ def main():
 
         # The switchover is done for clients once the Service reaches a writable server that is not the old
         # primary (or, once Patroni has confirmed, any writable server: the old one is demoted by then).
-        conninfo = f'host={service} port={port} dbname=postgres user={POOLER_USER} {TLS} application_name=pgfleet-switchover'
+        conninfo = f'host={service} port={port} dbname=postgres user={env("PGFLEET_POOLER_USER")} {TLS} application_name=pgfleet-switchover'
         new = None
         while time.monotonic() < deadline:
             done = not worker.is_alive()
@@ -192,4 +193,3 @@ if __name__ == '__main__':
         main()
     except (RuntimeError, OSError, ValueError, KeyError) as err:
         sys.exit(f'switchover: {err}')
-{{- end -}}

@@ -1,23 +1,20 @@
-{{/*
-Patroni on_role_change callback (key on-role-change.sh of the scripts ConfigMap). Patroni runs it as
-`on-role-change.sh <action> <role> <scope>` on the member whose role changed: the promoted replica and, on a
-graceful demotion, the old primary. It resolves every pooler pod of the shard through a headless Service and
-sends RECONNECT on each admin console, so server connections opened through the primary Service before the
-role change are closed as soon as their transaction ends; it repeats once after the Service has moved. On the
-new primary the second round also sends RESUME (a no-op unless paused): poolers never stay paused if a
-switchover script (pgfleet.switchoverScript) was killed between its PAUSE and its RESUME.
-POSIX sh; needs only psql and getent. It never fails: Patroni must not wait for, or trip over, a pooler.
-Environment (set on the database pods by pgfleet.pooler.env):
-  PGFLEET_POOLER_HOSTS           headless Service name(s) of the shard's pooler pods (space separated)
-  PGFLEET_POOLER_ADMIN_DB        admin console database: pgbouncer (PgBouncer) or admin (PgDog)
-  PGFLEET_POOLER_ADMIN_USER      pooler-local admin role
-  PGFLEET_POOLER_ADMIN_PASSWORD  its password (from the pooler Secret)
-  PGFLEET_POOLER_PORT            6432
-  PGFLEET_POOLER_TIMEOUT         seconds per pod (connect and command), default 2
-  PGFLEET_POOLER_REPEAT_AFTER    seconds before the second round, default 5 (0: one round only)
-*/}}
-{{- define "pgfleet.pooler.onRoleChangeScript" -}}
 #!/bin/sh
+# Patroni on_role_change callback (key on-role-change.sh of the scripts ConfigMap, in /opt/pgfleet/scripts).
+# Patroni runs it as `on-role-change.sh <action> <role> <scope>` on the member whose role changed: the promoted replica and, on a
+# graceful demotion, the old primary. It resolves every pooler pod of the shard through a headless Service and
+# sends RECONNECT on each admin console, so server connections opened through the primary Service before the
+# role change are closed as soon as their transaction ends; it repeats once after the Service has moved. On the
+# new primary the second round also sends RESUME (a no-op unless paused): poolers never stay paused if a
+# switchover script (switchover.py) was killed between its PAUSE and its RESUME.
+# POSIX sh; needs only psql and getent. It never fails: Patroni must not wait for, or trip over, a pooler.
+# Environment (set on the database pods by pgfleet.pooler.env):
+#   PGFLEET_POOLER_HOSTS           headless Service name(s) of the shard's pooler pods (space separated)
+#   PGFLEET_POOLER_ADMIN_DB        admin console database: pgbouncer (PgBouncer) or admin (PgDog)
+#   PGFLEET_POOLER_ADMIN_USER      pooler-local admin role
+#   PGFLEET_POOLER_ADMIN_PASSWORD  its password (from the pooler Secret)
+#   PGFLEET_POOLER_PORT            6432
+#   PGFLEET_POOLER_TIMEOUT         seconds per pod (connect and command), default 2
+#   PGFLEET_POOLER_REPEAT_AFTER    seconds before the second round, default 5 (0: one round only)
 # pgfleet: drop every pooler server connection of this shard when a member changes role. Never fails.
 action=${1:-on_role_change}
 role=${2:-unknown}
@@ -79,4 +76,3 @@ if [ "$again" -gt 0 ] 2>/dev/null; then
   esac
 fi
 exit 0
-{{- end -}}
