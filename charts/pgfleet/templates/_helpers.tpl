@@ -19,12 +19,14 @@
 
 {{/* Suffix-preserving name: (dict "root" $ "suffix" "x") -> <fullname truncated>-x, <= 63 characters. */}}
 {{- define "pgfleet.suffixed" -}}
+{{- if not (and .root .suffix) }}{{ fail "pgfleet.suffixed: needs root and suffix" }}{{ end -}}
 {{- $base := include "pgfleet.fullname" .root -}}
 {{- printf "%s-%s" ($base | trunc (int (sub 62 (len .suffix))) | trimSuffix "-") .suffix -}}
 {{- end -}}
 
 {{/* Shard name = Patroni scope = StatefulSet name: (dict "root" $ "shard" i) */}}
 {{- define "pgfleet.shard" -}}
+{{- if not (and .root (hasKey . "shard")) }}{{ fail "pgfleet.shard: needs root and shard" }}{{ end -}}
 {{- include "pgfleet.suffixed" (dict "root" .root "suffix" (printf "shard-%d" (int .shard))) -}}
 {{- end -}}
 
@@ -34,6 +36,7 @@
 
 {{/* Selector labels: only name, instance, component (and shard where given). Never user labels. */}}
 {{- define "pgfleet.selectorLabels" -}}
+{{- if not (and .root .component) }}{{ fail "pgfleet.selectorLabels: needs root and component" }}{{ end -}}
 app.kubernetes.io/name: {{ include "pgfleet.name" .root }}
 app.kubernetes.io/instance: {{ .root.Release.Name }}
 app.kubernetes.io/component: {{ .component }}
@@ -76,11 +79,11 @@ pods, and a database pod's deletion is a switchover: a chart bump alone must not
 {{- default (include "pgfleet.suffixed" (dict "root" . "suffix" "patroni")) .Values.serviceAccount.name -}}
 {{- end -}}
 
-{{- define "pgfleet.authSecret" -}}
+{{- define "pgfleet.auth.secret" -}}
 {{- default (include "pgfleet.suffixed" (dict "root" . "suffix" "auth")) .Values.auth.existingSecret -}}
 {{- end -}}
 
-{{- define "pgfleet.tlsSecret" -}}
+{{- define "pgfleet.tls.secret" -}}
 {{- if eq .Values.tls.provider "existingSecret" -}}
 {{- .Values.tls.existingSecret -}}
 {{- else -}}
@@ -89,7 +92,7 @@ pods, and a database pod's deletion is a switchover: a chart bump alone must not
 {{- end -}}
 
 {{/* Label that marks a pod as an allowed database client (NetworkPolicy). */}}
-{{- define "pgfleet.clientLabel" -}}
+{{- define "pgfleet.networkPolicy.clientLabel" -}}
 {{- printf "%s-client" (include "pgfleet.fullname" .) -}}
 {{- end -}}
 
@@ -115,57 +118,58 @@ seccompProfile:
 {{- end -}}
 
 {{/* Secret key names in the auth Secret. */}}
-{{- define "pgfleet.authKeys" -}}
+{{- define "pgfleet.auth.keys" -}}
 superuser-password replication-password rewind-password admin-password app-password pooler-password monitor-password patroni-api-password
 {{- end -}}
 
 {{/* The keys an auth.existingSecret must hold with these values (the database pods read them; monitor-password only with monitoring). */}}
-{{- define "pgfleet.requiredAuthKeys" -}}
+{{- define "pgfleet.auth.requiredKeys" -}}
 {{- $keys := list "superuser-password" "replication-password" "rewind-password" "admin-password" "app-password" "pooler-password" "patroni-api-password" -}}
 {{- if .Values.monitoring.enabled }}{{ $keys = append $keys "monitor-password" }}{{ end -}}
 {{- join " " $keys -}}
 {{- end -}}
 
 {{/* env entry reading one key of the auth Secret: (list $ "ENV_NAME" "key") */}}
-{{- define "pgfleet.secretEnv" -}}
+{{- define "pgfleet.auth.secretEnv" -}}
 - name: {{ index . 1 }}
   valueFrom:
     secretKeyRef:
-      name: {{ include "pgfleet.authSecret" (index . 0) }}
+      name: {{ include "pgfleet.auth.secret" (index . 0) }}
       key: {{ index . 2 }}
 {{- end -}}
 
 {{/*
+Annotations of a Helm hook object: (dict "hook" <event> "weight" <string, optional>). Deleted before it is created
+again and once it succeeded (a failed one stays, to be read).
+*/}}
+{{- define "pgfleet.hookAnnotations" -}}
+{{- if not .hook }}{{ fail "pgfleet.hookAnnotations: needs hook" }}{{ end -}}
+helm.sh/hook: {{ .hook }}
+{{- with .weight }}
+helm.sh/hook-weight: {{ . | quote }}
+{{- end }}
+helm.sh/hook-delete-policy: before-hook-creation,hook-succeeded
+{{- end -}}
+
+{{/* The optional components that contribute parts to the database pods, in the order their parts are joined. */}}
+{{- define "pgfleet.components" -}}backup pooler monitoring{{- end -}}
+
+{{/*
 Component contributions to the database pods: (dict "root" $ "shard" i "part" P) where P is one of
-containers, volumes, volumeMounts, env. Each component defines pgfleet.<component>.<part> returning a
-YAML list; this concatenates them.
+containers, volumes, volumeMounts, env (the StatefulSet), ingress, egress (its NetworkPolicy). Each component
+defines pgfleet.<component>.<part> returning a YAML list; this concatenates them.
 */}}
 {{- define "pgfleet.parts" -}}
+{{- if not (and .root .part (hasKey . "shard")) }}{{ fail "pgfleet.parts: needs root, shard and part" }}{{ end -}}
 {{- $all := list -}}
-{{- range $component := list "backup" "pooler" "monitoring" -}}
+{{- range $component := include "pgfleet.components" .root | splitList " " -}}
 {{- $all = concat $all (include (printf "pgfleet.%s.%s" $component $.part) $ | fromYamlArray) -}}
 {{- end -}}
 {{- if $all }}{{ toYaml $all }}{{ end -}}
 {{- end -}}
 
-{{/* Extra NetworkPolicy rules for the database pods contributed by components: (dict "root" $ "shard" i ...) -> YAML list. */}}
-{{- define "pgfleet.networkPolicy.extraIngress" -}}
-{{- $all := list -}}
-{{- range $component := list "backup" "pooler" "monitoring" -}}
-{{- $all = concat $all (include (printf "pgfleet.%s.ingress" $component) $ | fromYamlArray) -}}
-{{- end -}}
-{{- toYaml $all -}}
-{{- end -}}
-{{- define "pgfleet.networkPolicy.extraEgress" -}}
-{{- $all := list -}}
-{{- range $component := list "backup" "pooler" "monitoring" -}}
-{{- $all = concat $all (include (printf "pgfleet.%s.egress" $component) $ | fromYamlArray) -}}
-{{- end -}}
-{{- toYaml $all -}}
-{{- end -}}
-
 {{/* Resources of the tls-reload sidecars: a shell loop, a checksum every interval, psql on a change. */}}
-{{- define "pgfleet.tlsReloadResources" -}}
+{{- define "pgfleet.tls.reloadResources" -}}
 requests:
   cpu: 5m
   memory: 16Mi

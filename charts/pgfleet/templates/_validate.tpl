@@ -9,7 +9,7 @@ Rendered (for its side effect only) by templates/validate.yaml.
 {{- $data := (lookup "v1" "Secret" .Release.Namespace $v.auth.existingSecret).data -}}
 {{- if $data -}}
 {{- $missing := list -}}
-{{- range $key := include "pgfleet.requiredAuthKeys" . | splitList " " -}}
+{{- range $key := include "pgfleet.auth.requiredKeys" . | splitList " " -}}
 {{- if not (hasKey $data $key) }}{{ $missing = append $missing $key }}{{ end -}}
 {{- end -}}
 {{- if $missing -}}
@@ -155,16 +155,16 @@ A PostgreSQL setting's value in its base unit, bytes or milliseconds: (dict "val
 the setting's unit u (`8kB`, `kB`, `MB`, `B`, `ms`, `s`, `min`, or "" for a unitless setting) or text with a number and
 optionally PostgreSQL's own unit (`256MB`, `1.5 GB`, `30s`). The schema has checked the grammar.
 */}}
-{{- define "pgfleet.pgBase" -}}
+{{- define "pgfleet.postgresql.unitBase" -}}
 {{- $number := "^(-?[0-9]+(\\.[0-9]+)?([eE][-+]?[0-9]+)?) ?([a-zA-Z]*)$" -}}
 {{- $v := toString .value | trim -}}
 {{- $per := dict "" 1 "B" 1 "kB" 1024 "8kB" 8192 "MB" 1048576 "16MB" 16777216 "GB" 1073741824 "TB" 1099511627776 "us" 0.001 "ms" 1 "s" 1000 "min" 60000 "h" 3600000 "d" 86400000 -}}
 {{- mulf (regexReplaceAll $number $v "${1}" | float64) (index $per (regexReplaceAll $number $v "${4}" | default .unit)) -}}
 {{- end -}}
 
-{{/* A PostgreSQL memory setting in whole MiB (truncated): pgfleet.pgBase's arguments. */}}
-{{- define "pgfleet.pgMemMiB" -}}
-{{- divf (include "pgfleet.pgBase" . | float64) 1048576 | int64 -}}
+{{/* A PostgreSQL memory setting in whole MiB (truncated): pgfleet.postgresql.unitBase's arguments. */}}
+{{- define "pgfleet.postgresql.memMiB" -}}
+{{- divf (include "pgfleet.postgresql.unitBase" . | float64) 1048576 | int64 -}}
 {{- end -}}
 
 {{/*
@@ -181,7 +181,7 @@ own table): a YAML list of failure messages.
 {{- $text := index $p $key -}}
 {{- $b := index $bounds $key -}}
 {{- if and $b (kindIs "string" $text) -}}
-{{- $value := divf (include "pgfleet.pgBase" (dict "value" $text "unit" $b.unit) | float64) (include "pgfleet.pgBase" (dict "value" 1 "unit" $b.unit) | float64) -}}
+{{- $value := divf (include "pgfleet.postgresql.unitBase" (dict "value" $text "unit" $b.unit) | float64) (include "pgfleet.postgresql.unitBase" (dict "value" 1 "unit" $b.unit) | float64) -}}
 {{- if $b.integer }}{{ $value = round $value 0 }}{{ end -}}
 {{- if or (lt $value (float64 $b.min)) (gt $value (float64 $b.max)) -}}
 {{- $f := ternary "%.0f" "%g" $b.integer -}}
@@ -202,7 +202,7 @@ own table): a YAML list of failure messages.
 {{- end -}}
 {{- with $v.resources.limits -}}
 {{- if and .memory (hasKey $p "shared_buffers") -}}
-{{- $buffers := include "pgfleet.pgMemMiB" (dict "value" $p.shared_buffers "unit" "8kB") | int64 -}}
+{{- $buffers := include "pgfleet.postgresql.memMiB" (dict "value" $p.shared_buffers "unit" "8kB") | int64 -}}
 {{- $limit := include "pgfleet.quantityMiB" .memory | int64 -}}
 {{- if gt (mul $buffers 2) $limit -}}
 {{- $errors = append $errors (printf "postgresql.parameters.shared_buffers: %v (%d MiB) is more than half of resources.limits.memory %v (%d MiB); backends, work_mem and maintenance need the rest, or the container is OOM-killed under load" $p.shared_buffers $buffers .memory $limit) -}}
@@ -211,9 +211,9 @@ own table): a YAML list of failure messages.
 {{- end -}}
 {{- $volume := include "pgfleet.quantityMiB" $v.storage.size | int64 -}}
 {{- $keep := 0 -}}
-{{- with $p.wal_keep_size }}{{ $keep = include "pgfleet.pgMemMiB" (dict "value" . "unit" "MB") | int64 }}{{ end -}}
+{{- with $p.wal_keep_size }}{{ $keep = include "pgfleet.postgresql.memMiB" (dict "value" . "unit" "MB") | int64 }}{{ end -}}
 {{- $slots := 0 -}}
-{{- if hasKey $p "max_slot_wal_keep_size" }}{{ $slots = include "pgfleet.pgMemMiB" (dict "value" $p.max_slot_wal_keep_size "unit" "MB") | int64 }}{{ end -}}
+{{- if hasKey $p "max_slot_wal_keep_size" }}{{ $slots = include "pgfleet.postgresql.memMiB" (dict "value" $p.max_slot_wal_keep_size "unit" "MB") | int64 }}{{ end -}}
 {{- if gt (mul (add $keep (max $slots 0)) 2) $volume -}}
 {{- $errors = append $errors (printf "postgresql.parameters: wal_keep_size (%d MiB)%s may keep more than half of storage.size %v (%d MiB) in pg_wal; the data needs the rest, or the volume fills and the primary stops" $keep (ternary (printf " + max_slot_wal_keep_size (%d MiB)" $slots) "" (gt $slots 0)) $v.storage.size $volume) -}}
 {{- end -}}
@@ -298,7 +298,7 @@ ordinary objects. Each such setting is refused with the value to set instead: a 
 {{- if $v.offlineRender -}}
 {{- $why := "with offlineRender: true nothing can read back what an earlier render generated" -}}
 {{- if not $v.auth.existingSecret -}}
-{{- $keys := include "pgfleet.requiredAuthKeys" . | splitList " " -}}
+{{- $keys := include "pgfleet.auth.requiredKeys" . | splitList " " -}}
 {{- if and (ne $v.pooler.type "none") (not $v.pooler.existingSecret) }}{{ $keys = concat $keys (list "pooler-admin-password" "pooler-stats-password") }}{{ end -}}
 {{- $errors = append $errors (printf "auth.existingSecret: required, %s: new passwords on every render would break replication and the poolers at the next pod restart; create a Secret with %s (random strings) and name it here" $why (join ", " $keys)) -}}
 {{- end -}}
@@ -321,7 +321,7 @@ ordinary objects. Each such setting is refused with the value to set instead: a 
 {{- define "pgfleet.validate.labels" -}}
 {{- $v := .Values -}}
 {{- $errors := list -}}
-{{- $reserved := list "app.kubernetes.io/name" "app.kubernetes.io/instance" "app.kubernetes.io/component" "app.kubernetes.io/version" "app.kubernetes.io/managed-by" "app.kubernetes.io/part-of" "helm.sh/chart" "role" "cluster-name" (include "pgfleet.clientLabel" .) -}}
+{{- $reserved := list "app.kubernetes.io/name" "app.kubernetes.io/instance" "app.kubernetes.io/component" "app.kubernetes.io/version" "app.kubernetes.io/managed-by" "app.kubernetes.io/part-of" "helm.sh/chart" "role" "cluster-name" (include "pgfleet.networkPolicy.clientLabel" .) -}}
 {{- $maps := dict "commonLabels" $v.commonLabels "podLabels" $v.podLabels "monitoring.podMonitor.labels" $v.monitoring.podMonitor.labels "monitoring.prometheusRule.labels" $v.monitoring.prometheusRule.labels "monitoring.grafanaDashboard.labels" $v.monitoring.grafanaDashboard.labels -}}
 {{- range $path := keys $maps | sortAlpha -}}
 {{- range $key := keys (index $maps $path) | sortAlpha -}}

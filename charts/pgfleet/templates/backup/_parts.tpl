@@ -21,7 +21,7 @@ the backup scripts; a `pgbackrest` sidecar runs `pgbackrest server` (mutual TLS)
     - name: HOME
       value: /tmp
     {{- /* The sidecar's remote connects to PostgreSQL over the pod-local socket as the superuser. */}}
-    {{- include "pgfleet.secretEnv" (list $ "PGPASSWORD" "superuser-password") | nindent 4 }}
+    {{- include "pgfleet.auth.secretEnv" (list $ "PGPASSWORD" "superuser-password") | nindent 4 }}
   {{- /* No readinessProbe: a backup sidecar must never take a database pod out of its Services. A liveness
   probe restarts only this container. */}}
   livenessProbe:

@@ -55,7 +55,7 @@ The postgres_exporter sidecar connects over the Unix socket (shared emptyDir /va
 {{- if .root.Values.monitoring.enabled -}}
 - name: monitor-password
   secret:
-    secretName: {{ include "pgfleet.authSecret" .root }}
+    secretName: {{ include "pgfleet.auth.secret" .root }}
     items:
       - key: monitor-password
         path: password
@@ -70,7 +70,7 @@ The postgres_exporter sidecar connects over the Unix socket (shared emptyDir /va
 {{/* The post-bootstrap script (scripts ConfigMap) creates the monitoring role with this password. */}}
 {{- define "pgfleet.monitoring.env" -}}
 {{- if .root.Values.monitoring.enabled -}}
-{{ include "pgfleet.secretEnv" (list .root "PGFLEET_MONITOR_PASSWORD" "monitor-password") }}
+{{ include "pgfleet.auth.secretEnv" (list .root "PGFLEET_MONITOR_PASSWORD" "monitor-password") }}
 {{- else -}}
 []
 {{- end -}}

@@ -14,16 +14,16 @@ Connect through PgBouncer (transaction pooling; port 6432). Per shard:
 {{- end }}
 {{- if ne (include "pgfleet.pgbouncer.clientSslmode" $) "disable" }}
 PgBouncer requires TLS: add ?sslmode=verify-full&sslrootcert=ca.crt{{ if not $v.pooler.pgbouncer.clientTLS.existingSecret }}, with the release CA:
-  kubectl -n {{ $ns }} get secret {{ include "pgfleet.tlsSecret" $ }} -o jsonpath='{.data.ca\.crt}' | base64 -d > ca.crt{{ end }}
+  kubectl -n {{ $ns }} get secret {{ include "pgfleet.tls.secret" $ }} -o jsonpath='{.data.ca\.crt}' | base64 -d > ca.crt{{ end }}
 {{- end }}
-Client pods need the label {{ include "pgfleet.clientLabel" $ }}: "true" (or a networkPolicy.allowedClients entry).
+Client pods need the label {{ include "pgfleet.networkPolicy.clientLabel" $ }}: "true" (or a networkPolicy.allowedClients entry).
 {{- else if eq $v.pooler.type "pgdog" -}}
 Connect through PgDog, which routes across all {{ int $v.shards }} shard(s) (port 6432):
   postgresql://{{ $user }}@{{ include "pgfleet.pgdog.name" $ }}.{{ $ns }}.svc:6432/{{ $db }}
 {{- with $v.pooler.pgdog.shardedTables }}
   Sharded tables: {{ range $j, $t := . }}{{ if $j }}, {{ end }}{{ $t.table }}({{ $t.column }}){{ end }}; every other table is the same on every shard.
 {{- end }}
-Client pods need the label {{ include "pgfleet.clientLabel" $ }}: "true" (or a networkPolicy.allowedClients entry).
+Client pods need the label {{ include "pgfleet.networkPolicy.clientLabel" $ }}: "true" (or a networkPolicy.allowedClients entry).
 {{- else -}}
 No pooler (pooler.type: none): point your own pooler at the endpoints above. It must follow failover by itself
 (for PgBouncer: send RECONNECT when a shard's primary changes).

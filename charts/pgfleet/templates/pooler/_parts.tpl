@@ -65,3 +65,59 @@
 []
 {{- end -}}
 {{- end -}}
+
+{{/*
+The pooler pods' placement and pod-level security, shared by PgBouncer and PgDog:
+(dict "root" $ "selector" <the pods' selector map> "uid" <run-as user>) -> pod spec fields.
+*/}}
+{{- define "pgfleet.pooler.podPlacement" -}}
+{{- if not (and .root .selector .uid) }}{{ fail "pgfleet.pooler.podPlacement: needs root, selector and uid" }}{{ end -}}
+{{- $v := .root.Values -}}
+{{- with $v.pooler.priorityClassName }}
+priorityClassName: {{ . | quote }}
+{{- end }}
+{{- with $v.imagePullSecrets }}
+imagePullSecrets:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+securityContext:
+  {{- include "pgfleet.podSecurityContext" (dict "uid" .uid) | nindent 2 }}
+{{- with include "pgfleet.pooler.affinity" (dict "root" .root "selector" .selector) }}
+affinity:
+  {{- . | nindent 2 }}
+{{- end }}
+topologySpreadConstraints:
+  - maxSkew: 1
+    topologyKey: topology.kubernetes.io/zone
+    whenUnsatisfiable: ScheduleAnyway
+    labelSelector:
+      matchLabels:
+        {{- toYaml .selector | nindent 8 }}
+{{- with $v.pooler.nodeSelector }}
+nodeSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with $v.pooler.tolerations }}
+tolerations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end -}}
+
+{{/*
+The PodDisruptionBudget of a pooler Deployment (one pod at a time; maxSurge keeps the pool's capacity):
+(dict "name" <name> "labels" <the labels, rendered YAML> "selector" <selector map>).
+*/}}
+{{- define "pgfleet.pooler.pdb" -}}
+{{- if not (and .name .labels .selector) }}{{ fail "pgfleet.pooler.pdb: needs name, labels and selector" }}{{ end -}}
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata:
+  name: {{ .name }}
+  labels:
+    {{- .labels | nindent 4 }}
+spec:
+  maxUnavailable: 1
+  selector:
+    matchLabels:
+      {{- toYaml .selector | nindent 6 }}
+{{- end -}}
