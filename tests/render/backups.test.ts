@@ -9,6 +9,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { find, one, render, RenderError, type K8sObject } from '../../scripts/lib/helm.ts';
 import { chartDir } from '../../scripts/lib/tools.ts';
+import { chartEnv, dbContainer } from '../../scripts/lib/contract.ts';
 import { patroniConfig } from '../lib/patroni.ts';
 import { podSpecOf, restrictedViolations } from '../lib/podsecurity.ts';
 
@@ -24,6 +25,7 @@ const BASE = {
   'backups.encryption.existingSecret': 'cipher',
 };
 const ci = (name: string) => join(chartDir, 'ci', name);
+const chartEnvOf = (objects: K8sObject[]) => chartEnv(dbContainer(objects));
 const renderWith = (set: Record<string, string | number | boolean> = {}, values: string[] = []) => render({ set: { ...BASE, ...set }, values }).objects;
 const conf = (objects: K8sObject[], shard: string, key = 'pgbackrest.conf') => parseIni(one(objects, 'ConfigMap', `${shard}-pgbackrest`).data[key]);
 const cronJobs = (objects: K8sObject[], component = 'backup') =>
@@ -189,7 +191,8 @@ patroni('the post-bootstrap wrapper runs the chart\'s script, then an idempotent
   assert.ok(at(/\/opt\/pgfleet\/scripts\/post-bootstrap\.sh "\$@"/) >= 0);
   assert.ok(at(/\/opt\/pgfleet\/scripts\/post-bootstrap\.sh/) < at(/stanza-create/));
   assert.ok(at(/stanza-create/) < at(/ check /));
-  assert.not.match(script, /--type=full backup/, 'only a restore bootstrap starts a backup');
+  assert.match(script, /if \[ "\$\{PGFLEET_BACKUP_AFTER_RESTORE:-\}" = true \]; then\n(.*\n){3}  pgbackrest --stanza="\$stanza" --type=full backup/, 'only a restore bootstrap starts a backup');
+  assert.not.ok(chartEnvOf(renderWith()).PGFLEET_BACKUP_AFTER_RESTORE);
 });
 patroni.run();
 
@@ -339,8 +342,7 @@ restore('custom bootstrap: pgbackrest restore from the source stanza per shard, 
     assert.ok(b.initdb, 'initdb settings stay for a later re-bootstrap without restore');
     assert.is(patroniConfig(objects, shard!).postgresql.parameters.archive_command, `pgbackrest --stanza=${shard} archive-push "%p"`, 'the new cluster archives to its own stanza');
   }
-  const script = one(objects, 'ConfigMap', 'db-pgfleet-backup-scripts').data['post-bootstrap.sh'] as string;
-  assert.match(script, '--type=full backup', 'a restored cluster takes a full backup of its new timeline');
+  assert.is(chartEnvOf(objects).PGFLEET_BACKUP_AFTER_RESTORE, 'true', 'a restored cluster takes a full backup of its new timeline');
 });
 restore('targets: latest, lsn, name, immediate; exclusive, timeline, set and repository', () => {
   assert.match(bootstrapOf({}).pgbackrest_restore.command, new RegExp(`--stanza=${S0} .*--type=default restore$`));
@@ -380,7 +382,10 @@ verify('a CronJob per shard restores into a generic ephemeral scratch volume and
   assert.equal(restrictedViolations(pod), []);
 });
 verify('the script restores, starts PostgreSQL without network, checks databases and reports metrics', () => {
-  const script = one(renderWith({ 'backups.verify.enabled': true }), 'ConfigMap', 'db-pgfleet-backup-scripts').data['verify.sh'] as string;
+  const objects = renderWith({ 'backups.verify.enabled': true, 'backups.pushgatewayUrl': 'http://pushgateway.monitoring:9091' });
+  const script = one(objects, 'ConfigMap', 'db-pgfleet-backup-scripts').data['verify.sh'] as string;
+  const job = find(objects, 'CronJob').find((c) => c.metadata.name.endsWith('-verify'))!;
+  assert.equal(chartEnv(job.spec.jobTemplate.spec.template.spec.containers[0]), { PGFLEET_PUSHGATEWAY_URL: 'http://pushgateway.monitoring:9091', PGFLEET_PGDATA: '/var/lib/postgresql/data/pgdata', PGFLEET_SUPERUSER: 'postgres' });
   for (const needle of ['--type=immediate --target-action=promote restore', "listen_addresses=''", 'pg_is_in_recovery()', 'pgfleet_backup_verify_success', 'VERIFY OK', 'VERIFY FAILED', 'grep -qx "$appdb"']) {
     assert.ok(script.includes(needle), `verify.sh lacks ${needle}`);
   }

@@ -48,7 +48,8 @@ test('the scripts directory holds the switchover script; Patroni\'s configuratio
 test('every program under files/scripts is embedded in a ConfigMap byte for byte', () => {
   const etcd3 = render({ set: { 'patroni.dcs.type': 'etcd3', 'patroni.dcs.etcd3.hosts[0]': 'etcd:2379' } }).objects;
   const pgdog = render({ set: { 'pooler.type': 'pgdog' } }).objects;
-  const embedded = [...withTls, ...etcd3, ...pgdog].filter((o) => o.kind === 'ConfigMap').flatMap((o) => Object.values<string>(o.data ?? {}));
+  const backups = render({ values: [join(chartDir, 'ci', '20-backups-values.yaml')] }).objects;
+  const embedded = [...withTls, ...etcd3, ...pgdog, ...backups].filter((o) => o.kind === 'ConfigMap').flatMap((o) => Object.values<string>(o.data ?? {}));
   const dir = join(chartDir, 'files', 'scripts');
   for (const f of readdirSync(dir)) assert.ok(embedded.includes(readFileSync(join(dir, f), 'utf8')), `${f} is not embedded as it is`);
 });

@@ -42,6 +42,11 @@ function asPostgres(cmd: string[], opts: { hosts?: boolean; extraEnv?: Record<st
   const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8', timeout: 180_000, cwd: W });
   return { status: r.status, out: `${r.stdout}${r.stderr}` };
 }
+/** The verification Job's environment as rendered, its scratch data directory moved into the test's directory. */
+const verifyEnv = () => {
+  const job = objects.find((o) => o.kind === 'CronJob' && o.metadata.name.endsWith('-verify'))!;
+  return { ...chartEnv(job.spec.jobTemplate.spec.template.spec.containers[0]), PGFLEET_PGDATA: join(W, 'scratch', 'pgdata'), PGBACKREST_CONFIG: join(W, 'verify.conf') };
+};
 const psql = (sql: string, db = 'postgres') => asPostgres([`${PGBIN}/psql`, '-X', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-h', join(W, 'sock'), '-d', db, '-c', sql]);
 
 w.before(async () => {
@@ -156,7 +161,7 @@ w('an incremental while the stanza is locked is skipped, not failed', () => {
 });
 w('restore verification: latest backup restored into scratch, PostgreSQL answers, VERIFY OK and metrics', () => {
   if (!ready) return;
-  const r = asPostgres([join(W, 'scripts', 'verify.sh'), S, 'app', '120'], { extraEnv: { PGBACKREST_CONFIG: join(W, 'verify.conf') } });
+  const r = asPostgres([join(W, 'scripts', 'verify.sh'), S, 'app', '120'], { extraEnv: verifyEnv() });
   assert.is(r.status, 0, r.out);
   assert.match(r.out, /VERIFY OK: stanza db-pgfleet-shard-0 backup \d{8}-\d{6}F/);
   assert.match(r.out, /database app: \d+ relations/);
@@ -167,7 +172,7 @@ w('restore verification: latest backup restored into scratch, PostgreSQL answers
 w('verification fails loudly when the application database is missing from the backup', () => {
   if (!ready) return;
   rmSync(join(W, 'scratch', 'pgdata'), { recursive: true, force: true });
-  const r = asPostgres([join(W, 'scripts', 'verify.sh'), S, 'missing_db', '120'], { extraEnv: { PGBACKREST_CONFIG: join(W, 'verify.conf') } });
+  const r = asPostgres([join(W, 'scripts', 'verify.sh'), S, 'missing_db', '120'], { extraEnv: verifyEnv() });
   assert.is(r.status, 1, r.out);
   assert.match(r.out, 'application database missing_db is missing');
   assert.match(r.out, /pgfleet_backup_verify_success\{[^}]*\} 0/);

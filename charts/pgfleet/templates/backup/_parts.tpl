@@ -113,6 +113,11 @@ the backup scripts; a `pgbackrest` sidecar runs `pgbackrest server` (mutual TLS)
 {{- define "pgfleet.backup.env" -}}
 {{- if .root.Values.backups.enabled -}}
 {{- include "pgfleet.backup.secretEnv" .root }}
+{{- if .root.Values.restore.enabled }}
+# The backup post-bootstrap starts a full backup of the restored timeline.
+- name: PGFLEET_BACKUP_AFTER_RESTORE
+  value: "true"
+{{- end }}
 {{- else -}}
 []
 {{- end -}}
