@@ -135,7 +135,6 @@ export function clientConfig(info: ConnectionInfo): pg.ClientConfig {
   };
 }
 
-
 /** Node's own promise timer, re-exported where the drills and backends import their helpers. */
 export { sleep };
 
