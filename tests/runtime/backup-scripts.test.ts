@@ -6,7 +6,7 @@
 // Needs root (to run as postgres and to map the pod DNS name in a private mount namespace), postgresql-15 and
 // pgbackrest: `npm run setup:local` installs them.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -139,6 +139,7 @@ w('the scheduled full backup: stanza-create, check, backup through the TLS serve
   assert.match(r.out, 'full backup of stanza db-pgfleet-shard-0 done');
   assert.match(r.out, `pgfleet_backup_success{stanza="${S}",type="full"} 1`);
   assert.match(r.out, /full backup: \d{8}-\d{6}F/);
+  assert.match(r.out, `pgfleet_backup_wal_missing_segments{stanza="${S}",repo="1"} 0`, 'the WAL continuity check ran and found no gap');
   const info = asPostgres(['pgbackrest', `--stanza=${S}`, '--output=json', 'info']);
   const parsed = JSON.parse(info.out);
   assert.is(parsed[0].backup.length, 1);
@@ -150,6 +151,41 @@ w('WAL reaches the repository through the rendered archive_command (async, encry
   const check = asPostgres(['pgbackrest', `--stanza=${S}`, 'check']);
   assert.is(check.status, 0, check.out);
   assert.is(psql('SELECT last_archived_wal IS NOT NULL FROM pg_stat_archiver').out.trim(), 't');
+});
+w('WAL dropped from the repository is reported by segment and counted; a new timeline is no gap', () => {
+  if (!ready) return;
+  for (let i = 0; i < 3; i++) assert.is(psql(`INSERT INTO orders SELECT g FROM generate_series(${2000 + i * 100}, ${2099 + i * 100}) g; SELECT pg_switch_wal()`, 'app').status, 0);
+  assert.is(asPostgres(['pgbackrest', `--stanza=${S}`, 'check']).status, 0);
+  const dir = join(W, 'repo', 'archive', S, '15-1', '0000000100000000');
+  const tl2 = join(W, 'repo', 'archive', S, '15-1', '0000000200000000');
+  mkdirSync(tl2, { recursive: true });
+  const segments = readdirSync(dir).filter((f) => /^[0-9A-F]{24}-[0-9a-f]{40}/.test(f)).sort();
+  assert.ok(segments.length >= 4, segments.join(' '));
+  // Dropped by pgBackRest (archive-push-queue-max) while the repository was unreachable: two segments in the middle.
+  const dropped = segments.slice(-3, -1);
+  const aside = join(W, 'tmp');
+  const check = () => asPostgres(['python3', join(W, 'scripts', 'wal-gaps.py'), S], { extraEnv: { PGBACKREST_CONFIG: join(W, 'repo-host.conf') } });
+  try {
+    for (const f of dropped) renameSync(join(dir, f), join(aside, f));
+    const r = check();
+    assert.is(r.status, 0, r.out);
+    assert.match(r.out, `WARNING: stanza ${S} repo1: WAL ${dropped[0]!.slice(0, 24)} to ${dropped[1]!.slice(0, 24)} (2 segments) is missing from the repository`);
+    assert.match(r.out, `pgfleet_backup_wal_missing_segments{stanza="${S}",repo="1"} 2`);
+    // A promotion continues the stream on timeline 2 from the switch segment: the same positions, no gap.
+    for (const f of dropped) renameSync(join(aside, f), join(tl2, f.replace(/^00000001/, '00000002')));
+    const promoted = check();
+    assert.is(promoted.status, 0, promoted.out);
+    assert.not.match(promoted.out, 'WARNING', promoted.out);
+    assert.match(promoted.out, `pgfleet_backup_wal_missing_segments{stanza="${S}",repo="1"} 0`);
+  } finally {
+    for (const f of dropped) {
+      for (const from of [join(aside, f), join(tl2, f.replace(/^00000001/, '00000002'))]) if (existsSync(from)) renameSync(from, join(dir, f));
+    }
+    rmSync(tl2, { recursive: true, force: true });
+  }
+  const unreadable = asPostgres(['python3', join(W, 'scripts', 'wal-gaps.py'), 'no-such-stanza'], { extraEnv: { PGBACKREST_CONFIG: join(W, 'repo-host.conf') } });
+  assert.is(unreadable.status, 1, unreadable.out);
+  assert.match(unreadable.out, 'WARNING: could not read the WAL of stanza no-such-stanza');
 });
 w('an incremental while the stanza is locked is skipped, not failed', () => {
   if (!ready) return;
