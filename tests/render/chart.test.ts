@@ -8,6 +8,7 @@ import { parse } from 'yaml';
 import { helm, render } from '../../scripts/lib/helm.ts';
 import { chartDir, root } from '../../scripts/lib/tools.ts';
 import { scenarioFiles } from '../lib/values.ts';
+import { notesOf } from '../lib/notes.ts';
 
 const meta = suite('Chart.yaml');
 const chartText = readFileSync(join(chartDir, 'Chart.yaml'), 'utf8');
@@ -46,11 +47,6 @@ idem('a pod template changes when Patroni\'s local configuration changes (checks
 idem.run();
 
 const notes = suite('NOTES.txt');
-const notesOf = (args: string[]) => {
-  const r = helm(['install', 'db', chartDir, '--dry-run=client', '--namespace', 'prod', ...args]);
-  assert.is(r.status, 0, r.stderr);
-  return r.stdout.slice(r.stdout.indexOf('NOTES:'));
-};
 notes('lists every shard\'s endpoints and how to read the app password', () => {
   const text = notesOf(['--set', 'shards=2']);
   assert.match(text, 'db-pgfleet-shard-1-primary.prod.svc');

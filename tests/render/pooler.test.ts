@@ -10,6 +10,7 @@ import { parse as parseYaml } from 'yaml';
 import { find, helm, one, render, type K8sObject } from '../../scripts/lib/helm.ts';
 import { chartDir } from '../../scripts/lib/tools.ts';
 import { SWITCHOVER_SCRIPT } from '../../scripts/lib/contract.ts';
+import { notesOf } from '../lib/notes.ts';
 
 const R = 'db';
 const shard = (i: number) => `${R}-pgfleet-shard-${i}`;
@@ -395,11 +396,6 @@ none.run();
 
 // ---------------------------------------------------------------------------------------------------------
 const notes = suite('pooler: connection endpoints in NOTES.txt (pgfleet.pooler.notes)');
-const notesOf = (args: string[]) => {
-  const r = helm(['install', 'db', chartDir, '--dry-run=client', '--namespace', 'prod', ...args]);
-  assert.is(r.status, 0, r.stderr);
-  return r.stdout.slice(r.stdout.indexOf('NOTES:'));
-};
 
 notes('PgBouncer: a read-write and a read-only URL per shard', () => {
   const text = notesOf(['--set', 'shards=2']);
