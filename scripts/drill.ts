@@ -10,6 +10,7 @@ import { LocalCluster } from './lib/local/backend.ts';
 import { KubeCluster } from './lib/kube/backend.ts';
 import { parseArgs } from './lib/args.ts';
 import { kindNodes } from './lib/kind/docker.ts';
+import type { SetValues } from '../schema/values-paths.ts';
 
 const args = parseArgs(process.argv.slice(2), ['json', 'help', 'kind-nodes', 'in-cluster-client']);
 const names = args.positionals;
@@ -40,7 +41,7 @@ try {
       nodes: args.flags['kind-nodes'] ? kindNodes(process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock') : undefined,
       client: args.flags['in-cluster-client'] || args.flags['client-node'] ? { node: args.flags['client-node'] ? String(args.flags['client-node']) : undefined } : undefined });
   } else {
-    const set: Record<string, string | number | boolean> = { replicas: 2, 'patroni.synchronousMode': 'on', ...args.set };
+    const set: SetValues = { replicas: 2, 'patroni.synchronousMode': 'on', ...args.set };
     if (drills.includes('restore') && set['backups.enabled'] === undefined) set['backups.enabled'] = true;
     local = await LocalCluster.up({ name: String(args.flags.name ?? 'drill'), values: args.values, set, log });
     cluster = local;

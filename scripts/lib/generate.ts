@@ -70,10 +70,39 @@ function dashboard(): string {
   return JSON.stringify(dashboardModel(`(${note})`), null, 2) + '\n';
 }
 
+/**
+ * Every key `--set` may name, from the model: each closed object and leaf, anything below a free-form map, and
+ * the items of a list (`tolerations[0].key`).
+ */
+function valuesPaths(schema: Schema, prefix = ''): string[] {
+  return Object.entries(schema.properties ?? {}).flatMap(([key, child]) => {
+    const path = prefix ? `${prefix}.${key}` : key;
+    const own = [`'${path}'`];
+    if (child.properties) return [...own, ...valuesPaths(child, path)];
+    if (child.type === 'object') return [...own, `\`${path}.\${string}\``];
+    if (child.type === 'array') return [...own, `\`${path}[\${number}]\``, `\`${path}[\${number}].\${string}\``];
+    return own;
+  });
+}
+
+function valuesTypes(): string {
+  return [
+    `// ${HEADER}`,
+    '',
+    '/** A key of the chart\'s values as helm\'s `--set` names it (dots between keys, `[n]` for list items). */',
+    `export type ValuesPath =\n${valuesPaths(model).map((p) => `  | ${p}`).join('\n')};`,
+    '',
+    '/** `--set` overrides: a misspelt key is a type error. */',
+    'export type SetValues = { [K in ValuesPath]?: string | number | boolean | null };',
+    '',
+  ].join('\n');
+}
+
 /** Every generated file: absolute path -> expected content. */
 export function outputs(): Map<string, string> {
   const table = valuesTable();
   return new Map([
+    [join(root, 'schema', 'values-paths.ts'), valuesTypes()],
     [join(chartDir, 'values.schema.json'), JSON.stringify({ ...model, $comment: HEADER }, null, 2) + '\n'],
     [join(chartDir, 'values.yaml'), valuesYaml()],
     [join(chartDir, 'README.md'), withTable(join(chartDir, 'README.md'), table)],

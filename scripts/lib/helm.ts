@@ -2,6 +2,7 @@
 import { execFile, spawnSync } from 'node:child_process';
 import { parseAllDocuments } from 'yaml';
 import { chartDir, toolPath } from './tools.ts';
+import type { SetValues } from '../../schema/values-paths.ts';
 
 export type K8sObject = {
   apiVersion: string;
@@ -13,8 +14,8 @@ export type K8sObject = {
 export type RenderOptions = {
   /** values files, in order */
   values?: string[];
-  /** --set key=value pairs (helm's --set syntax) */
-  set?: Record<string, string | number | boolean>;
+  /** --set key=value pairs (helm's --set syntax), keys checked against the values model */
+  set?: SetValues;
   release?: string;
   namespace?: string;
   /** extra helm template arguments (e.g. --show-only) */

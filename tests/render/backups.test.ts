@@ -12,6 +12,7 @@ import { chartDir } from '../../scripts/lib/tools.ts';
 import { chartEnv, dbContainer } from '../../scripts/lib/contract.ts';
 import { patroniConfig } from '../lib/patroni.ts';
 import { podSpecOf, restrictedViolations } from '../lib/podsecurity.ts';
+import type { SetValues } from '../../schema/values-paths.ts';
 
 const S0 = 'db-pgfleet-shard-0';
 const S1 = 'db-pgfleet-shard-1';
@@ -26,7 +27,7 @@ const BASE = {
 };
 const ci = (name: string) => join(chartDir, 'ci', name);
 const chartEnvOf = (objects: K8sObject[]) => chartEnv(dbContainer(objects));
-const renderWith = (set: Record<string, string | number | boolean> = {}, values: string[] = []) => render({ set: { ...BASE, ...set }, values }).objects;
+const renderWith = (set: SetValues = {}, values: string[] = []) => render({ set: { ...BASE, ...set }, values }).objects;
 const conf = (objects: K8sObject[], shard: string, key = 'pgbackrest.conf') => parseIni(one(objects, 'ConfigMap', `${shard}-pgbackrest`).data[key]);
 const cronJobs = (objects: K8sObject[], component = 'backup') =>
   find(objects, 'CronJob').filter((c) => c.metadata.labels?.['app.kubernetes.io/component'] === component);
@@ -330,7 +331,7 @@ net('backup Jobs: no ingress; egress to DNS, S3, their shard\'s TLS servers and 
 net.run();
 
 const restore = suite('point-in-time restore');
-const bootstrapOf = (set: Record<string, string | number | boolean>, shard = S0) => patroniConfig(renderWith({ 'restore.enabled': true, ...set }), shard).bootstrap;
+const bootstrapOf = (set: SetValues, shard = S0) => patroniConfig(renderWith({ 'restore.enabled': true, ...set }), shard).bootstrap;
 restore('custom bootstrap: pgbackrest restore from the source stanza per shard, pgBackRest keeps its recovery settings', () => {
   const objects = render({ values: [ci('21-restore-values.yaml')] }).objects;
   for (const [shard, src] of [[S0, 'orders-pgfleet-shard-0'], [S1, 'orders-pgfleet-shard-1']]) {
@@ -393,7 +394,7 @@ verify('the script restores, starts PostgreSQL without network, checks databases
 verify.run();
 
 const notes = suite('backup NOTES');
-function notesOf(set: Record<string, string | number | boolean>): string {
+function notesOf(set: SetValues): string {
   // NOTES.txt is not rendered by `helm template`: render pgfleet.backup.notes through a throwaway template.
   const dir = mkdtempSync(join(tmpdir(), 'pgfleet-notes-'));
   try {

@@ -7,9 +7,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chartEnv, dbContainer } from '../../scripts/lib/contract.ts';
 import { chartDir } from '../../scripts/lib/tools.ts';
+import type { SetValues } from '../../schema/values-paths.ts';
 
 const S = 'db-pgfleet-shard-0';
-const cfg = (set: Record<string, string | number | boolean> = {}) => patroniConfig(render({ set }).objects, S);
+const cfg = (set: SetValues = {}) => patroniConfig(render({ set }).objects, S);
 
 const dcs = suite('patroni bootstrap.dcs');
 dcs('timings and failover settings come from values', () => {

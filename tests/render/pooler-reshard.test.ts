@@ -10,6 +10,7 @@ import { one, render, renderAsync, RenderError, type K8sObject } from '../../scr
 import { parse as parseToml } from 'smol-toml';
 import { startFakeApiServer, type FakeApiServer } from '../lib/fake-apiserver.ts';
 import { chartDir } from '../../scripts/lib/tools.ts';
+import type { SetValues } from '../../schema/values-paths.ts';
 
 const toml = (o: K8sObject[]) => parseToml(one(o, 'ConfigMap', 'db-pgfleet-pgdog').data['pgdog.toml']) as any;
 
@@ -23,7 +24,7 @@ const original = readFileSync(validateTpl, 'utf8');
 const LOOKUP = 'lookup "v1" "ConfigMap" .Release.Namespace (include "pgfleet.pgdog.name" .)';
 
 /** Renders with a fake prior state: `prior` is the ConfigMap's pgfleet.io/shards annotation, or null for a first install. */
-function withPrior(prior: string | null, set: Record<string, string | number | boolean>) {
+function withPrior(prior: string | null, set: SetValues) {
   const fake = prior === null ? 'dict' : `(dict "metadata" (dict "annotations" (dict "pgfleet.io/shards" ${JSON.stringify(prior)})))`;
   const patched = original.replace(LOOKUP, fake);
   if (patched === original) throw new Error(`the guard no longer uses ${LOOKUP}`);
@@ -72,7 +73,7 @@ upgrade.before(async () => {
   api = await startFakeApiServer(installed);
 });
 upgrade.after(async () => { await api?.close(); });
-const upgradeWith = (set: Record<string, string | number | boolean>) => renderAsync({ set: { shards: 2, 'pooler.type': 'pgdog', ...set }, apiServer: api.url });
+const upgradeWith = (set: SetValues) => renderAsync({ set: { shards: 2, 'pooler.type': 'pgdog', ...set }, apiServer: api.url });
 
 upgrade('adding a shard under PgDog is refused, naming shards and the reason', async () => {
   try {

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chartDir } from '../../scripts/lib/tools.ts';
 import { patroniConfig } from '../lib/patroni.ts';
+import type { SetValues } from '../../schema/values-paths.ts';
 
 const upgrade = suite('upgrade reuses generated secrets');
 let installed: K8sObject[] = [];
@@ -104,8 +105,8 @@ const guards = suite('upgrade guards refuse changes that lose data');
 let state: FakeApiServer;
 guards.before(async () => { state = await startFakeApiServer(render({ set: { shards: 3 } }).objects); });
 guards.after(async () => { await state?.close(); });
-const upgradeWith = (set: Record<string, string | number | boolean>) => renderAsync({ set: { shards: 3, ...set }, apiServer: state.url });
-const refused = async (set: Record<string, string | number | boolean>, message: string) => {
+const upgradeWith = (set: SetValues) => renderAsync({ set: { shards: 3, ...set }, apiServer: state.url });
+const refused = async (set: SetValues, message: string) => {
   try { await upgradeWith(set); } catch (e) { assert.match((e as Error).message, message); return; }
   assert.unreachable(`upgrade with ${JSON.stringify(set)} was accepted`);
 };

@@ -11,6 +11,7 @@ import { render, type K8sObject } from '../../scripts/lib/helm.ts';
 import { exec } from '../../scripts/lib/localpg.ts';
 import { chartDir } from '../../scripts/lib/tools.ts';
 import { patroniConfig } from '../lib/patroni.ts';
+import type { SetValues } from '../../schema/values-paths.ts';
 
 type Json = Record<string, any>;
 const script = join(chartDir, 'files', 'scripts', 'sync-dcs-config.py');
@@ -26,14 +27,14 @@ const mergePatch = (base: Json, patch: Json): Json => {
 };
 
 /** The hook Job's environment for shard 0 of a render with `set`, pointed at the stand-in. */
-const jobEnv = (set: Record<string, string | number | boolean>, previous: Json = {}): Record<string, string> => {
+const jobEnv = (set: SetValues, previous: Json = {}): Record<string, string> => {
   const job = render({ set, args: ['--is-upgrade'] }).objects.find((o: K8sObject) => o.metadata.name === 'db-pgfleet-shard-0-dcs-sync')!;
   const env: Record<string, string> = {};
   for (const e of job.spec.template.spec.containers[0].env) env[e.name] = e.value ?? 'the-api-password';
   return { ...env, PGFLEET_PATRONI_HOST: '127.0.0.1', PGFLEET_PATRONI_PORT: String(st.port), PGFLEET_DCS_PREVIOUS: JSON.stringify(previous), PGFLEET_TIMEOUT: '2' };
 };
 const sync = (env: Record<string, string>) => exec(['python3', script], { env, timeoutMs: 30_000 });
-const bootstrapDcs = (set: Record<string, string | number | boolean> = {}): Json => structuredClone(patroniConfig(render({ set }).objects, 'db-pgfleet-shard-0').bootstrap.dcs);
+const bootstrapDcs = (set: SetValues = {}): Json => structuredClone(patroniConfig(render({ set }).objects, 'db-pgfleet-shard-0').bootstrap.dcs);
 
 const test = suite('sync-dcs-config.py against a stand-in Patroni');
 test.before(async () => {

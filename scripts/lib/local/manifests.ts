@@ -9,6 +9,7 @@ import { chartDir } from '../tools.ts';
 import { S3RVER } from '../s3rver.ts';
 import { planNet } from './net.ts';
 import type { LocalNode } from './node.ts';
+import type { SetValues } from '../../../schema/values-paths.ts';
 
 export const ETCD_SERVICE = 'etcd';
 export const S3_SERVICE = 's3rver';
@@ -17,7 +18,7 @@ const CIPHER_SECRET = 'pgfleet-local-cipher';
 /** Secret data kept across renders (and runs, when persistent): what `lookup` gives the chart on a real cluster. */
 export const SECRETS_FILE = 'secrets.json';
 
-type Overrides = Record<string, string | number | boolean>;
+type Overrides = SetValues;
 
 /** What Kubernetes would be told on top of the user's values: etcd3 as the DCS, the local S3 store for backups. */
 function overrides(node: LocalNode, extra: Overrides): Overrides {

@@ -6,12 +6,13 @@ import type { Readiness } from './endpoints.ts';
 import type { NetPlan } from './net.ts';
 import { selectorMatches } from './pod.ts';
 import { saveState, stateDir, type State } from './state.ts';
+import type { SetValues } from '../../../schema/values-paths.ts';
 
 export type LocalOptions = {
   /** cluster name: state dir .local/<name>, namespace and bridge prefix */
   name?: string;
   values?: string[];
-  set?: Record<string, string | number | boolean>;
+  set?: SetValues;
   release?: string;
   namespace?: string;
   /** third octet of 10.213.X.0/24 (default: derived from the name, 30-89) */
