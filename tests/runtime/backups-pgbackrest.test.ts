@@ -13,6 +13,8 @@ import * as assert from 'uvu/assert';
 import { freePort } from '../../scripts/lib/localpg.ts';
 import { one, render, type K8sObject } from '../../scripts/lib/helm.ts';
 import { chartDir } from '../../scripts/lib/tools.ts';
+import { PATRONI_BIN } from '../../scripts/lib/local/packages.ts';
+import { PATRONI } from '../../scripts/lib/versions.ts';
 
 const STANZA = 'db-pgfleet-shard-0';
 const HOST0 = `${STANZA}-0.${STANZA}-headless.default.svc`;
@@ -115,14 +117,16 @@ tls('a name the server certificate does not cover is refused', () => {
 });
 tls.run();
 
-const patroni = suite('Patroni 3.0.2 validates the backup additions');
-const patroniMissing = !have('patroni', ['--version']);
+// The Patroni the chart's image runs, from the virtualenv `npm run setup:local` installs (Debian's 3.0.2 is not used).
+const patroni = suite(`Patroni ${PATRONI} validates the backup additions`);
+const PATRONI_CMD = join(PATRONI_BIN(), 'patroni');
+const patroniMissing = !have(PATRONI_CMD, ['--version']);
 function validatorMessages(objects: K8sObject[]): string[] {
   const file = join(mkdtempSync(join(tmpdir(), 'pgfleet-patroni-')), 'patroni.yml');
   writeFileSync(file, one(objects, 'ConfigMap', `${STANZA}-patroni`).data['patroni.yml']);
   // Pod-specific settings come from the environment in the pod; a documentation address stands in (no traffic).
   const env = { ...process.env, PATRONI_NAME: `${STANZA}-0`, PATRONI_RESTAPI_CONNECT_ADDRESS: '192.0.2.10:8008', PATRONI_POSTGRESQL_CONNECT_ADDRESS: '192.0.2.10:5432' };
-  const r = spawnSync('patroni', ['--validate-config', file], { encoding: 'utf8', env, timeout: 60_000 });
+  const r = spawnSync(PATRONI_CMD, ['--validate-config', file], { encoding: 'utf8', env, timeout: 60_000 });
   rmSync(join(file, '..'), { recursive: true, force: true });
   return `${r.stdout}${r.stderr}`.split('\n').map((l) => l.trim()).filter(Boolean).sort();
 }
