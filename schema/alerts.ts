@@ -45,7 +45,8 @@ export const alerts: Alert[] = [
     for: '1m',
     severity: 'critical',
     summary: 'Shard {{ $labels.cluster_name }} has no primary',
-    description: 'No Patroni member of shard {{ $labels.cluster_name }} in namespace {{ $labels.namespace }} has been primary for 1 minute: writes to this shard fail.',
+    description: 'No Patroni member of shard {{ $labels.cluster_name }} in namespace {{ $labels.namespace }} has been primary ' +
+      'for 1 minute: writes to this shard fail.',
   },
   {
     alert: 'PgfleetMultiplePrimaries',
@@ -53,7 +54,8 @@ export const alerts: Alert[] = [
     for: '1m',
     severity: 'critical',
     summary: 'Shard {{ $labels.cluster_name }} has {{ $value }} primaries',
-    description: '{{ $value }} Patroni members of shard {{ $labels.cluster_name }} in namespace {{ $labels.namespace }} report themselves primary: split brain risk.',
+    description: '{{ $value }} Patroni members of shard {{ $labels.cluster_name }} in namespace {{ $labels.namespace }} report ' +
+      'themselves primary: split brain risk.',
   },
   {
     alert: 'PgfleetReplicationLagHigh',
@@ -61,7 +63,8 @@ export const alerts: Alert[] = [
     for: '5m',
     severity: 'warning',
     summary: 'Standby {{ $labels.application_name }} of shard {{ $labels.cluster_name }} lags {{ $value | humanize1024 }}B',
-    description: 'The primary {{ $labels.pod }} reports standby {{ $labels.application_name }} {{ $value | humanize1024 }}B behind for 5 minutes; a lagging standby is not promoted past patroni.maximumLagOnFailover.',
+    description: 'The primary {{ $labels.pod }} reports standby {{ $labels.application_name }} {{ $value | humanize1024 }}B ' +
+      'behind for 5 minutes; a lagging standby is not promoted past patroni.maximumLagOnFailover.',
   },
   {
     alert: 'PgfleetReplicaNotStreaming',
@@ -77,7 +80,8 @@ export const alerts: Alert[] = [
     for: '5m',
     severity: 'critical',
     summary: 'WAL archiving fails on {{ $labels.pod }}',
-    description: 'archive_command failed on {{ $labels.pod }} (shard {{ $labels.cluster_name }}) in every 5-minute window for 5 minutes: point-in-time recovery is at risk and pg_wal grows until the disk fills.',
+    description: 'archive_command failed on {{ $labels.pod }} (shard {{ $labels.cluster_name }}) in every 5-minute window for 5 ' +
+      'minutes: point-in-time recovery is at risk and pg_wal grows until the disk fills.',
   },
   {
     alert: 'PgfleetWalArchivingStale',
@@ -85,7 +89,8 @@ export const alerts: Alert[] = [
     for: '5m',
     severity: 'warning',
     summary: 'No WAL archived from {{ $labels.pod }} for {{ $value | humanizeDuration }}',
-    description: 'The primary {{ $labels.pod }} (shard {{ $labels.cluster_name }}) wrote more than one WAL segment in the last 30 minutes but archived nothing for {{ $value | humanizeDuration }}.',
+    description: 'The primary {{ $labels.pod }} (shard {{ $labels.cluster_name }}) wrote more than one WAL segment in the last ' +
+      '30 minutes but archived nothing for {{ $value | humanizeDuration }}.',
   },
   {
     alert: 'PgfleetPendingRestart',
@@ -93,7 +98,8 @@ export const alerts: Alert[] = [
     for: '15m',
     severity: 'warning',
     summary: '{{ $labels.pod }} needs a restart to apply configuration',
-    description: 'Patroni reports a pending restart on {{ $labels.pod }} (shard {{ $labels.cluster_name }}) for 15 minutes: a changed parameter only takes effect after a restart.',
+    description: 'Patroni reports a pending restart on {{ $labels.pod }} (shard {{ $labels.cluster_name }}) for 15 minutes: a ' +
+      'changed parameter only takes effect after a restart.',
   },
   {
     alert: 'PgfleetExporterDown',
@@ -101,7 +107,8 @@ export const alerts: Alert[] = [
     for: '5m',
     severity: 'warning',
     summary: 'postgres_exporter on {{ $labels.pod }} is down or cannot reach PostgreSQL',
-    description: 'The exporter of {{ $labels.pod }} (shard {{ $labels.cluster_name }}) has not been scraped, or has not reached PostgreSQL, for 5 minutes: the other alerts for this pod are blind.',
+    description: 'The exporter of {{ $labels.pod }} (shard {{ $labels.cluster_name }}) has not been scraped, or has not reached ' +
+      'PostgreSQL, for 5 minutes: the other alerts for this pod are blind.',
   },
   {
     alert: 'PgfleetPatroniDown',
