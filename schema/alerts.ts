@@ -45,7 +45,8 @@ export const alerts: Alert[] = [
     for: '1m',
     severity: 'critical',
     summary: 'Shard {{ $labels.cluster_name }} has no primary',
-    description: 'No Patroni member of shard {{ $labels.cluster_name }} in namespace {{ $labels.namespace }} has been primary ' +
+    description:
+      'No Patroni member of shard {{ $labels.cluster_name }} in namespace {{ $labels.namespace }} has been primary ' +
       'for 1 minute: writes to this shard fail.',
   },
   {
@@ -54,8 +55,8 @@ export const alerts: Alert[] = [
     for: '1m',
     severity: 'critical',
     summary: 'Shard {{ $labels.cluster_name }} has {{ $value }} primaries',
-    description: '{{ $value }} Patroni members of shard {{ $labels.cluster_name }} in namespace {{ $labels.namespace }} report ' +
-      'themselves primary: split brain risk.',
+    description:
+      '{{ $value }} Patroni members of shard {{ $labels.cluster_name }} in namespace {{ $labels.namespace }} report ' + 'themselves primary: split brain risk.',
   },
   {
     alert: 'PgfleetReplicationLagHigh',
@@ -63,7 +64,8 @@ export const alerts: Alert[] = [
     for: '5m',
     severity: 'warning',
     summary: 'Standby {{ $labels.application_name }} of shard {{ $labels.cluster_name }} lags {{ $value | humanize1024 }}B',
-    description: 'The primary {{ $labels.pod }} reports standby {{ $labels.application_name }} {{ $value | humanize1024 }}B ' +
+    description:
+      'The primary {{ $labels.pod }} reports standby {{ $labels.application_name }} {{ $value | humanize1024 }}B ' +
       'behind for 5 minutes; a lagging standby is not promoted past patroni.maximumLagOnFailover.',
   },
   {
@@ -80,7 +82,8 @@ export const alerts: Alert[] = [
     for: '5m',
     severity: 'critical',
     summary: 'WAL archiving fails on {{ $labels.pod }}',
-    description: 'archive_command failed on {{ $labels.pod }} (shard {{ $labels.cluster_name }}) in every 5-minute window for 5 ' +
+    description:
+      'archive_command failed on {{ $labels.pod }} (shard {{ $labels.cluster_name }}) in every 5-minute window for 5 ' +
       'minutes: point-in-time recovery is at risk and pg_wal grows until the disk fills.',
   },
   {
@@ -89,7 +92,8 @@ export const alerts: Alert[] = [
     for: '5m',
     severity: 'warning',
     summary: 'No WAL archived from {{ $labels.pod }} for {{ $value | humanizeDuration }}',
-    description: 'The primary {{ $labels.pod }} (shard {{ $labels.cluster_name }}) wrote more than one WAL segment in the last ' +
+    description:
+      'The primary {{ $labels.pod }} (shard {{ $labels.cluster_name }}) wrote more than one WAL segment in the last ' +
       '30 minutes but archived nothing for {{ $value | humanizeDuration }}.',
   },
   {
@@ -98,7 +102,8 @@ export const alerts: Alert[] = [
     for: '15m',
     severity: 'warning',
     summary: '{{ $labels.pod }} needs a restart to apply configuration',
-    description: 'Patroni reports a pending restart on {{ $labels.pod }} (shard {{ $labels.cluster_name }}) for 15 minutes: a ' +
+    description:
+      'Patroni reports a pending restart on {{ $labels.pod }} (shard {{ $labels.cluster_name }}) for 15 minutes: a ' +
       'changed parameter only takes effect after a restart.',
   },
   {
@@ -107,7 +112,8 @@ export const alerts: Alert[] = [
     for: '5m',
     severity: 'warning',
     summary: 'postgres_exporter on {{ $labels.pod }} is down or cannot reach PostgreSQL',
-    description: 'The exporter of {{ $labels.pod }} (shard {{ $labels.cluster_name }}) has not been scraped, or has not reached ' +
+    description:
+      'The exporter of {{ $labels.pod }} (shard {{ $labels.cluster_name }}) has not been scraped, or has not reached ' +
       'PostgreSQL, for 5 minutes: the other alerts for this pod are blind.',
   },
   {
@@ -116,7 +122,7 @@ export const alerts: Alert[] = [
     for: '5m',
     severity: 'warning',
     summary: 'Patroni REST API of {{ $labels.pod }} cannot be scraped',
-    description: 'Prometheus has not scraped Patroni\'s /metrics on {{ $labels.pod }} (shard {{ $labels.cluster_name }}) for 5 minutes.',
+    description: "Prometheus has not scraped Patroni's /metrics on {{ $labels.pod }} (shard {{ $labels.cluster_name }}) for 5 minutes.",
   },
   {
     alert: 'PgfleetConnectionsNearMax',
@@ -139,15 +145,17 @@ export const alerts: Alert[] = [
 /** The rules file as Prometheus reads it (runbook_url added per alert). */
 export function rulesDocument(): { groups: unknown[] } {
   return {
-    groups: [{
-      name: 'pgfleet',
-      rules: alerts.map((a) => ({
-        alert: a.alert,
-        expr: a.expr,
-        for: a.for,
-        labels: { severity: a.severity },
-        annotations: { summary: a.summary, description: a.description, runbook_url: `${RUNBOOK_BASE}#${a.alert.toLowerCase()}` },
-      })),
-    }],
+    groups: [
+      {
+        name: 'pgfleet',
+        rules: alerts.map((a) => ({
+          alert: a.alert,
+          expr: a.expr,
+          for: a.for,
+          labels: { severity: a.severity },
+          annotations: { summary: a.summary, description: a.description, runbook_url: `${RUNBOOK_BASE}#${a.alert.toLowerCase()}` },
+        })),
+      },
+    ],
   };
 }

@@ -15,49 +15,67 @@ export type Schema = {
 
 type Extra = Omit<Schema, 'description' | 'default'>;
 
-export const str = (description: string, def: string, extra: Extra = {}): Schema =>
-  ({ type: 'string', description, default: def, ...extra });
+export const str = (description: string, def: string, extra: Extra = {}): Schema => ({ type: 'string', description, default: def, ...extra });
 
-export const int = (description: string, def: number, extra: Extra = {}): Schema =>
-  ({ type: 'integer', description, default: def, ...extra });
+export const int = (description: string, def: number, extra: Extra = {}): Schema => ({ type: 'integer', description, default: def, ...extra });
 
-export const num = (description: string, def: number, extra: Extra = {}): Schema =>
-  ({ type: 'number', description, default: def, ...extra });
+export const num = (description: string, def: number, extra: Extra = {}): Schema => ({ type: 'number', description, default: def, ...extra });
 
-export const bool = (description: string, def: boolean): Schema =>
-  ({ type: 'boolean', description, default: def });
+export const bool = (description: string, def: boolean): Schema => ({ type: 'boolean', description, default: def });
 
-export const oneOf = <T extends string | number>(description: string, values: readonly T[], def: T): Schema =>
-  ({ type: typeof def === 'number' ? 'integer' : 'string', description, enum: [...values], default: def });
+export const oneOf = <T extends string | number>(description: string, values: readonly T[], def: T): Schema => ({
+  type: typeof def === 'number' ? 'integer' : 'string',
+  description,
+  enum: [...values],
+  default: def,
+});
 
-export const list = (description: string, items: Schema, def: unknown[] = [], extra: Extra = {}): Schema =>
-  ({ type: 'array', description, items, default: def, ...extra });
+export const list = (description: string, items: Schema, def: unknown[] = [], extra: Extra = {}): Schema => ({
+  type: 'array',
+  description,
+  items,
+  default: def,
+  ...extra,
+});
 
 /** A free-form map (labels, annotations, parameters): values are checked by `values` when given. */
-export const map = (description: string, values: Schema | true = true, def: Record<string, unknown> = {}, extra: Extra = {}): Schema =>
-  ({ type: 'object', description, additionalProperties: values, default: def, ...extra });
+export const map = (description: string, values: Schema | true = true, def: Record<string, unknown> = {}, extra: Extra = {}): Schema => ({
+  type: 'object',
+  description,
+  additionalProperties: values,
+  default: def,
+  ...extra,
+});
 
 /**
  * A map whose keys follow `keyPattern` (refused otherwise, naming the map and the key) and whose values follow `values`.
  */
-const keyedMap = (description: string, keyPattern: string, values: Schema, def: Record<string, string>): Schema =>
-  ({ type: 'object', description, patternProperties: { [keyPattern]: values }, additionalProperties: false, default: def });
+const keyedMap = (description: string, keyPattern: string, values: Schema, def: Record<string, string>): Schema => ({
+  type: 'object',
+  description,
+  patternProperties: { [keyPattern]: values },
+  additionalProperties: false,
+  default: def,
+});
 
 /** Kubernetes labels (or a node selector): label keys to label values, as the API server would check them. */
 export const labels = (description: string, def: Record<string, string> = {}): Schema =>
   keyedMap(description, LABEL_KEY, { type: 'string', pattern: LABEL_VALUE, maxLength: 63 }, def);
 
 /** Kubernetes annotations: label-key grammar for the keys, any text for the values (always emitted as YAML strings). */
-export const annotations = (description: string, def: Record<string, string> = {}): Schema =>
-  keyedMap(description, LABEL_KEY, { type: 'string' }, def);
+export const annotations = (description: string, def: Record<string, string> = {}): Schema => keyedMap(description, LABEL_KEY, { type: 'string' }, def);
 
 /** Prometheus labels (on alerts): Prometheus' label-name grammar for the keys, any text for the values. */
-export const promLabels = (description: string): Schema =>
-  keyedMap(description, '^[a-zA-Z_][a-zA-Z0-9_]*$', { type: 'string' }, {});
+export const promLabels = (description: string): Schema => keyedMap(description, '^[a-zA-Z_][a-zA-Z0-9_]*$', { type: 'string' }, {});
 
 /** A closed object: unknown keys are refused. Its default is assembled from its children. */
-export const obj = (description: string, properties: Record<string, Schema>, extra: Extra = {}): Schema =>
-  ({ type: 'object', description, additionalProperties: false, properties, ...extra });
+export const obj = (description: string, properties: Record<string, Schema>, extra: Extra = {}): Schema => ({
+  type: 'object',
+  description,
+  additionalProperties: false,
+  properties,
+  ...extra,
+});
 
 export const K8S_NAME = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
 export const QUANTITY = '^[0-9]+(\\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$';
@@ -93,8 +111,7 @@ export const TAG = '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$';
  */
 export const RESERVED_ROLES = ['public', 'none', 'current_role', 'current_user', 'session_user', 'all', 'sameuser', 'samerole', 'samegroup', 'replication'];
 export const role = (description: string, def: string): Schema =>
-  str(`${description} Not \`pg_*\` or a reserved word (${RESERVED_ROLES.map((r) => `\`${r}\``).join(', ')}).`, def,
-    { pattern: '^[a-z_][a-z0-9_]{0,62}$' });
+  str(`${description} Not \`pg_*\` or a reserved word (${RESERVED_ROLES.map((r) => `\`${r}\``).join(', ')}).`, def, { pattern: '^[a-z_][a-z0-9_]{0,62}$' });
 
 /**
  * Container resources as a closed Kubernetes ResourceRequirements: `requests` and `limits` map resource names (`cpu`,
@@ -103,12 +120,16 @@ export const role = (description: string, def: string): Schema =>
  */
 const RESOURCE_NAME = '^(cpu|memory|ephemeral-storage|hugepages-[0-9]+(Ki|Mi|Gi)|[a-z0-9]([-a-z0-9.]*[a-z0-9])?/[-A-Za-z0-9_.]{1,63})$';
 const quantities = (what: string): Schema => ({
-  type: 'object', description: what, additionalProperties: false,
+  type: 'object',
+  description: what,
+  additionalProperties: false,
   patternProperties: { [RESOURCE_NAME]: { type: ['string', 'number'], pattern: QUANTITY_M, minimum: 0 } },
 });
 export const resources = (description: string, requests: Record<string, string>, limits: Record<string, string>): Schema => ({
-  ...obj(`${description} \`requests\` and \`limits\` map \`cpu\`, \`memory\`, \`ephemeral-storage\`, \`hugepages-<size>\` or a \`domain/name\` resource to a quantity (\`500m\`, \`1.5\`, \`2Gi\`, \`1G\`); a request above its limit is refused.`,
-    { requests: quantities('Resources the scheduler reserves.'), limits: quantities('Hard limits.') }),
+  ...obj(
+    `${description} \`requests\` and \`limits\` map \`cpu\`, \`memory\`, \`ephemeral-storage\`, \`hugepages-<size>\` or a \`domain/name\` resource to a quantity (\`500m\`, \`1.5\`, \`2Gi\`, \`1G\`); a request above its limit is refused.`,
+    { requests: quantities('Resources the scheduler reserves.'), limits: quantities('Hard limits.') },
+  ),
   default: { requests, limits },
 });
 

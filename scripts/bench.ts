@@ -13,9 +13,17 @@ import { root } from './lib/tools.ts';
 
 const { values: a } = parseArgs({
   options: {
-    reps: { type: 'string' }, duration: { type: 'string' }, warmup: { type: 'string' }, clients: { type: 'string' },
-    threads: { type: 'string' }, scale: { type: 'string' }, pause: { type: 'string' }, variants: { type: 'string' },
-    workloads: { type: 'string' }, set: { type: 'string', multiple: true }, out: { type: 'string' },
+    reps: { type: 'string' },
+    duration: { type: 'string' },
+    warmup: { type: 'string' },
+    clients: { type: 'string' },
+    threads: { type: 'string' },
+    scale: { type: 'string' },
+    pause: { type: 'string' },
+    variants: { type: 'string' },
+    workloads: { type: 'string' },
+    set: { type: 'string', multiple: true },
+    out: { type: 'string' },
   },
 });
 const positive = (name: string, v: string | undefined, dflt: number, max: number) => {
@@ -26,7 +34,10 @@ const positive = (name: string, v: string | undefined, dflt: number, max: number
 };
 const listOf = <T extends string>(name: string, v: string | undefined, allowed: readonly T[], dflt: T[]): T[] => {
   if (v === undefined) return dflt;
-  const items = v.split(',').map((x) => x.trim()).filter(Boolean);
+  const items = v
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);
   for (const x of items) if (!allowed.includes(x as T)) throw new Error(`--${name}: ${x} is not one of ${allowed.join(', ')}`);
   return items as T[];
 };
@@ -40,11 +51,13 @@ const config: BenchConfig = {
   pauseS: positive('pause', a.pause, DEFAULTS.pauseS, 60),
   variants: listOf('variants', a.variants, Object.keys(VARIANTS), DEFAULTS.variants),
   workloads: listOf('workloads', a.workloads, ['connect', 'persistent'] as const, DEFAULTS.workloads),
-  set: Object.fromEntries((a.set ?? []).map((kv) => {
-    const at = kv.indexOf('=');
-    if (at < 1) throw new Error(`--set ${kv}: expected key=value`);
-    return [kv.slice(0, at), kv.slice(at + 1)];
-  })),
+  set: Object.fromEntries(
+    (a.set ?? []).map((kv) => {
+      const at = kv.indexOf('=');
+      if (at < 1) throw new Error(`--set ${kv}: expected key=value`);
+      return [kv.slice(0, at), kv.slice(at + 1)];
+    }),
+  ),
 };
 const out = a.out ?? join(root, 'docs');
 
@@ -52,11 +65,16 @@ const out = a.out ?? join(root, 'docs');
 // below, and on Ctrl-C / SIGTERM (which also aborts a running pgbench).
 const stops: { name: string; fn: () => Promise<void> | void }[] = [];
 let stopping: Promise<void> | undefined;
-const stopAll = () => (stopping ??= (async () => {
-  for (const s of stops.reverse()) {
-    try { await s.fn(); } catch (e) { console.error(`stopping ${s.name}: ${(e as Error).message}`); }
-  }
-})());
+const stopAll = () =>
+  (stopping ??= (async () => {
+    for (const s of stops.reverse()) {
+      try {
+        await s.fn();
+      } catch (e) {
+        console.error(`stopping ${s.name}: ${(e as Error).message}`);
+      }
+    }
+  })());
 const abort = new AbortController();
 const dir = serverDir(mkdtempSync(join(tmpdir(), 'pgfleet-bench-')));
 let interrupted = false;
@@ -66,7 +84,10 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     interrupted = true;
     console.error(`\n${sig}: stopping pgbench, PgBouncer and PostgreSQL...`);
     abort.abort();
-    void stopAll().finally(() => { rmSync(dir, { recursive: true, force: true }); process.exit(130); });
+    void stopAll().finally(() => {
+      rmSync(dir, { recursive: true, force: true });
+      process.exit(130);
+    });
   });
 }
 

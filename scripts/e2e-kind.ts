@@ -31,7 +31,10 @@ import { KIND, PATRONI } from './lib/versions.ts';
 import { chartDir, toolPath } from './lib/tools.ts';
 
 const args = parseArgs(process.argv.slice(2), ['keep', 'quick', 'down', 'drills', 'lifecycle', 'backups']);
-if (process.getuid?.() !== 0) { console.error('e2e:kind needs root (it may start the project\'s own dockerd)'); process.exit(1); }
+if (process.getuid?.() !== 0) {
+  console.error("e2e:kind needs root (it may start the project's own dockerd)");
+  process.exit(1);
+}
 
 const CLUSTER = 'pgfleet-e2e';
 const work = mkdtempSync(join(tmpdir(), 'pgfleet-e2e-'));
@@ -57,8 +60,17 @@ async function check(name: string, fn: () => Promise<void> | void): Promise<bool
 let env: Record<string, string> = {};
 const sh = (cmd: string, argv: string[], o: { input?: string; quiet?: boolean; timeoutMs?: number } = {}) => {
   if (!o.quiet) console.log(`$ ${cmd.split('/').pop()} ${argv.join(' ')}`);
-  const r = spawnSync(cmd, argv, { env: { ...process.env, ...env }, input: o.input, encoding: 'utf8', maxBuffer: 64 << 20, timeout: o.timeoutMs ?? 20 * 60_000 });
-  if (r.status !== 0) throw new Error(`${cmd.split('/').pop()} ${argv.slice(0, 3).join(' ')} failed (exit ${r.status ?? r.signal}): ${(r.stderr || r.stdout || '').trim().split('\n').slice(-8).join('\n')}`);
+  const r = spawnSync(cmd, argv, {
+    env: { ...process.env, ...env },
+    input: o.input,
+    encoding: 'utf8',
+    maxBuffer: 64 << 20,
+    timeout: o.timeoutMs ?? 20 * 60_000,
+  });
+  if (r.status !== 0)
+    throw new Error(
+      `${cmd.split('/').pop()} ${argv.slice(0, 3).join(' ')} failed (exit ${r.status ?? r.signal}): ${(r.stderr || r.stdout || '').trim().split('\n').slice(-8).join('\n')}`,
+    );
   return r.stdout;
 };
 const kubectl = (argv: string[], o: { input?: string; quiet?: boolean } = {}) => sh(toolPath('kubectl'), ['--kubeconfig', kubeconfig, ...argv], o);
@@ -92,9 +104,14 @@ kubeadmConfigPatches:
 async function startRegistry(): Promise<string> {
   const port = await freePort();
   const config = join(work, 'registry.yml');
-  writeFileSync(config, `version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: ${join(work, 'registry')}\nhttp:\n  addr: 127.0.0.1:${port}\n`);
+  writeFileSync(
+    config,
+    `version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: ${join(work, 'registry')}\nhttp:\n  addr: 127.0.0.1:${port}\n`,
+  );
   const child = spawn('/usr/bin/docker-registry', ['serve', config], { stdio: ['ignore', 'ignore', 'inherit'] });
-  cleanups.push(() => { child.kill('SIGTERM'); });
+  cleanups.push(() => {
+    child.kill('SIGTERM');
+  });
   await waitFor(`the registry on 127.0.0.1:${port}`, 20_000, async () => (await fetch(`http://127.0.0.1:${port}/v2/`).catch(() => undefined))?.ok);
   return `127.0.0.1:${port}`;
 }
@@ -122,7 +139,11 @@ async function uninstall(ns: string) {
     try {
       helm(['uninstall', 'db', '--namespace', ns, '--wait', '--timeout', '5m'], { quiet: true });
     } catch (err) {
-      spawnSync(toolPath('kubectl'), ['--kubeconfig', kubeconfig, '-n', ns, 'logs', '--all-containers', '--prefix', '-l', 'app.kubernetes.io/component=cleanup', '--tail', '20'], { stdio: 'inherit' });
+      spawnSync(
+        toolPath('kubectl'),
+        ['--kubeconfig', kubeconfig, '-n', ns, 'logs', '--all-containers', '--prefix', '-l', 'app.kubernetes.io/component=cleanup', '--tail', '20'],
+        { stdio: 'inherit' },
+      );
       throw err;
     }
     const left = kubectl(['-n', ns, 'get', 'configmaps', '-l', 'cluster-name', '-o', 'name'], { quiet: true }).trim();
@@ -133,9 +154,18 @@ async function uninstall(ns: string) {
 
 /** `--set` pairs pointing every image of the chart at the ones built here. */
 function imageValues(images: KindImages): string[] {
-  const split = (ref: string) => { const i = ref.lastIndexOf(':'); const [registry, ...repo] = ref.slice(0, i).split('/'); return { registry, repository: repo.join('/'), tag: ref.slice(i + 1) }; };
+  const split = (ref: string) => {
+    const i = ref.lastIndexOf(':');
+    const [registry, ...repo] = ref.slice(0, i).split('/');
+    return { registry, repository: repo.join('/'), tag: ref.slice(i + 1) };
+  };
   const set = (prefix: string, ref: string) => Object.entries(split(ref)).flatMap(([k, v]) => ['--set', `${prefix}.${k}=${v}`]);
-  return [...set('image', images.chart.db), ...set('pooler.pgbouncer.image', images.chart.db), ...set('monitoring.exporter.image', images.chart.exporter), ...set('kubectlImage', images.chart.kubectl)];
+  return [
+    ...set('image', images.chart.db),
+    ...set('pooler.pgbouncer.image', images.chart.db),
+    ...set('monitoring.exporter.image', images.chart.exporter),
+    ...set('kubectlImage', images.chart.kubectl),
+  ];
 }
 
 /** `helm test`, printing what each test pod says it checked. */
@@ -145,11 +175,33 @@ function helmTest(ns: string): void {
 }
 
 /** Installs a release from the OCI registry, waits for every pod to be Ready, runs `helm test`. */
-async function installAndTest(label: string, ociRef: string, version: string, images: KindImages, valuesFile?: string, set: string[] = []): Promise<string | undefined> {
+async function installAndTest(
+  label: string,
+  ociRef: string,
+  version: string,
+  images: KindImages,
+  valuesFile?: string,
+  set: string[] = [],
+): Promise<string | undefined> {
   const ns = `e2e-${label}`;
   let ok = await check(`${label}: helm install from ${ociRef} (--wait)`, () => {
-    helm(['install', 'db', ociRef, '--version', version, '--plain-http', '--namespace', ns, '--create-namespace',
-      ...(valuesFile ? ['-f', valuesFile] : []), ...imageValues(images), ...set.flatMap((kv) => ['--set', kv]), '--wait', '--timeout', '10m']);
+    helm([
+      'install',
+      'db',
+      ociRef,
+      '--version',
+      version,
+      '--plain-http',
+      '--namespace',
+      ns,
+      '--create-namespace',
+      ...(valuesFile ? ['-f', valuesFile] : []),
+      ...imageValues(images),
+      ...set.flatMap((kv) => ['--set', kv]),
+      '--wait',
+      '--timeout',
+      '10m',
+    ]);
   });
   if (ok) {
     ok = await check(`${label}: every StatefulSet and Deployment rolled out, every pod Ready`, () => {
@@ -159,7 +211,10 @@ async function installAndTest(label: string, ociRef: string, version: string, im
       kubectl(['-n', ns, 'wait', 'pod', '--all', '--for=condition=Ready', '--timeout=300s'], { quiet: true });
     });
   }
-  if (ok) ok = await check(`${label}: helm test`, () => { helmTest(ns); });
+  if (ok)
+    ok = await check(`${label}: helm test`, () => {
+      helmTest(ns);
+    });
   if (!ok) {
     spawnSync(toolPath('kubectl'), ['--kubeconfig', kubeconfig, '-n', ns, 'get', 'pods,svc,endpointslices,pvc', '-o', 'wide'], { stdio: 'inherit' });
     const pods = JSON.parse(kubectl(['-n', ns, 'get', 'pods', '-o', 'json'], { quiet: true })).items as any[];
@@ -179,18 +234,34 @@ async function installAndTest(label: string, ociRef: string, version: string, im
  */
 async function probe(ns: string, name: string, labels: Record<string, string>, image: string, tries: Record<string, number>): Promise<Record<string, boolean>> {
   const targets = Object.keys(tries);
-  const script = targets.map((t) => {
-    const [h, p] = t.split(':');
-    const attempts = tries[t]!;
-    return `r=closed; for i in $(seq ${attempts}); do if timeout 3 bash -c '</dev/tcp/${h}/${p}' 2>/dev/null; then r=open; break; fi; sleep 1; done; echo "${t} $r"`;
-  }).join('\n');
+  const script = targets
+    .map((t) => {
+      const [h, p] = t.split(':');
+      const attempts = tries[t]!;
+      return `r=closed; for i in $(seq ${attempts}); do if timeout 3 bash -c '</dev/tcp/${h}/${p}' 2>/dev/null; then r=open; break; fi; sleep 1; done; echo "${t} $r"`;
+    })
+    .join('\n');
   const pod = {
-    apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: ns, labels },
-    spec: { restartPolicy: 'Never', containers: [{ name: 'probe', image, imagePullPolicy: 'IfNotPresent', command: ['bash', '-c', script],
-      securityContext: { runAsNonRoot: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' } } }] },
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, namespace: ns, labels },
+    spec: {
+      restartPolicy: 'Never',
+      containers: [
+        {
+          name: 'probe',
+          image,
+          imagePullPolicy: 'IfNotPresent',
+          command: ['bash', '-c', script],
+          securityContext: { runAsNonRoot: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' } },
+        },
+      ],
+    },
   };
   kubectl(['apply', '-f', '-'], { input: JSON.stringify(pod), quiet: true });
-  await waitFor(`probe pod ${name} to finish`, 120_000, async () => /Succeeded|Failed/.test(kubectl(['-n', ns, 'get', 'pod', name, '-o', 'jsonpath={.status.phase}'], { quiet: true })));
+  await waitFor(`probe pod ${name} to finish`, 120_000, async () =>
+    /Succeeded|Failed/.test(kubectl(['-n', ns, 'get', 'pod', name, '-o', 'jsonpath={.status.phase}'], { quiet: true })),
+  );
   const out = kubectl(['-n', ns, 'logs', name], { quiet: true });
   kubectl(['-n', ns, 'delete', 'pod', name, '--wait=false'], { quiet: true });
   return Object.fromEntries(targets.map((t) => [t, new RegExp(`^${t.replace(/\./g, '\\.')} open$`, 'm').test(out)]));
@@ -203,9 +274,13 @@ async function networkPolicyChecks(ns: string, images: KindImages) {
   const pooler = services.find((s) => /pgbouncer-rw$/.test(s.metadata.name));
   const primary = services.find((s) => /-primary$/.test(s.metadata.name));
   if (!db || !pooler || !primary) throw new Error(`no database pod, rw pooler or primary Service found in ${ns}`);
-  const clientLabel = Object.keys(JSON.parse(kubectl(['-n', ns, 'get', 'networkpolicy', '-o', 'json'], { quiet: true })).items
-    .flatMap((np: any) => np.spec.ingress ?? []).flatMap((r: any) => r.from ?? []).map((f: any) => f.podSelector?.matchLabels ?? {})
-    .reduce((a: any, b: any) => ({ ...a, ...b }), {})).find((k) => k.endsWith('-client'));
+  const clientLabel = Object.keys(
+    JSON.parse(kubectl(['-n', ns, 'get', 'networkpolicy', '-o', 'json'], { quiet: true }))
+      .items.flatMap((np: any) => np.spec.ingress ?? [])
+      .flatMap((r: any) => r.from ?? [])
+      .map((f: any) => f.podSelector?.matchLabels ?? {})
+      .reduce((a: any, b: any) => ({ ...a, ...b }), {}),
+  ).find((k) => k.endsWith('-client'));
   if (!clientLabel) throw new Error('no `<fullname>-client` label in the NetworkPolicies');
   const dbTargets = [`${db.status.podIP}:5432`, `${db.status.podIP}:8008`, `${primary.metadata.name}:5432`];
   const poolerTarget = `${pooler.metadata.name}:${pooler.spec.ports[0].port}`;
@@ -213,9 +288,17 @@ async function networkPolicyChecks(ns: string, images: KindImages) {
     // the control: the same pod reaches the API server through its Service name, so "closed" below is the policy,
     // not a pod without network or DNS
     const control = 'kubernetes.default.svc:443';
-    const r = await probe(ns, 'np-outsider', { app: 'outsider' }, images.chart.db, Object.fromEntries([[control, 5], ...[...dbTargets, poolerTarget].map((t) => [t, 1])]));
+    const r = await probe(
+      ns,
+      'np-outsider',
+      { app: 'outsider' },
+      images.chart.db,
+      Object.fromEntries([[control, 5], ...[...dbTargets, poolerTarget].map((t) => [t, 1])]),
+    );
     if (!r[control]) throw new Error(`the probe pod cannot reach ${control} either: no network or DNS, nothing proven`);
-    const open = Object.entries(r).filter(([k, v]) => v && k !== control).map(([k]) => k);
+    const open = Object.entries(r)
+      .filter(([k, v]) => v && k !== control)
+      .map(([k]) => k);
     if (open.length) throw new Error(`reachable from an unlabelled pod: ${open.join(', ')}`);
   });
   await check(`NetworkPolicy: a pod labelled ${clientLabel}=true reaches the pooler, and still not Patroni's API`, async () => {
@@ -236,24 +319,87 @@ async function tlsRenewalCheck(ns: string): Promise<void> {
     const secret = (name: string) => JSON.parse(kubectl(['-n', ns, 'get', 'secret', name, '-o', 'json'], { quiet: true })).data as Record<string, string>;
     const tls = secret('db-pgfleet-tls');
     const ca = secret('db-pgfleet-tls-ca');
-    for (const [file, b64] of [['old.crt', tls['tls.crt']!], ['ca.crt', ca['ca.crt']!], ['ca.key', ca['ca.key']!]] as const) writeFileSync(join(dir, file), Buffer.from(b64, 'base64'));
+    for (const [file, b64] of [
+      ['old.crt', tls['tls.crt']!],
+      ['ca.crt', ca['ca.crt']!],
+      ['ca.key', ca['ca.key']!],
+    ] as const)
+      writeFileSync(join(dir, file), Buffer.from(b64, 'base64'));
     const openssl = (argv: string[]) => sh('openssl', argv, { quiet: true });
-    const sans = openssl(['x509', '-in', join(dir, 'old.crt'), '-noout', '-ext', 'subjectAltName']).split('\n').slice(1).join('').trim().replaceAll('IP Address:', 'IP:');
-    openssl(['req', '-new', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'new.key'), '-out', join(dir, 'new.csr'), '-subj', '/CN=pgfleet-renewed', '-addext', `subjectAltName=${sans}`]);
-    openssl(['x509', '-req', '-in', join(dir, 'new.csr'), '-CA', join(dir, 'ca.crt'), '-CAkey', join(dir, 'ca.key'), '-CAcreateserial', '-days', '30', '-copy_extensions', 'copy', '-out', join(dir, 'new.crt')]);
-    const serial = openssl(['x509', '-in', join(dir, 'new.crt'), '-noout', '-serial']).trim().replace(/^serial=/, '');
-    const pods = () => JSON.parse(kubectl(['-n', ns, 'get', 'pods', '-l', 'app.kubernetes.io/component in (database,pgbouncer)', '-o', 'json'], { quiet: true })).items as any[];
+    const sans = openssl(['x509', '-in', join(dir, 'old.crt'), '-noout', '-ext', 'subjectAltName'])
+      .split('\n')
+      .slice(1)
+      .join('')
+      .trim()
+      .replaceAll('IP Address:', 'IP:');
+    openssl([
+      'req',
+      '-new',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      join(dir, 'new.key'),
+      '-out',
+      join(dir, 'new.csr'),
+      '-subj',
+      '/CN=pgfleet-renewed',
+      '-addext',
+      `subjectAltName=${sans}`,
+    ]);
+    openssl([
+      'x509',
+      '-req',
+      '-in',
+      join(dir, 'new.csr'),
+      '-CA',
+      join(dir, 'ca.crt'),
+      '-CAkey',
+      join(dir, 'ca.key'),
+      '-CAcreateserial',
+      '-days',
+      '30',
+      '-copy_extensions',
+      'copy',
+      '-out',
+      join(dir, 'new.crt'),
+    ]);
+    const serial = openssl(['x509', '-in', join(dir, 'new.crt'), '-noout', '-serial'])
+      .trim()
+      .replace(/^serial=/, '');
+    const pods = () =>
+      JSON.parse(kubectl(['-n', ns, 'get', 'pods', '-l', 'app.kubernetes.io/component in (database,pgbouncer)', '-o', 'json'], { quiet: true })).items as any[];
     const restarts = () => pods().reduce((n, p) => n + (p.status.containerStatuses ?? []).reduce((m: number, c: any) => m + c.restartCount, 0), 0);
     const before = restarts();
-    const patch = { data: { 'tls.crt': readFileSync(join(dir, 'new.crt')).toString('base64'), 'tls.key': readFileSync(join(dir, 'new.key')).toString('base64') } };
+    const patch = {
+      data: { 'tls.crt': readFileSync(join(dir, 'new.crt')).toString('base64'), 'tls.key': readFileSync(join(dir, 'new.key')).toString('base64') },
+    };
     kubectl(['-n', ns, 'patch', 'secret', 'db-pgfleet-tls', '--type=merge', '-p', JSON.stringify(patch)], { quiet: true });
     const t0 = Date.now();
     // every member's PostgreSQL (by address) and every PgBouncer pod, asked from the first database pod
     const db = pods().filter((p) => p.metadata.labels['app.kubernetes.io/component'] === 'database');
     const targets = pods().map((p) => `${p.status.podIP}:${p.metadata.labels['app.kubernetes.io/component'] === 'database' ? 5432 : 6432}`);
     const served = (target: string) => {
-      const r = spawnSync(toolPath('kubectl'), ['--kubeconfig', kubeconfig, '-n', ns, 'exec', db[0].metadata.name, '-c', 'postgres', '--', 'sh', '-c',
-        'openssl s_client -starttls postgres -connect "$1" </dev/null 2>/dev/null | openssl x509 -noout -serial', 'sh', target], { encoding: 'utf8', timeout: 30_000 });
+      const r = spawnSync(
+        toolPath('kubectl'),
+        [
+          '--kubeconfig',
+          kubeconfig,
+          '-n',
+          ns,
+          'exec',
+          db[0].metadata.name,
+          '-c',
+          'postgres',
+          '--',
+          'sh',
+          '-c',
+          'openssl s_client -starttls postgres -connect "$1" </dev/null 2>/dev/null | openssl x509 -noout -serial',
+          'sh',
+          target,
+        ],
+        { encoding: 'utf8', timeout: 30_000 },
+      );
       return r.stdout.trim().replace(/^serial=/, '');
     };
     await waitFor(`the new certificate (serial ${serial}) on ${targets.join(', ')}`, 240_000, async () => targets.every((t) => served(t) === serial), 5000);
@@ -272,7 +418,9 @@ const CLIENT = { node: `${CLUSTER}-control-plane` };
  * The drills run on kind, each a check; the ones Kubernetes adds to tier 2's are node-loss and the faults made on
  * nodes. `--drill-set a,b` runs others instead (pooler, replica-rebuild, chaos), e.g. to measure them.
  */
-const KIND_DRILLS = args.flags['drill-set'] ? String(args.flags['drill-set']).split(',') : ['failover', 'graceful', 'switchover', 'partition', 'freeze', 'node-loss'];
+const KIND_DRILLS = args.flags['drill-set']
+  ? String(args.flags['drill-set']).split(',')
+  : ['failover', 'graceful', 'switchover', 'partition', 'freeze', 'node-loss'];
 
 /** The write-gap target of each drill that has one (the issue's acceptance), in ms. */
 const gapTargetMs = (scenario: string, ttl = 30): number | undefined =>
@@ -314,12 +462,15 @@ async function drills(ociRef: string, version: string, images: KindImages): Prom
   const runs = Number(args.flags['drill-runs'] ?? 1);
   const ns = await installAndTest('drills', ociRef, version, images, undefined, ['replicas=2', 'patroni.synchronousMode=on', 'resources.requests.cpu=100m']);
   if (!ns) return;
-  await check('Patroni\'s REST API refuses a switchover without credentials (401), from another database pod', () => {
+  await check("Patroni's REST API refuses a switchover without credentials (401), from another database pod", () => {
     const pods = JSON.parse(kubectl(['-n', ns, 'get', 'pods', '-l', 'app.kubernetes.io/component=database', '-o', 'json'], { quiet: true })).items as any[];
     const [from, to] = pods;
     if (!from || !to) throw new Error('fewer than 2 database pods');
-    const post = 'import sys, urllib.request, urllib.error\ntry:\n    urllib.request.urlopen(urllib.request.Request(sys.argv[1], data=b"{}", method="POST"), timeout=5)\n    print("accepted")\nexcept urllib.error.HTTPError as e:\n    print(e.code)';
-    const got = kubectl(['-n', ns, 'exec', from.metadata.name, '-c', 'postgres', '--', 'python3', '-c', post, `http://${to.status.podIP}:8008/switchover`], { quiet: true }).trim();
+    const post =
+      'import sys, urllib.request, urllib.error\ntry:\n    urllib.request.urlopen(urllib.request.Request(sys.argv[1], data=b"{}", method="POST"), timeout=5)\n    print("accepted")\nexcept urllib.error.HTTPError as e:\n    print(e.code)';
+    const got = kubectl(['-n', ns, 'exec', from.metadata.name, '-c', 'postgres', '--', 'python3', '-c', post, `http://${to.status.podIP}:8008/switchover`], {
+      quiet: true,
+    }).trim();
     if (got !== '401') throw new Error(`POST /switchover without credentials answered ${got}`);
   });
   const cluster = new KubeCluster({ context: `kind-${CLUSTER}`, namespace: ns, release: 'db', kubeconfig, nodes: kindNodes(env.DOCKER_HOST!), client: CLIENT });
@@ -327,8 +478,14 @@ async function drills(ociRef: string, version: string, images: KindImages): Prom
   try {
     try {
       for (const name of KIND_DRILLS) {
-        await drillCheck(`drill ${name} on kind (${runs} run${runs > 1 ? 's' : ''}): nothing acknowledged is lost${PLANNED.includes(name) ? ', no client error' : ''}${runs >= 3 && gapTargetMs(name) !== undefined ? ', gap p50 within target' : ''}`,
-          cluster, name, runs, 240, results);
+        await drillCheck(
+          `drill ${name} on kind (${runs} run${runs > 1 ? 's' : ''}): nothing acknowledged is lost${PLANNED.includes(name) ? ', no client error' : ''}${runs >= 3 && gapTargetMs(name) !== undefined ? ', gap p50 within target' : ''}`,
+          cluster,
+          name,
+          runs,
+          240,
+          results,
+        );
       }
     } finally {
       await cluster.close();
@@ -345,12 +502,24 @@ async function drills(ociRef: string, version: string, images: KindImages): Prom
 function writeDrillsJson(version: string, runs: number, results: DrillResult[]): void {
   if (!args.flags['drills-json']) return;
   const nodeVersion = JSON.parse(kubectl(['version', '-o', 'json'], { quiet: true })).serverVersion.gitVersion;
-  writeFileSync(String(args.flags['drills-json']), `${JSON.stringify({
-    tier: 'kind (tier 3)', measuredAt: new Date().toISOString(), machine: machine(), chart: version,
-    versions: { kubernetes: nodeVersion, kind: KIND.kind, patroni: PATRONI, postgresql: '15 (Debian bookworm)', pgbouncer: '1.18 (Debian bookworm)' },
-    values: { replicas: 2, 'patroni.synchronousMode': 'on', 'resources.requests.cpu': '100m' },
-    restoreValues: 'ci/22-backups-s3rver-values.yaml with backups.s3.endpoint = the kind network gateway (s3rver), resources.requests.cpu=100m', runs, results,
-  }, null, 2)}\n`);
+  writeFileSync(
+    String(args.flags['drills-json']),
+    `${JSON.stringify(
+      {
+        tier: 'kind (tier 3)',
+        measuredAt: new Date().toISOString(),
+        machine: machine(),
+        chart: version,
+        versions: { kubernetes: nodeVersion, kind: KIND.kind, patroni: PATRONI, postgresql: '15 (Debian bookworm)', pgbouncer: '1.18 (Debian bookworm)' },
+        values: { replicas: 2, 'patroni.synchronousMode': 'on', 'resources.requests.cpu': '100m' },
+        restoreValues: 'ci/22-backups-s3rver-values.yaml with backups.s3.endpoint = the kind network gateway (s3rver), resources.requests.cpu=100m',
+        runs,
+        results,
+      },
+      null,
+      2,
+    )}\n`,
+  );
 }
 
 /**
@@ -366,7 +535,9 @@ async function backups(ociRef: string, version: string, images: KindImages, dril
   const script = s3rverScript(join(work, 's3'), { bucket: 'pgfleet', address: gateway, names: ['s3rver', gateway] });
   // The s3-outage drill stops it and starts it again (same data, same certificate): `s3` is always the current one.
   let s3: ChildProcess | undefined;
-  cleanups.push(() => { s3?.kill('SIGTERM'); });
+  cleanups.push(() => {
+    s3?.kill('SIGTERM');
+  });
   const s3Control = {
     start: async () => {
       const child = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -386,18 +557,57 @@ async function backups(ociRef: string, version: string, images: KindImages, dril
   await s3Control.start();
   const ns = 'e2e-backups';
   kubectl(['create', 'namespace', ns], { quiet: true });
-  kubectl(['-n', ns, 'create', 'secret', 'generic', 's3rver-credentials', `--from-literal=access-key-id=${S3RVER.key}`, `--from-literal=secret-access-key=${S3RVER.key}`], { quiet: true });
+  kubectl(
+    [
+      '-n',
+      ns,
+      'create',
+      'secret',
+      'generic',
+      's3rver-credentials',
+      `--from-literal=access-key-id=${S3RVER.key}`,
+      `--from-literal=secret-access-key=${S3RVER.key}`,
+    ],
+    { quiet: true },
+  );
   const file = join(chartDir, 'ci', '22-backups-s3rver-values.yaml');
   const set = [`backups.s3.endpoint=${gateway}`, 'resources.requests.cpu=100m', 'pooler.pgbouncer.maxPreparedStatements=null'];
   if (!(await installAndTest('backups', ociRef, version, images, file, set))) return;
   const upgrade = async (extra: Record<string, string>) => {
-    helm(['upgrade', 'db', ociRef, '--version', version, '--plain-http', '--namespace', ns, '--reuse-values', ...Object.entries(extra).flatMap(([k, v]) => ['--set', `${k}=${v}`])]);
+    helm([
+      'upgrade',
+      'db',
+      ociRef,
+      '--version',
+      version,
+      '--plain-http',
+      '--namespace',
+      ns,
+      '--reuse-values',
+      ...Object.entries(extra).flatMap(([k, v]) => ['--set', `${k}=${v}`]),
+    ]);
   };
   const cluster = new KubeCluster({ context: `kind-${CLUSTER}`, namespace: ns, release: 'db', kubeconfig, upgrade, client: CLIENT, s3: s3Control });
   try {
-    await drillCheck('drill s3-outage on kind: S3 down for a minute, writes go on, every WAL segment of the outage reaches the repository', cluster, 's3-outage', 1, 300, drillResults);
-    await drillCheck('drill restore on kind: a point-in-time restore brings back exactly the rows acknowledged before the target', cluster, 'restore', 1, 600, drillResults);
-    await check('backups: helm test after the restore', () => { helmTest(ns); });
+    await drillCheck(
+      'drill s3-outage on kind: S3 down for a minute, writes go on, every WAL segment of the outage reaches the repository',
+      cluster,
+      's3-outage',
+      1,
+      300,
+      drillResults,
+    );
+    await drillCheck(
+      'drill restore on kind: a point-in-time restore brings back exactly the rows acknowledged before the target',
+      cluster,
+      'restore',
+      1,
+      600,
+      drillResults,
+    );
+    await check('backups: helm test after the restore', () => {
+      helmTest(ns);
+    });
   } finally {
     await cluster.close();
   }
@@ -406,7 +616,9 @@ async function backups(ociRef: string, version: string, images: KindImages, dril
 
 /** The machine a figure was measured on, as it says of itself. */
 function machine(): string {
-  const cpus = readFileSync('/proc/cpuinfo', 'utf8').split('\n').filter((l) => l.startsWith('processor')).length;
+  const cpus = readFileSync('/proc/cpuinfo', 'utf8')
+    .split('\n')
+    .filter((l) => l.startsWith('processor')).length;
   const mem = Math.round(Number(/MemTotal:\s+(\d+)/.exec(readFileSync('/proc/meminfo', 'utf8'))?.[1] ?? 0) / 2 ** 20);
   return `${cpus} cores, ${mem} GiB, Linux ${readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim()}`;
 }
@@ -414,10 +626,19 @@ function machine(): string {
 if (args.flags.down) {
   // after --keep: delete the kept cluster, stop the project's dockerd (the user's own engine stays as it is) and
   // remove the kept run's directory with its kubeconfig (and this run's own)
-  const kept = () => { for (const d of readdirSync(tmpdir()).filter((n) => n.startsWith('pgfleet-e2e-'))) rmSync(join(tmpdir(), d), { recursive: true, force: true }); };
-  if (!existsSync(OWN_DOCKER.firewall)) { kept(); console.log('nothing kept: the project\'s dockerd is not running'); process.exit(0); }
+  const kept = () => {
+    for (const d of readdirSync(tmpdir()).filter((n) => n.startsWith('pgfleet-e2e-'))) rmSync(join(tmpdir(), d), { recursive: true, force: true });
+  };
+  if (!existsSync(OWN_DOCKER.firewall)) {
+    kept();
+    console.log("nothing kept: the project's dockerd is not running");
+    process.exit(0);
+  }
   const bin = await goBinaries();
-  spawnSync(join(bin, 'kind'), ['delete', 'cluster', '--name', CLUSTER], { env: { ...process.env, DOCKER_HOST: `unix://${OWN_DOCKER.socket}` }, stdio: 'inherit' });
+  spawnSync(join(bin, 'kind'), ['delete', 'cluster', '--name', CLUSTER], {
+    env: { ...process.env, DOCKER_HOST: `unix://${OWN_DOCKER.socket}` },
+    stdio: 'inherit',
+  });
   await stopOwnEngine();
   kept();
   process.exit(0);
@@ -426,17 +647,29 @@ if (args.flags.down) {
 let engineStop: (() => Promise<void>) | undefined;
 let tornDown: Promise<void> | undefined;
 /** Deletes the cluster, stops the registry and the project's dockerd (restoring the firewall): once, however we end. */
-const teardown = () => (tornDown ??= (async () => {
-  for (const c of cleanups.reverse()) { try { await c(); } catch (err) { console.error(`cleanup: ${(err as Error).message}`); } }
-  if (args.flags.keep) {
-    console.log(`kept: DOCKER_HOST=${env.DOCKER_HOST} KUBECONFIG=${kubeconfig}; \`npm run e2e:kind -- --down\` removes the cluster and stops the project's dockerd`);
-    return;
-  }
-  if (engineStop) await engineStop();
-  rmSync(work, { recursive: true, force: true });
-})());
+const teardown = () =>
+  (tornDown ??= (async () => {
+    for (const c of cleanups.reverse()) {
+      try {
+        await c();
+      } catch (err) {
+        console.error(`cleanup: ${(err as Error).message}`);
+      }
+    }
+    if (args.flags.keep) {
+      console.log(
+        `kept: DOCKER_HOST=${env.DOCKER_HOST} KUBECONFIG=${kubeconfig}; \`npm run e2e:kind -- --down\` removes the cluster and stops the project's dockerd`,
+      );
+      return;
+    }
+    if (engineStop) await engineStop();
+    rmSync(work, { recursive: true, force: true });
+  })());
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-  process.on(sig, () => { console.error(`e2e:kind: ${sig}, tearing down`); void teardown().finally(() => process.exit(130)); });
+  process.on(sig, () => {
+    console.error(`e2e:kind: ${sig}, tearing down`);
+    void teardown().finally(() => process.exit(130));
+  });
 }
 try {
   const bin = await step('Go binaries (cached by setup:kind)', goBinaries);
@@ -448,21 +681,27 @@ try {
   spawnSync(kind, ['delete', 'cluster', '--name', CLUSTER], { env: { ...process.env, ...env }, stdio: 'ignore' });
   writeFileSync(join(work, 'kind.yaml'), kindConfig());
   const created = await check('kind cluster with 3 Ready nodes', async () => {
-    cleanups.push(() => { if (!args.flags.keep) spawnSync(kind, ['delete', 'cluster', '--name', CLUSTER], { env: { ...process.env, ...env }, stdio: 'inherit' }); });
+    cleanups.push(() => {
+      if (!args.flags.keep) spawnSync(kind, ['delete', 'cluster', '--name', CLUSTER], { env: { ...process.env, ...env }, stdio: 'inherit' });
+    });
     sh(kind, ['create', 'cluster', '--name', CLUSTER, '--image', images.node, '--config', join(work, 'kind.yaml'), '--kubeconfig', kubeconfig, '--wait', '5m']);
     // kind waits for the control plane only; the workers join and get their pod network a little later
-    const state = () => (JSON.parse(kubectl(['get', 'nodes', '-o', 'json'], { quiet: true })).items as any[]).map((n) => ({
-      name: n.metadata.name as string,
-      ready: n.status.conditions.some((c: any) => c.type === 'Ready' && c.status === 'True'),
-      taints: (n.spec.taints ?? []).filter((t: any) => t.effect !== 'PreferNoSchedule').map((t: any) => t.key as string),
-    }));
-    await waitFor('3 Ready nodes without taints', 240_000, async () => state().filter((n) => n.ready && !n.taints.length).length === 3)
-      .catch((err) => { throw new Error(`${err.message}: ${JSON.stringify(state())}`); });
+    const state = () =>
+      (JSON.parse(kubectl(['get', 'nodes', '-o', 'json'], { quiet: true })).items as any[]).map((n) => ({
+        name: n.metadata.name as string,
+        ready: n.status.conditions.some((c: any) => c.type === 'Ready' && c.status === 'True'),
+        taints: (n.spec.taints ?? []).filter((t: any) => t.effect !== 'PreferNoSchedule').map((t: any) => t.key as string),
+      }));
+    await waitFor('3 Ready nodes without taints', 240_000, async () => state().filter((n) => n.ready && !n.taints.length).length === 3).catch((err) => {
+      throw new Error(`${err.message}: ${JSON.stringify(state())}`);
+    });
     kubectl(['-n', 'kube-system', 'rollout', 'status', 'deployment/coredns', '--timeout=300s']);
     kubectl(['-n', 'local-path-storage', 'rollout', 'status', 'deployment/local-path-provisioner', '--timeout=300s']);
   });
   if (!created) throw new Error('no cluster');
-  await check('images loaded into every node', () => { sh(kind, ['load', 'docker-image', '--name', CLUSTER, ...new Set(Object.values(images.chart))]); });
+  await check('images loaded into every node', () => {
+    sh(kind, ['load', 'docker-image', '--name', CLUSTER, ...new Set(Object.values(images.chart))]);
+  });
 
   const registry = await startRegistry();
   const chart = parse(readFileSync(join(chartDir, 'Chart.yaml'), 'utf8'));
@@ -486,25 +725,46 @@ try {
     writeDrillsJson(chart.version, 1, restored);
   }
   if (!args.flags.quick && (!only || only === 'lifecycle')) {
-    await lifecycle({
-      check, helm, kubectl, helmTest, images: imageValues(images), registry, context: `kind-${CLUSTER}`, kubeconfig, work,
-      nodes: kindNodes(env.DOCKER_HOST!), client: CLIENT, log,
-      install: (label, version, set) => installAndTest(label, ociRef, version, images, undefined, set),
-    }, chart.version);
+    await lifecycle(
+      {
+        check,
+        helm,
+        kubectl,
+        helmTest,
+        images: imageValues(images),
+        registry,
+        context: `kind-${CLUSTER}`,
+        kubeconfig,
+        work,
+        nodes: kindNodes(env.DOCKER_HOST!),
+        client: CLIENT,
+        log,
+        install: (label, version, set) => installAndTest(label, ociRef, version, images, undefined, set),
+      },
+      chart.version,
+    );
   }
-  if (!only) for (const file of readdirSync(join(chartDir, 'ci')).filter((f) => f.endsWith('-values.yaml')).sort()) {
-    const why = NOT_HERE[file];
-    if (why) { console.log(`- ${file}: not installed here (${why})`); continue; }
-    if (args.flags.quick) break;
-    const label = file.replace(/-values\.yaml$/, '');
-    // Two departures from the file, both for this machine and the test image, everything else as written:
-    // - the 3 nodes share 2 cores, and 500m per database pod would leave pods Pending: 100m;
-    // - Debian's PgBouncer 1.18 in the test image predates max_prepared_statements (1.21): the key is left out,
-    //   as the chart does by default.
-    const installed = await installAndTest(label, ociRef, chart.version, images, join(chartDir, 'ci', file),
-      ['resources.requests.cpu=100m', 'pooler.pgbouncer.maxPreparedStatements=null']);
-    if (installed) await uninstall(installed);
-  }
+  if (!only)
+    for (const file of readdirSync(join(chartDir, 'ci'))
+      .filter((f) => f.endsWith('-values.yaml'))
+      .sort()) {
+      const why = NOT_HERE[file];
+      if (why) {
+        console.log(`- ${file}: not installed here (${why})`);
+        continue;
+      }
+      if (args.flags.quick) break;
+      const label = file.replace(/-values\.yaml$/, '');
+      // Two departures from the file, both for this machine and the test image, everything else as written:
+      // - the 3 nodes share 2 cores, and 500m per database pod would leave pods Pending: 100m;
+      // - Debian's PgBouncer 1.18 in the test image predates max_prepared_statements (1.21): the key is left out,
+      //   as the chart does by default.
+      const installed = await installAndTest(label, ociRef, chart.version, images, join(chartDir, 'ci', file), [
+        'resources.requests.cpu=100m',
+        'pooler.pgbouncer.maxPreparedStatements=null',
+      ]);
+      if (installed) await uninstall(installed);
+    }
 } catch (err) {
   results.push({ name: 'e2e:kind', ok: false, detail: (err as Error).message });
   console.error(`e2e:kind stopped: ${(err as Error).message}`);

@@ -12,8 +12,12 @@ import { namespacePids } from './lib/local/net.ts';
 import { ENDPOINTS_FILE, containerExec, readEndpoints, type ServiceKind } from './lib/local/access.ts';
 
 const [cmd, ...rest] = process.argv.slice(2);
-const fail = (msg: string): never => { console.error(msg); process.exit(2); };
-const usage = 'usage: npm run local -- status | psql <shard> [rw|ro|primary|replicas] [psql args] | patronictl <args> | down [name] [--purge]   (--name N: another cluster than pgfleet)';
+const fail = (msg: string): never => {
+  console.error(msg);
+  process.exit(2);
+};
+const usage =
+  'usage: npm run local -- status | psql <shard> [rw|ro|primary|replicas] [psql args] | patronictl <args> | down [name] [--purge]   (--name N: another cluster than pgfleet)';
 
 /** `--name N` anywhere before the tool's own arguments. */
 function takeName(args: string[]): [string, string[]] {
@@ -35,10 +39,15 @@ if (cmd === 'down') {
   if (!names.length) console.log(`no local cluster recorded under ${stateRoot()}`);
   for (const n of names) {
     const s = loadState(n);
-    if (!s) { console.log(`${n}: nothing recorded`); continue; }
+    if (!s) {
+      console.log(`${n}: nothing recorded`);
+      continue;
+    }
     const purge = Boolean(a.flags.purge) || !s.persist;
     await teardown(s, { keepData: !purge });
-    console.log(`${n}: stopped ${s.namespaces.length} namespaces${s.bridge ? `, removed bridge ${s.bridge}` : ''}; ${purge ? `removed ${s.dir}` : `data and credentials kept in ${s.dir} (--purge deletes them)`}`);
+    console.log(
+      `${n}: stopped ${s.namespaces.length} namespaces${s.bridge ? `, removed bridge ${s.bridge}` : ''}; ${purge ? `removed ${s.dir}` : `data and credentials kept in ${s.dir} (--purge deletes them)`}`,
+    );
   }
 } else if (cmd === 'status') {
   const names = listStates();
@@ -61,8 +70,9 @@ if (cmd === 'down') {
   const kind = kinds.includes(maybeKind as ServiceKind) ? (maybeKind as ServiceKind) : 'rw';
   const extra = kinds.includes(maybeKind as ServiceKind) ? psqlArgs : [maybeKind, ...psqlArgs].filter((x): x is string => x !== undefined);
   const endpoints = readEndpoints(s.dir);
-  const e = endpoints.find((x) => (x.shard === shard || x.shard.endsWith(`-${shard}`) || x.shard.endsWith(`-shard-${shard}`)) && x.kind === kind)
-    ?? fail(`no ${kind} endpoint for shard ${shard}; shards: ${[...new Set(endpoints.map((x) => x.shard))].join(', ')}`);
+  const e =
+    endpoints.find((x) => (x.shard === shard || x.shard.endsWith(`-${shard}`) || x.shard.endsWith(`-shard-${shard}`)) && x.kind === kind) ??
+    fail(`no ${kind} endpoint for shard ${shard}; shards: ${[...new Set(endpoints.map((x) => x.shard))].join(', ')}`);
   const r = spawnSync('psql', [e.url, ...extra], { stdio: 'inherit' });
   process.exit(r.status ?? 1);
 } else if (cmd === 'patronictl') {

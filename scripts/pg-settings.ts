@@ -30,7 +30,10 @@ export const formatTable = (settings: PgSetting[]) => `${JSON.stringify({ postgr
 if (import.meta.url === `file://${process.argv[1]}`) {
   const text = formatTable(await readPgSettings());
   if (process.argv.includes('--check')) {
-    if (readFileSync(PG_SETTINGS_FILE, 'utf8') !== text) { console.error(`${PG_SETTINGS_FILE} differs from pg_settings of this PostgreSQL 15: run npm run generate:pg-settings`); process.exit(1); }
+    if (readFileSync(PG_SETTINGS_FILE, 'utf8') !== text) {
+      console.error(`${PG_SETTINGS_FILE} differs from pg_settings of this PostgreSQL 15: run npm run generate:pg-settings`);
+      process.exit(1);
+    }
     console.log(`${PG_SETTINGS_FILE} matches pg_settings`);
   } else {
     writeFileSync(PG_SETTINGS_FILE, text);

@@ -10,7 +10,10 @@ import { join } from 'node:path';
 
 const APT = ['docker.io', 'debootstrap', 'docker-registry', 'containerd', 'iptables', 'tar'];
 const t0 = Date.now();
-if (process.getuid?.() !== 0) { console.error('setup:kind needs root (debootstrap, dockerd)'); process.exit(1); }
+if (process.getuid?.() !== 0) {
+  console.error('setup:kind needs root (debootstrap, dockerd)');
+  process.exit(1);
+}
 const missing = APT.filter((p) => spawnSync('dpkg-query', ['-W', '-f', '${Status}', p], { encoding: 'utf8' }).stdout !== 'install ok installed');
 if (missing.length) {
   await step(`apt-get install ${missing.join(' ')}`, () => {
@@ -20,7 +23,10 @@ if (missing.length) {
 }
 const bin = await step('Go binaries', goBinaries);
 const engine = await startEngine(join(bin, 'pgfleet-runc'));
-for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => { void engine.stop().finally(() => process.exit(130)); });
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const)
+  process.on(sig, () => {
+    void engine.stop().finally(() => process.exit(130));
+  });
 try {
   const images = await buildImages(dockerWith(engine.host), bin);
   console.log(`tier 3 ready (Kubernetes ${KIND.kubernetes}, kind ${KIND.kind}) in ${((Date.now() - t0) / 1000).toFixed(0)} s:`);

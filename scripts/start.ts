@@ -15,7 +15,10 @@ const log = (l: string) => console.log(`[${new Date().toISOString().slice(11, 19
 let cluster: LocalCluster | undefined;
 let stopping = false;
 const stop = async (why: string) => {
-  if (stopping) { log(`${why}: still stopping the cluster`); return; }
+  if (stopping) {
+    log(`${why}: still stopping the cluster`);
+    return;
+  }
   stopping = true;
   log(`${why}: tearing down`);
   // Signals arriving meanwhile are answered above; if this process is killed anyway, the cluster's reaper finishes.
@@ -34,7 +37,9 @@ setInterval(() => {
 }, 250).unref();
 
 const version = (cmd: string, re: RegExp, arg = '--version') => re.exec(spawnSync(cmd, [arg], { encoding: 'utf8' }).stdout ?? '')?.[1] ?? '?';
-log(`PostgreSQL ${version(`${PG_BIN}/postgres`, /(\d+\.\d+)/)}, Patroni ${installedPatroni() ?? '?'} (PyPI), PgBouncer ${version('/usr/sbin/pgbouncer', /PgBouncer (\S+)/)}, pgBackRest ${version('/usr/bin/pgbackrest', /pgBackRest (\S+)/, 'version')}, etcd ${version('/usr/bin/etcd', /etcd Version: (\S+)/)}`);
+log(
+  `PostgreSQL ${version(`${PG_BIN}/postgres`, /(\d+\.\d+)/)}, Patroni ${installedPatroni() ?? '?'} (PyPI), PgBouncer ${version('/usr/sbin/pgbouncer', /PgBouncer (\S+)/)}, pgBackRest ${version('/usr/bin/pgbackrest', /pgBackRest (\S+)/, 'version')}, etcd ${version('/usr/bin/etcd', /etcd Version: (\S+)/)}`,
+);
 
 try {
   cluster = await LocalCluster.up({ name, values: args.values, set: args.set, log, persist: true });
@@ -51,7 +56,15 @@ for (const shard of await cluster.shards()) {
   for (const e of endpoints.filter((x) => x.shard === shard)) console.log(`    ${e.kind.padEnd(8)} ${e.url}`);
 }
 const table = async () => {
-  const rows = (await cluster!.members()).map((m) => [m.shard, m.name, m.host, m.role === 'primary' ? 'Leader' : m.sync ? 'Sync Standby' : m.role === 'replica' ? 'Replica' : '?', m.state, String(m.timeline ?? ''), m.lag === undefined ? '' : String(Math.round(m.lag / 1048576))]);
+  const rows = (await cluster!.members()).map((m) => [
+    m.shard,
+    m.name,
+    m.host,
+    m.role === 'primary' ? 'Leader' : m.sync ? 'Sync Standby' : m.role === 'replica' ? 'Replica' : '?',
+    m.state,
+    String(m.timeline ?? ''),
+    m.lag === undefined ? '' : String(Math.round(m.lag / 1048576)),
+  ]);
   const head = ['Cluster', 'Member', 'Host', 'Role', 'State', 'TL', 'Lag in MB'];
   const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (c: string[]) => '| ' + c.map((x, i) => x.padEnd(w[i]!)).join(' | ') + ' |';
@@ -60,7 +73,9 @@ const table = async () => {
 };
 console.log(`\n${await table()}\n`);
 const nameFlag = name === 'pgfleet' ? '' : ` --name ${name}`;
-console.log(`From another terminal: npm run local -- psql <shard> [rw|ro|primary|replicas]${nameFlag}, npm run local -- patronictl list${nameFlag}, npm run local -- status`);
+console.log(
+  `From another terminal: npm run local -- psql <shard> [rw|ro|primary|replicas]${nameFlag}, npm run local -- patronictl list${nameFlag}, npm run local -- status`,
+);
 console.log(`Pod logs: ${cluster.dir}/pods/<pod>/<container>.log   Ctrl-C stops everything (the data stays).`);
 // Stay up; print the member table when it changes.
 let last = '';

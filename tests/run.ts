@@ -16,13 +16,18 @@ for (const dir of dirs) {
     const missing = runtimeMissing();
     if (missing.length) {
       const named = process.argv.slice(2).includes(RUNTIME);
-      console.log(`runtime tier ${named || RUNTIME_REQUIRED ? 'cannot run' : 'skipped'}: missing ${missing.join(', ')} (\`npm run setup:local\` installs them; \`npm run test:runtime\` runs the tier)`);
+      console.log(
+        `runtime tier ${named || RUNTIME_REQUIRED ? 'cannot run' : 'skipped'}: missing ${missing.join(', ')} (\`npm run setup:local\` installs them; \`npm run test:runtime\` runs the tier)`,
+      );
       if (named || RUNTIME_REQUIRED) failed += 1;
       continue;
     }
   }
   const r = spawnSync(process.execPath, ['--import', 'tsx', 'node_modules/uvu/bin.js', dir, '\\.test\\.ts$'], {
-    cwd: root, encoding: 'utf8', maxBuffer: 256 << 20, env: { ...process.env, NO_COLOR: '1' },
+    cwd: root,
+    encoding: 'utf8',
+    maxBuffer: 256 << 20,
+    env: { ...process.env, NO_COLOR: '1' },
   });
   process.stdout.write(r.stdout);
   process.stderr.write(r.stderr);

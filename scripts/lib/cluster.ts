@@ -23,9 +23,7 @@ export type Member = {
 };
 
 /** Where a query or a client goes: a Service of a shard, or one member (run inside the pod, like kubectl exec). */
-export type Endpoint =
-  | { service: 'primary' | 'replicas' | 'rw' | 'ro'; shard: string }
-  | { member: string };
+export type Endpoint = { service: 'primary' | 'replicas' | 'rw' | 'ro'; shard: string } | { member: string };
 
 /** What a client needs to connect (the backend may forward a port to provide it). */
 export type ConnectionInfo = {
@@ -129,7 +127,11 @@ export interface Cluster {
 /** node-postgres settings for a client of `info`: verify-ca against the cluster CA (clients may dial IPs, so the name is not checked). */
 export function clientConfig(info: ConnectionInfo): pg.ClientConfig {
   return {
-    host: info.host, port: info.port, user: info.user, password: info.password, database: info.database,
+    host: info.host,
+    port: info.port,
+    user: info.user,
+    password: info.password,
+    database: info.database,
     connectionTimeoutMillis: 3000,
     ssl: info.tls ? (info.ca ? { ca: info.ca, checkServerIdentity: () => undefined } : { rejectUnauthorized: false }) : false,
   };
@@ -146,8 +148,11 @@ export async function waitFor<T>(what: string, timeoutMs: number, fn: () => Prom
     try {
       const v = await fn();
       if (v) return v;
-    } catch (err) { last = err; }
-    if (Date.now() > deadline) throw new Error(`timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}${last ? `: ${(last as Error).message ?? last}` : ''}`);
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}${last ? `: ${(last as Error).message ?? last}` : ''}`);
     await sleep(intervalMs);
   }
 }

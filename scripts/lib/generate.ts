@@ -59,9 +59,10 @@ function withTable(file: string, table: string): string {
 
 function prometheusRules(): string {
   const doc = new Document(rulesDocument());
-  doc.commentBefore = ` ${HEADER.replace('from schema/', 'from schema/alerts.ts')}\n`
-    + ` templates/monitoring/prometheusrule.yaml embeds these rules per release, replacing the matcher\n`
-    + ` ${SELECTOR_PLACEHOLDER} with the release's namespace and shards, ${VOLUME_SELECTOR_PLACEHOLDER} with its data volumes. Runbooks: charts/pgfleet/README.md#runbooks`;
+  doc.commentBefore =
+    ` ${HEADER.replace('from schema/', 'from schema/alerts.ts')}\n` +
+    ` templates/monitoring/prometheusrule.yaml embeds these rules per release, replacing the matcher\n` +
+    ` ${SELECTOR_PLACEHOLDER} with the release's namespace and shards, ${VOLUME_SELECTOR_PLACEHOLDER} with its data volumes. Runbooks: charts/pgfleet/README.md#runbooks`;
   return doc.toString({ lineWidth: 0 });
 }
 
@@ -89,8 +90,10 @@ function valuesTypes(): string {
   return [
     `// ${HEADER}`,
     '',
-    '/** A key of the chart\'s values as helm\'s `--set` names it (dots between keys, `[n]` for list items). */',
-    `export type ValuesPath =\n${valuesPaths(model).map((p) => `  | ${p}`).join('\n')};`,
+    "/** A key of the chart's values as helm's `--set` names it (dots between keys, `[n]` for list items). */",
+    `export type ValuesPath =\n${valuesPaths(model)
+      .map((p) => `  | ${p}`)
+      .join('\n')};`,
     '',
     '/** `--set` overrides: a misspelt key is a type error. */',
     'export type SetValues = { [K in ValuesPath]?: string | number | boolean | null };',

@@ -10,7 +10,10 @@ import { chartDir, root } from './tools.ts';
 
 export const GOLDEN_DIR = join(root, 'tests', 'fixtures', 'golden');
 const EXISTING = {
-  'auth.existingSecret': 'golden-auth', 'pooler.existingSecret': 'golden-auth', 'tls.provider': 'existingSecret', 'tls.existingSecret': 'golden-tls',
+  'auth.existingSecret': 'golden-auth',
+  'pooler.existingSecret': 'golden-auth',
+  'tls.provider': 'existingSecret',
+  'tls.existingSecret': 'golden-tls',
   'backups.server.tls.existingSecret': 'golden-backup-tls',
 };
 
@@ -18,7 +21,11 @@ const EXISTING = {
 function embeddedScripts(): [string, string][] {
   const dir = join(chartDir, 'files', 'scripts');
   return readdirSync(dir).map((f) => [
-    readFileSync(join(dir, f), 'utf8').replace(/\n$/, '').split('\n').map((l) => `    ${l}`).join('\n'),
+    readFileSync(join(dir, f), 'utf8')
+      .replace(/\n$/, '')
+      .split('\n')
+      .map((l) => `    ${l}`)
+      .join('\n'),
     `    # files/scripts/${f}, embedded as it is`,
   ]);
 }
@@ -27,7 +34,9 @@ function embeddedScripts(): [string, string][] {
 export function goldenRenders(): Map<string, string> {
   const out = new Map<string, string>();
   const scripts = embeddedScripts();
-  for (const f of readdirSync(join(chartDir, 'ci')).filter((n) => n.endsWith('-values.yaml')).sort()) {
+  for (const f of readdirSync(join(chartDir, 'ci'))
+    .filter((n) => n.endsWith('-values.yaml'))
+    .sort()) {
     const text = render({ values: [join(chartDir, 'ci', f)], set: EXISTING }).text;
     const golden = scripts.reduce((t, [body, line]) => t.replaceAll(body, line), text.replace(/^(\s*helm\.sh\/chart: pgfleet-).*$/gm, '$1VERSION'));
     out.set(join(GOLDEN_DIR, basename(f, '-values.yaml') + '.yaml'), golden);

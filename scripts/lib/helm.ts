@@ -48,10 +48,15 @@ export function render(o: RenderOptions = {}): Rendered {
 /** render() without blocking the event loop (needed when the API server runs in this process). */
 export function renderAsync(o: RenderOptions): Promise<Rendered> {
   return new Promise((resolve, reject) => {
-    execFile(toolPath('helm'), helmArgs(o), { encoding: 'utf8', maxBuffer: 64 << 20, env: { ...process.env, KUBECONFIG: '/dev/null' } }, (err, stdout, stderr) => {
-      if (err) reject(new RenderError((stderr || stdout || err.message).trim()));
-      else resolve({ text: stdout, objects: parseObjects(stdout) });
-    });
+    execFile(
+      toolPath('helm'),
+      helmArgs(o),
+      { encoding: 'utf8', maxBuffer: 64 << 20, env: { ...process.env, KUBECONFIG: '/dev/null' } },
+      (err, stdout, stderr) => {
+        if (err) reject(new RenderError((stderr || stdout || err.message).trim()));
+        else resolve({ text: stdout, objects: parseObjects(stdout) });
+      },
+    );
   });
 }
 
@@ -78,6 +83,12 @@ export const find = (objects: K8sObject[], kind: string, name?: string) =>
 
 export const one = (objects: K8sObject[], kind: string, name: string): K8sObject => {
   const found = find(objects, kind, name);
-  if (found.length !== 1) throw new Error(`expected one ${kind}/${name}, found ${found.length}: ${objects.filter((o) => o.kind === kind).map((o) => o.metadata.name).join(', ')}`);
+  if (found.length !== 1)
+    throw new Error(
+      `expected one ${kind}/${name}, found ${found.length}: ${objects
+        .filter((o) => o.kind === kind)
+        .map((o) => o.metadata.name)
+        .join(', ')}`,
+    );
   return found[0]!;
 };

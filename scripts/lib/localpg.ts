@@ -12,7 +12,6 @@ export const pgbouncerBin = ['/usr/sbin/pgbouncer', '/usr/bin/pgbouncer'].find((
 export const psqlBin = existsSync(join(PGBIN, 'psql')) ? join(PGBIN, 'psql') : 'psql';
 export const asRoot = process.getuid?.() === 0;
 
-
 /** uid/gid the servers run as: the postgres OS user when we are root, ourselves otherwise. */
 export function serverOwner(): { uid: number; gid: number } {
   if (!asRoot) return { uid: process.getuid!(), gid: process.getgid!() };
@@ -40,22 +39,36 @@ export type ExecResult = { status: number | null; signal: NodeJS.Signals | null;
  * command gets its own process group and the whole group is killed (a shell wrapper and what it runs). `input`
  * is written to its stdin.
  */
-export function exec(argv: string[], o: { env?: Record<string, string>; timeoutMs?: number; signal?: AbortSignal; group?: boolean; input?: string } = {}): Promise<ExecResult> {
+export function exec(
+  argv: string[],
+  o: { env?: Record<string, string>; timeoutMs?: number; signal?: AbortSignal; group?: boolean; input?: string } = {},
+): Promise<ExecResult> {
   return new Promise((resolve, reject) => {
     if (o.signal?.aborted) return reject(new Error(`not started (aborted): ${argv[0]}`));
-    const child = spawn(argv[0]!, argv.slice(1), { env: { ...process.env, ...o.env }, stdio: [o.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], detached: o.group });
+    const child = spawn(argv[0]!, argv.slice(1), {
+      env: { ...process.env, ...o.env },
+      stdio: [o.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+      detached: o.group,
+    });
     if (o.input !== undefined) child.stdin!.end(o.input);
     let stdout = '';
     let stderr = '';
     const kill = () => {
       if (!child.pid || child.exitCode !== null || child.signalCode !== null) return;
-      try { process.kill(o.group ? -child.pid : child.pid, 'SIGKILL'); } catch { /* already gone */ }
+      try {
+        process.kill(o.group ? -child.pid : child.pid, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
     };
     const timer = setTimeout(kill, o.timeoutMs ?? 60_000);
     o.signal?.addEventListener('abort', kill, { once: true });
     child.stdout!.on('data', (d) => (stdout += d));
     child.stderr!.on('data', (d) => (stderr += d));
-    child.on('error', (e) => { clearTimeout(timer); reject(e); });
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
     child.on('close', (status, signal) => {
       clearTimeout(timer);
       o.signal?.removeEventListener('abort', kill);
@@ -79,29 +92,55 @@ export async function freePort(): Promise<number> {
 /** Daemons still running, each with the signal that stops it at once (a test process that crashes stops them on exit). */
 const live = new Map<ChildProcess, NodeJS.Signals>();
 process.once('exit', () => {
-  for (const [child, sig] of live) { try { process.kill(child.pid!, sig); } catch { /* gone */ } }
+  for (const [child, sig] of live) {
+    try {
+      process.kill(child.pid!, sig);
+    } catch {
+      /* gone */
+    }
+  }
 });
 
 export class Daemon {
   private out = '';
   readonly exited: Promise<void>;
   /** `onExit`: sent if this process exits (even by a crash) while the daemon runs; SIGQUIT for PostgreSQL, whose backends a SIGKILL would orphan. */
-  constructor(readonly name: string, readonly child: ChildProcess, onExit: NodeJS.Signals = 'SIGKILL') {
+  constructor(
+    readonly name: string,
+    readonly child: ChildProcess,
+    onExit: NodeJS.Signals = 'SIGKILL',
+  ) {
     live.set(child, onExit);
     child.once('exit', () => live.delete(child));
-    const append = (d: Buffer) => { this.out = (this.out + `[${name}] ${d}`).slice(-(256 << 10)); };
+    const append = (d: Buffer) => {
+      this.out = (this.out + `[${name}] ${d}`).slice(-(256 << 10));
+    };
     child.stdout?.on('data', append);
     child.stderr?.on('data', append);
     this.exited = new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r() : child.once('exit', () => r())));
   }
-  get pid() { return this.child.pid; }
-  get running() { return this.child.pid !== undefined && this.child.exitCode === null && this.child.signalCode === null; }
-  get log() { return this.out; }
+  get pid() {
+    return this.child.pid;
+  }
+  get running() {
+    return this.child.pid !== undefined && this.child.exitCode === null && this.child.signalCode === null;
+  }
+  get log() {
+    return this.out;
+  }
   /** Sends `signal` to our PID, waits up to graceMs, then `escalate` (and SIGKILL as the last resort). */
   async stop(signal: NodeJS.Signals, graceMs = 15_000, escalate: NodeJS.Signals = 'SIGKILL'): Promise<void> {
-    for (const [sig, ms] of [[signal, graceMs], [escalate, 5_000], ['SIGKILL', 5_000]] as const) {
+    for (const [sig, ms] of [
+      [signal, graceMs],
+      [escalate, 5_000],
+      ['SIGKILL', 5_000],
+    ] as const) {
       if (!this.running) return;
-      try { process.kill(this.child.pid!, sig); } catch { return; }
+      try {
+        process.kill(this.child.pid!, sig);
+      } catch {
+        return;
+      }
       await Promise.race([this.exited, sleep(ms)]);
     }
   }
@@ -175,11 +214,15 @@ export async function startPostgres(o: PostgresOptions): Promise<LocalPostgres> 
   const name = o.name ?? 'postgres';
   const dir = serverDir(o.dir);
   const dataDir = join(dir, 'data');
-  const port = o.port ?? await freePort();
+  const port = o.port ?? (await freePort());
   const auth: string[] = [];
   if (o.superuserPassword !== undefined) auth.push(`--pwfile=${serverFile(join(dir, 'superuser-password'), o.superuserPassword)}`);
   if (!o.hba) auth.push('--auth-local=trust', '--auth-host=scram-sha-256');
-  const init = runAs([join(PGBIN, 'initdb'), '-D', dataDir, '-U', 'postgres', ...auth, ...(o.initdbArgs ?? ['-E', 'UTF8', '--locale=C'])], {}, { timeoutMs: 120_000 });
+  const init = runAs(
+    [join(PGBIN, 'initdb'), '-D', dataDir, '-U', 'postgres', ...auth, ...(o.initdbArgs ?? ['-E', 'UTF8', '--locale=C'])],
+    {},
+    { timeoutMs: 120_000 },
+  );
   if (init.status !== 0) throw new Error(`initdb (${name}) failed: ${init.stderr || init.stdout}`);
   if (o.hba) serverFile(join(dataDir, 'pg_hba.conf'), `${o.hba.join('\n')}\n`);
   const params: Record<string, string | number | boolean> = { ...o.parameters, listen_addresses: '127.0.0.1', port, unix_socket_directories: dir };
@@ -187,15 +230,24 @@ export async function startPostgres(o: PostgresOptions): Promise<LocalPostgres> 
   const daemon = startDaemon(name, asPostgres([join(PGBIN, 'postgres'), '-D', dataDir, ...args]), 'SIGQUIT');
   const superuserEnv: Record<string, string> = o.superuserPassword !== undefined ? { PGPASSWORD: o.superuserPassword } : {};
   const pg: LocalPostgres = {
-    name, port, dataDir, socketDir: dir, daemon, superuserEnv,
+    name,
+    port,
+    dataDir,
+    socketDir: dir,
+    daemon,
+    superuserEnv,
     superuser: (db = 'postgres') => `host=${dir} port=${port} user=postgres dbname=${db} connect_timeout=5`,
-    psql: (sql, db = 'postgres') => runAs([psqlBin, '-X', '-A', '-t', '-v', 'ON_ERROR_STOP=1', pg.superuser(db), '-c', sql], superuserEnv, { timeoutMs: 30_000 }),
+    psql: (sql, db = 'postgres') =>
+      runAs([psqlBin, '-X', '-A', '-t', '-v', 'ON_ERROR_STOP=1', pg.superuser(db), '-c', sql], superuserEnv, { timeoutMs: 30_000 }),
     // Fast shutdown (SIGINT), then immediate (SIGQUIT), then SIGKILL.
     stop: () => daemon.stop('SIGINT', 20_000, 'SIGQUIT'),
   };
   try {
-    await waitUntil(`PostgreSQL ${name} on port ${port}`, async () => (await exec([join(PGBIN, 'pg_isready'), '-q', '-h', dir, '-p', String(port)], { timeoutMs: 5_000 })).status === 0,
-      { timeoutMs: 60_000, dead: daemon });
+    await waitUntil(
+      `PostgreSQL ${name} on port ${port}`,
+      async () => (await exec([join(PGBIN, 'pg_isready'), '-q', '-h', dir, '-p', String(port)], { timeoutMs: 5_000 })).status === 0,
+      { timeoutMs: 60_000, dead: daemon },
+    );
   } catch (e) {
     await pg.stop();
     throw e;
@@ -296,9 +348,12 @@ export async function startPgBouncer(o: PgBouncerOptions): Promise<LocalPgBounce
   const secretsDir = serverDir(join(dir, 'secrets'));
   for (const [k, v] of Object.entries(o.secrets)) serverFile(join(secretsDir, k), v);
   const userlist = join(dir, 'userlist.txt');
-  const port = o.port ?? await freePort();
+  const port = o.port ?? (await freePort());
   const caFile = o.caCert !== undefined ? serverFile(join(dir, 'ca.crt'), o.caCert, 0o644) : undefined;
-  const clientTls = o.clientTls && { certFile: serverFile(join(dir, 'client-tls.crt'), o.clientTls.cert, 0o644), keyFile: serverFile(join(dir, 'client-tls.key'), o.clientTls.key, 0o600) };
+  const clientTls = o.clientTls && {
+    certFile: serverFile(join(dir, 'client-tls.crt'), o.clientTls.cert, 0o644),
+    keyFile: serverFile(join(dir, 'client-tls.key'), o.clientTls.key, 0o600),
+  };
   const iniPath = serverFile(join(dir, 'pgbouncer.ini'), localIni(o.ini, { listenPort: port, authFile: userlist, caFile, clientTls, server: o.server }), 0o644);
   const mkScript = serverFile(join(dir, 'make-userlist.sh'), o.makeUserlist, 0o700);
   const mk = runAs(['sh', mkScript], { PGFLEET_SECRETS_DIR: secretsDir, PGFLEET_USERLIST: userlist }, { timeoutMs: 20_000 });
@@ -307,20 +362,36 @@ export async function startPgBouncer(o: PgBouncerOptions): Promise<LocalPgBounce
   let argv = asPostgres([pgbouncerBin, iniPath]);
   if (o.hosts && Object.keys(o.hosts).length) {
     if (!asRoot) throw new Error('a private /etc/hosts for PgBouncer needs root (unshare --mount)');
-    const hostsFile = serverFile(join(dir, 'hosts'), `127.0.0.1 localhost\n${Object.entries(o.hosts).map(([n, a]) => `${a} ${n}`).join('\n')}\n`, 0o644);
+    const hostsFile = serverFile(
+      join(dir, 'hosts'),
+      `127.0.0.1 localhost\n${Object.entries(o.hosts)
+        .map(([n, a]) => `${a} ${n}`)
+        .join('\n')}\n`,
+      0o644,
+    );
     // unshare and sh exec in place: the PID stays PgBouncer's.
     argv = ['unshare', '--mount', '--propagation', 'private', 'sh', '-c', 'mount --bind "$0" /etc/hosts && exec "$@"', hostsFile, ...argv];
   }
   const daemon = startDaemon('pgbouncer', argv);
   const console_ = (user: string, password: string, sql: string) =>
-    exec([psqlBin, '-X', '-A', '-t', '-F', '|', `host=127.0.0.1 port=${port} dbname=pgbouncer user=${user} connect_timeout=3`, '-c', sql], { env: { PGPASSWORD: password }, timeoutMs: 10_000 });
+    exec([psqlBin, '-X', '-A', '-t', '-F', '|', `host=127.0.0.1 port=${port} dbname=pgbouncer user=${user} connect_timeout=3`, '-c', sql], {
+      env: { PGPASSWORD: password },
+      timeoutMs: 10_000,
+    });
   const bouncer: LocalPgBouncer = {
-    port, iniPath, userlist, daemon, console: console_,
+    port,
+    iniPath,
+    userlist,
+    daemon,
+    console: console_,
     // SIGTERM is PgBouncer 1.18's immediate shutdown (SIGINT would wait for clients to go).
     stop: () => daemon.stop('SIGTERM', 5_000),
   };
   try {
-    await waitUntil(`PgBouncer on port ${port}`, async () => (await console_(o.ready.user, o.ready.password, 'SHOW VERSION')).status === 0, { timeoutMs: 20_000, dead: daemon });
+    await waitUntil(`PgBouncer on port ${port}`, async () => (await console_(o.ready.user, o.ready.password, 'SHOW VERSION')).status === 0, {
+      timeoutMs: 20_000,
+      dead: daemon,
+    });
   } catch (e) {
     await bouncer.stop();
     throw e;

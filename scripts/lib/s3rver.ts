@@ -21,18 +21,40 @@ export const S3RVER = {
 export function s3rverScript(dir: string, o: { bucket: string; address: string; names: string[]; port?: number }): string {
   mkdirSync(join(dir, 'data'), { recursive: true });
   const san = o.names.map((n) => (/^[0-9.]+$|:/.test(n) ? `IP:${n}` : `DNS:${n}`)).join(',');
-  const r = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
-    '-days', '7', '-subj', `/CN=${o.names[0]}`, '-addext', `subjectAltName=${san}`], { encoding: 'utf8' });
+  const r = spawnSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      join(dir, 'key.pem'),
+      '-out',
+      join(dir, 'cert.pem'),
+      '-days',
+      '7',
+      '-subj',
+      `/CN=${o.names[0]}`,
+      '-addext',
+      `subjectAltName=${san}`,
+    ],
+    { encoding: 'utf8' },
+  );
   if (r.status !== 0) throw new Error(`openssl req: ${r.stderr}`);
   const script = join(dir, 's3rver.mjs');
-  writeFileSync(script, [
-    `import S3rver from ${JSON.stringify(join(root, 'node_modules', 's3rver', 'lib', 's3rver.js'))};`,
-    "import { readFileSync } from 'node:fs';",
-    `const s = new S3rver({ address: ${JSON.stringify(o.address)}, port: ${o.port ?? S3RVER.port}, silent: true, directory: ${JSON.stringify(join(dir, 'data'))},`,
-    `  key: readFileSync(${JSON.stringify(join(dir, 'key.pem'))}), cert: readFileSync(${JSON.stringify(join(dir, 'cert.pem'))}),`,
-    `  configureBuckets: [{ name: ${JSON.stringify(o.bucket)} }], vhostBuckets: false, allowMismatchedSignatures: false });`,
-    'await s.run();',
-    `console.log(${JSON.stringify(S3RVER.ready)});`,
-  ].join('\n'));
+  writeFileSync(
+    script,
+    [
+      `import S3rver from ${JSON.stringify(join(root, 'node_modules', 's3rver', 'lib', 's3rver.js'))};`,
+      "import { readFileSync } from 'node:fs';",
+      `const s = new S3rver({ address: ${JSON.stringify(o.address)}, port: ${o.port ?? S3RVER.port}, silent: true, directory: ${JSON.stringify(join(dir, 'data'))},`,
+      `  key: readFileSync(${JSON.stringify(join(dir, 'key.pem'))}), cert: readFileSync(${JSON.stringify(join(dir, 'cert.pem'))}),`,
+      `  configureBuckets: [{ name: ${JSON.stringify(o.bucket)} }], vhostBuckets: false, allowMismatchedSignatures: false });`,
+      'await s.run();',
+      `console.log(${JSON.stringify(S3RVER.ready)});`,
+    ].join('\n'),
+  );
   return script;
 }

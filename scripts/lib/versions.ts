@@ -15,7 +15,8 @@ export const IMAGE_TAG = `${POSTGRES_IMAGE}-patroni${PATRONI}-pgbackrest${PGBACK
  * Where heavy, versioned installs are cached outside the checkout (a Patroni virtualenv, tier 3's builds), so a
  * fresh clone reuses them: PGFLEET_CACHE, else /var/cache/pgfleet as root, else ~/.cache/pgfleet.
  */
-export const cacheRoot = () => process.env.PGFLEET_CACHE ?? (process.getuid?.() === 0 ? '/var/cache/pgfleet' : join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'pgfleet'));
+export const cacheRoot = () =>
+  process.env.PGFLEET_CACHE ?? (process.getuid?.() === 0 ? '/var/cache/pgfleet' : join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'pgfleet'));
 
 /**
  * Tier 3 (kind, built on this machine). The Go module pins live in images/kind/go.mod and images/kind/tools/*;

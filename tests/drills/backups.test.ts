@@ -16,8 +16,16 @@ let namespaces: string[] = [];
 const results: DrillResult[] = [];
 
 drills.before(async () => {
-  cluster = await LocalCluster.up({ name: NAME, octet: 92, set: { replicas: 2, 'patroni.synchronousMode': 'on', 'backups.enabled': true }, log, readyTimeoutS: 150 })
-    .catch((err) => { console.error(`cluster did not come up: ${err.message}`); throw err; });
+  cluster = await LocalCluster.up({
+    name: NAME,
+    octet: 92,
+    set: { replicas: 2, 'patroni.synchronousMode': 'on', 'backups.enabled': true },
+    log,
+    readyTimeoutS: 150,
+  }).catch((err) => {
+    console.error(`cluster did not come up: ${err.message}`);
+    throw err;
+  });
   namespaces = [...loadState(NAME)!.namespaces];
 });
 
@@ -28,7 +36,12 @@ drills.after(async () => {
 
 drills('restore: backup, more writes, PITR between them: exactly the rows acknowledged before the target', async () => {
   if (!(await cluster.backupsEnabled())) {
-    try { await runDrill(cluster, 'restore', { log }); assert.unreachable('restore ran without backups'); } catch (err) { assert.match((err as Error).message, /needs backups.enabled=true/); }
+    try {
+      await runDrill(cluster, 'restore', { log });
+      assert.unreachable('restore ran without backups');
+    } catch (err) {
+      assert.match((err as Error).message, /needs backups.enabled=true/);
+    }
     return;
   }
   const r = await runDrill(cluster, 'restore', { log, timeoutS: 180 });

@@ -34,7 +34,10 @@ drills.before(async () => {
   spawnSync('sysctl', ['-qw', 'net.bridge.bridge-nf-call-iptables=1']);
   spawnSync('iptables', ['-w', '-P', 'FORWARD', 'DROP']);
   // uvu does not print a failing hook's error: say it here.
-  cluster = await LocalCluster.up({ name: NAME, octet: 91, set: { replicas: 2, 'patroni.synchronousMode': 'on' }, log, readyTimeoutS: 150 }).catch((err) => { console.error(`cluster did not come up: ${err.message}`); throw err; });
+  cluster = await LocalCluster.up({ name: NAME, octet: 91, set: { replicas: 2, 'patroni.synchronousMode': 'on' }, log, readyTimeoutS: 150 }).catch((err) => {
+    console.error(`cluster did not come up: ${err.message}`);
+    throw err;
+  });
   namespaces = [...loadState(NAME)!.namespaces];
   ttl = (await cluster.dynamicConfig((await cluster.shards())[0]!)).ttl;
 });
@@ -53,18 +56,23 @@ drills('pods: each container is PID 1 of its own PID namespace, and exec enters 
   for (const pod of await cluster.poolers(shard)) assert.is(await comm(pod), 'pgbouncer', pod);
 });
 
-drills('Patroni REST API: a change without the chart\'s credentials is refused; probes, /cluster and /metrics stay open; the pod\'s own credentials work', async () => {
-  const shard = (await cluster.shards())[0]!;
-  const primary = (await cluster.primary(shard))!;
-  const url = `http://${primary.host}:8008`;
-  for (const path of ['/reload', '/restart', '/switchover', '/reinitialize']) {
-    assert.is((await fetch(`${url}${path}`, { method: 'POST', body: '{}' })).status, 401, `POST ${path} without credentials`);
-  }
-  for (const path of ['/readiness', '/liveness', '/cluster', '/metrics']) assert.is((await fetch(`${url}${path}`)).status, 200, `GET ${path}`);
-  const env = Object.fromEntries((await cluster.exec(primary.name, ['env'])).stdout.split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
-  const auth = `Basic ${Buffer.from(`${env.PATRONI_RESTAPI_USERNAME}:${env.PATRONI_RESTAPI_PASSWORD}`).toString('base64')}`;
-  assert.is((await fetch(`${url}/reload`, { method: 'POST', headers: { authorization: auth } })).status, 202, 'POST /reload with the pod\'s credentials');
-});
+drills(
+  "Patroni REST API: a change without the chart's credentials is refused; probes, /cluster and /metrics stay open; the pod's own credentials work",
+  async () => {
+    const shard = (await cluster.shards())[0]!;
+    const primary = (await cluster.primary(shard))!;
+    const url = `http://${primary.host}:8008`;
+    for (const path of ['/reload', '/restart', '/switchover', '/reinitialize']) {
+      assert.is((await fetch(`${url}${path}`, { method: 'POST', body: '{}' })).status, 401, `POST ${path} without credentials`);
+    }
+    for (const path of ['/readiness', '/liveness', '/cluster', '/metrics']) assert.is((await fetch(`${url}${path}`)).status, 200, `GET ${path}`);
+    const env = Object.fromEntries(
+      (await cluster.exec(primary.name, ['env'])).stdout.split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+    );
+    const auth = `Basic ${Buffer.from(`${env.PATRONI_RESTAPI_USERNAME}:${env.PATRONI_RESTAPI_PASSWORD}`).toString('base64')}`;
+    assert.is((await fetch(`${url}/reload`, { method: 'POST', headers: { authorization: auth } })).status, 202, "POST /reload with the pod's credentials");
+  },
+);
 
 drills('failover (SIGKILL): gap <= ttl + 2 s, no acknowledged write lost, old primary rejoins', async () => {
   const r = await run('failover');
@@ -79,7 +87,8 @@ drills('graceful (pod deletion): gap p50 <= 3 s over 3 runs, none lost; the preS
   results.push(r);
   assert.is(r.acknowledgedWritesLost, 0);
   assert.ok(r.writeGapMs.p50 <= 3000, `gap ${r.writeGapMs.p50} ms > 3 s`);
-  if ((await cluster.poolers(r.shard, 'rw')).length) assert.is(r.clientErrors, 0, `clients saw errors through the pooler: ${r.perRun.flatMap((x) => x.notes ?? []).join('; ')}`);
+  if ((await cluster.poolers(r.shard, 'rw')).length)
+    assert.is(r.clientErrors, 0, `clients saw errors through the pooler: ${r.perRun.flatMap((x) => x.notes ?? []).join('; ')}`);
 });
 
 drills('switchover: gap <= 3 s, none lost; through a pooler no client error', async () => {
@@ -89,7 +98,7 @@ drills('switchover: gap <= 3 s, none lost; through a pooler no client error', as
   if ((await cluster.poolers(r.shard, 'rw')).length) assert.is(r.clientErrors, 0, 'clients saw errors through the pooler');
 });
 
-drills('partition: the isolated old primary acknowledges nothing after the new primary\'s first write', async () => {
+drills("partition: the isolated old primary acknowledges nothing after the new primary's first write", async () => {
   const r = await run('partition');
   assert.is(r.splitBrainWrites, 0);
   assert.is(r.acknowledgedWritesLost, 0);
@@ -100,7 +109,10 @@ drills('freeze (SIGSTOP longer than ttl, then SIGCONT), 5 runs: the resumed old 
   const r = await runDrill(cluster, 'freeze', { runs: 5, log, timeoutS: 120 });
   results.push(r);
   assert.is(r.acknowledgedWritesLost, 0, `${r.acknowledgedWritesLost} acknowledged writes lost`);
-  assert.ok(r.perRun.every((x) => x.lockTakenBack === false), 'the resumed old primary took the leader lock back');
+  assert.ok(
+    r.perRun.every((x) => x.lockTakenBack === false),
+    'the resumed old primary took the leader lock back',
+  );
   assert.ok(r.rejoinMs && r.rejoinMs.max > 0, 'old primary did not rejoin');
   assert.equal(r.failures, []);
 });
@@ -108,7 +120,12 @@ drills('freeze (SIGSTOP longer than ttl, then SIGCONT), 5 runs: the resumed old 
 drills('pooler: a killed rw PgBouncer does not lose writes (or the drill refuses clearly without poolers)', async () => {
   const shard = (await cluster.shards())[0]!;
   if (!(await cluster.poolers(shard, 'rw')).length) {
-    try { await run('pooler'); assert.unreachable('the pooler drill ran without poolers'); } catch (err) { assert.match((err as Error).message, /no rw pooler pods/); }
+    try {
+      await run('pooler');
+      assert.unreachable('the pooler drill ran without poolers');
+    } catch (err) {
+      assert.match((err as Error).message, /no rw pooler pods/);
+    }
     return;
   }
   const r = await run('pooler');
@@ -137,10 +154,16 @@ drills('replica-rebuild: a wiped replica rejoins with every acknowledged row', a
 });
 
 drills('supervision: a killed etcd and a crashed container are started again, as a service manager and the kubelet would', async () => {
-  const pidOf = (what: string) => loadState(NAME)!.pids.filter((p) => p.what === what && alive(p.pid)).map((p) => p.pid)[0];
+  const pidOf = (what: string) =>
+    loadState(NAME)!
+      .pids.filter((p) => p.what === what && alive(p.pid))
+      .map((p) => p.pid)[0];
   const etcd = pidOf('etcd')!;
   process.kill(etcd, 'SIGKILL');
-  await waitFor('etcd to run again', 30_000, async () => { const p = pidOf('etcd'); return p !== undefined && p !== etcd; });
+  await waitFor('etcd to run again', 30_000, async () => {
+    const p = pidOf('etcd');
+    return p !== undefined && p !== etcd;
+  });
   const shard = (await cluster.shards())[0]!;
   await waitFor('the shard to see its DCS again', 60_000, async () => (await cluster.primary(shard))?.state === 'running');
   const pod = (await cluster.poolers(shard, 'ro'))[0];
@@ -148,11 +171,17 @@ drills('supervision: a killed etcd and a crashed container are started again, as
   const wrapper = pidOf(`${pod}/pgbouncer`)!;
   const main = Number(readFileSync(`/proc/${wrapper}/task/${wrapper}/children`, 'utf8').trim().split(/\s+/)[0]);
   process.kill(main, 'SIGKILL');
-  await waitFor(`${pod}'s pgbouncer container to run again`, 30_000, async () => { const p = pidOf(`${pod}/pgbouncer`); return p !== undefined && p !== wrapper; });
+  await waitFor(`${pod}'s pgbouncer container to run again`, 30_000, async () => {
+    const p = pidOf(`${pod}/pgbouncer`);
+    return p !== undefined && p !== wrapper;
+  });
   // The new wrapper exists a moment before its PID 1 has exec'd pgbouncer (CI once sampled that moment and saw
   // the exec's own `cat` as PID 1): wait for pgbouncer as PID 1; waitFor throws if it never gets there.
-  await waitFor(`${pod}'s restarted container to run pgbouncer as PID 1`, 30_000,
-    async () => (await cluster.exec(pod, ['cat', '/proc/1/comm'])).stdout.trim() === 'pgbouncer');
+  await waitFor(
+    `${pod}'s restarted container to run pgbouncer as PID 1`,
+    30_000,
+    async () => (await cluster.exec(pod, ['cat', '/proc/1/comm'])).stdout.trim() === 'pgbouncer',
+  );
 });
 
 drills('teardown leaves no process, namespace or state behind', async () => {

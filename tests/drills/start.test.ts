@@ -21,26 +21,52 @@ type Started = { npm: ChildProcess; out: () => string; exited: Promise<number | 
 
 /** `npm start -- --name NAME ...` in its own process group (as a terminal runs it); resolves once it prints its endpoints. */
 async function npmStart(args: string[]): Promise<Started> {
-  const npm = spawn('npm', ['start', '--', '--name', NAME, ...args], { cwd: root, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
+  const npm = spawn('npm', ['start', '--', '--name', NAME, ...args], {
+    cwd: root,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, NO_COLOR: '1' },
+  });
   let out = '';
-  npm.stdout!.on('data', (d) => { out += d; });
-  npm.stderr!.on('data', (d) => { out += d; });
+  npm.stdout!.on('data', (d) => {
+    out += d;
+  });
+  npm.stderr!.on('data', (d) => {
+    out += d;
+  });
   const exited = new Promise<number | null>((r) => npm.on('exit', (code) => r(code)));
   let done = false;
-  void exited.then(() => { done = true; });
-  await waitFor('npm start to print its endpoints', 240_000, async () => {
-    if (done) throw new Error(`npm start exited early:\n${out}`);
-    return out.includes('From another terminal:');
-  }, 250);
+  void exited.then(() => {
+    done = true;
+  });
+  await waitFor(
+    'npm start to print its endpoints',
+    240_000,
+    async () => {
+      if (done) throw new Error(`npm start exited early:\n${out}`);
+      return out.includes('From another terminal:');
+    },
+    250,
+  );
   return { npm, out: () => out, exited };
 }
 
 /** Direct children of `pid`, from /proc. */
 function children(pid: number): number[] {
-  try { return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number); } catch { return []; }
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
 }
 
-const comm = (pid: number) => { try { return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' '); } catch { return ''; } };
+const comm = (pid: number) => {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
+  } catch {
+    return '';
+  }
+};
 
 /**
  * The processes a user can signal: npm, and the node process running scripts/start.ts with tsx's loader (npm execs
@@ -49,23 +75,32 @@ const comm = (pid: number) => { try { return readFileSync(`/proc/${pid}/cmdline`
 function tree(npm: number): { npm: number; script: number } {
   const all = children(npm);
   const script = all.find((p) => /node --import tsx scripts\/start\.ts/.test(comm(p)));
-  if (!script || all.length !== 1) throw new Error(`npm start should run exactly one process, node with tsx's loader: ${all.map((p) => `${p} ${comm(p)}`).join(' | ')}`);
+  if (!script || all.length !== 1)
+    throw new Error(`npm start should run exactly one process, node with tsx's loader: ${all.map((p) => `${p} ${comm(p)}`).join(' | ')}`);
   return { npm, script };
 }
 
 /** Nothing of the cluster is left: processes, namespaces, bridge, /etc/hosts block. */
 async function nothingLeft(what: string, pids: number[]): Promise<void> {
-  await waitFor(`${what}: every process and namespace of ${NAME} to be gone`, 60_000, async () => {
-    const s = loadState(NAME);
-    const left = [
-      ...pids.filter(alive).map((p) => `process ${p} ${comm(p)}`),
-      ...readdirSync('/var/run/netns').filter((n) => n.startsWith(`${NAME}-`)).map((n) => `namespace ${n}`),
-      ...(s?.pids ?? []).filter((p) => alive(p.pid)).map((p) => `${p.what} (${p.pid})`),
-      ...(s?.bridge ? [`bridge ${s.bridge}`] : []), ...(s?.hostsBlock ? ['/etc/hosts block'] : []),
-    ];
-    if (left.length) throw new Error(`left: ${left.join(', ')}`);
-    return true;
-  }, 250);
+  await waitFor(
+    `${what}: every process and namespace of ${NAME} to be gone`,
+    60_000,
+    async () => {
+      const s = loadState(NAME);
+      const left = [
+        ...pids.filter(alive).map((p) => `process ${p} ${comm(p)}`),
+        ...readdirSync('/var/run/netns')
+          .filter((n) => n.startsWith(`${NAME}-`))
+          .map((n) => `namespace ${n}`),
+        ...(s?.pids ?? []).filter((p) => alive(p.pid)).map((p) => `${p.what} (${p.pid})`),
+        ...(s?.bridge ? [`bridge ${s.bridge}`] : []),
+        ...(s?.hostsBlock ? ['/etc/hosts block'] : []),
+      ];
+      if (left.length) throw new Error(`left: ${left.join(', ')}`);
+      return true;
+    },
+    250,
+  );
   assert.is(spawnSync('ip', ['link', 'show', `${NAME}br0`]).status !== 0, true, `${what}: bridge left`);
   assert.not.match(readFileSync('/etc/hosts', 'utf8'), new RegExp(`pgfleet-local ${NAME} `), `${what}: /etc/hosts block left`);
 }
@@ -75,72 +110,106 @@ let running: Started | undefined;
 
 start.after(async () => {
   // Whatever a failed assertion left: stop it the way a user would, then purge.
-  if (running && running.npm.exitCode === null) { try { process.kill(-running.npm.pid!, 'SIGINT'); } catch { /* gone */ } await running.exited; }
+  if (running && running.npm.exitCode === null) {
+    try {
+      process.kill(-running.npm.pid!, 'SIGINT');
+    } catch {
+      /* gone */
+    }
+    await running.exited;
+  }
   spawnSync('npm', ['run', '-s', 'local', '--', 'down', NAME, '--purge'], { cwd: root, stdio: 'inherit' });
 });
 
-start('printed connection strings work verbatim with psql and node-postgres; the helpers reach the cluster; rows and credentials survive a restart', async () => {
-  spawnSync('npm', ['run', '-s', 'local', '--', 'down', NAME, '--purge'], { cwd: root });
-  running = await npmStart(['--set', 'replicas=1']);
-  const urls = [...running.out().matchAll(/^\s+(rw|ro|primary|replicas)\s+(postgresql:\/\/\S+)$/gm)].map((m) => ({ kind: m[1]!, url: m[2]! }));
-  assert.equal(urls.map((u) => u.kind).sort(), ['primary', 'replicas', 'ro', 'rw']);
-  for (const u of urls.filter((x) => ['primary', 'replicas'].includes(x.kind))) assert.match(u.url, /sslmode=verify-full&sslrootcert=/, `${u.kind} verifies the server`);
-  const rw = urls.find((u) => u.kind === 'rw')!.url;
-  const primary = urls.find((u) => u.kind === 'primary')!.url;
-  for (const { kind, url } of urls) {
-    const r = spawnSync('psql', [url, '-XAtc', 'SELECT 1'], { encoding: 'utf8' });
-    assert.is(r.stdout.trim(), '1', `psql ${kind}: ${r.stderr}`);
-    const c = new pg.Client({ connectionString: url });
+start(
+  'printed connection strings work verbatim with psql and node-postgres; the helpers reach the cluster; rows and credentials survive a restart',
+  async () => {
+    spawnSync('npm', ['run', '-s', 'local', '--', 'down', NAME, '--purge'], { cwd: root });
+    running = await npmStart(['--set', 'replicas=1']);
+    const urls = [...running.out().matchAll(/^\s+(rw|ro|primary|replicas)\s+(postgresql:\/\/\S+)$/gm)].map((m) => ({ kind: m[1]!, url: m[2]! }));
+    assert.equal(urls.map((u) => u.kind).sort(), ['primary', 'replicas', 'ro', 'rw']);
+    for (const u of urls.filter((x) => ['primary', 'replicas'].includes(x.kind)))
+      assert.match(u.url, /sslmode=verify-full&sslrootcert=/, `${u.kind} verifies the server`);
+    const rw = urls.find((u) => u.kind === 'rw')!.url;
+    const primary = urls.find((u) => u.kind === 'primary')!.url;
+    for (const { kind, url } of urls) {
+      const r = spawnSync('psql', [url, '-XAtc', 'SELECT 1'], { encoding: 'utf8' });
+      assert.is(r.stdout.trim(), '1', `psql ${kind}: ${r.stderr}`);
+      const c = new pg.Client({ connectionString: url });
+      await c.connect();
+      assert.is((await c.query('SELECT 1 AS x')).rows[0].x, 1, `node-postgres ${kind}`);
+      await c.end();
+    }
+    const c = new pg.Client({ connectionString: rw });
     await c.connect();
-    assert.is((await c.query('SELECT 1 AS x')).rows[0].x, 1, `node-postgres ${kind}`);
+    await c.query('CREATE TABLE kept (v text)');
+    await c.query("INSERT INTO kept VALUES ('survives a restart')");
     await c.end();
-  }
-  const c = new pg.Client({ connectionString: rw });
-  await c.connect();
-  await c.query('CREATE TABLE kept (v text)');
-  await c.query("INSERT INTO kept VALUES ('survives a restart')");
-  await c.end();
-  const helper = spawnSync('npm', ['run', '-s', 'local', '--', 'psql', '0', 'primary', '-XAtc', 'SELECT v FROM kept', '--name', NAME], { cwd: root, encoding: 'utf8' });
-  assert.is(helper.stdout.trim(), 'survives a restart', helper.stderr);
-  const list = spawnSync('npm', ['run', '-s', 'local', '--', 'patronictl', 'list', '--name', NAME], { cwd: root, encoding: 'utf8' });
-  assert.match(list.stdout, /Leader/, list.stderr);
-  assert.match(spawnSync('npm', ['run', '-s', 'local', '--', 'status'], { cwd: root, encoding: 'utf8' }).stdout, new RegExp(`${NAME}: running`));
+    const helper = spawnSync('npm', ['run', '-s', 'local', '--', 'psql', '0', 'primary', '-XAtc', 'SELECT v FROM kept', '--name', NAME], {
+      cwd: root,
+      encoding: 'utf8',
+    });
+    assert.is(helper.stdout.trim(), 'survives a restart', helper.stderr);
+    const list = spawnSync('npm', ['run', '-s', 'local', '--', 'patronictl', 'list', '--name', NAME], { cwd: root, encoding: 'utf8' });
+    assert.match(list.stdout, /Leader/, list.stderr);
+    assert.match(spawnSync('npm', ['run', '-s', 'local', '--', 'status'], { cwd: root, encoding: 'utf8' }).stdout, new RegExp(`${NAME}: running`));
 
-  const first = tree(running.npm.pid!);
-  process.kill(-running.npm.pid!, 'SIGINT');
-  await running.exited;
-  await nothingLeft('Ctrl-C', Object.values(first));
-  assert.ok(existsSync(stateDir(NAME)), 'the data directory is kept');
+    const first = tree(running.npm.pid!);
+    process.kill(-running.npm.pid!, 'SIGINT');
+    await running.exited;
+    await nothingLeft('Ctrl-C', Object.values(first));
+    assert.ok(existsSync(stateDir(NAME)), 'the data directory is kept');
 
-  running = await npmStart(['--set', 'replicas=1']);
-  assert.ok(running.out().includes(primary), 'the same connection string (address and password) after a restart');
-  const again = new pg.Client({ connectionString: primary });
-  await again.connect();
-  assert.equal((await again.query('SELECT v FROM kept')).rows, [{ v: 'survives a restart' }]);
-  await again.end();
-  process.kill(running.npm.pid!, 'SIGTERM');
-  await running.exited;
-  await nothingLeft('SIGTERM to npm', []);
-  const purge = spawnSync('npm', ['run', '-s', 'local', '--', 'down', NAME, '--purge'], { cwd: root, encoding: 'utf8' });
-  assert.is(purge.status, 0, purge.stderr);
-  assert.not.ok(existsSync(stateDir(NAME)), 'down --purge removes data and credentials');
-});
+    running = await npmStart(['--set', 'replicas=1']);
+    assert.ok(running.out().includes(primary), 'the same connection string (address and password) after a restart');
+    const again = new pg.Client({ connectionString: primary });
+    await again.connect();
+    assert.equal((await again.query('SELECT v FROM kept')).rows, [{ v: 'survives a restart' }]);
+    await again.end();
+    process.kill(running.npm.pid!, 'SIGTERM');
+    await running.exited;
+    await nothingLeft('SIGTERM to npm', []);
+    const purge = spawnSync('npm', ['run', '-s', 'local', '--', 'down', NAME, '--purge'], { cwd: root, encoding: 'utf8' });
+    assert.is(purge.status, 0, purge.stderr);
+    assert.not.ok(existsSync(stateDir(NAME)), 'down --purge removes data and credentials');
+  },
+);
 
 // Each signal kind 5 times; the PID targets alternate between npm and the script (node running tsx's loader).
 // Last, SIGKILL to the script: nothing can be handled, the cluster's reaper tears it down.
 const rounds: { kind: string; send: (t: ReturnType<typeof tree>, pgid: number) => Promise<void> }[] = [];
 const targets = ['npm', 'script'] as const;
 for (let i = 0; i < 5; i++) {
-  rounds.push({ kind: i === 4 ? 'Ctrl-C twice' : 'Ctrl-C', send: async (_t, pgid) => {
-    process.kill(-pgid, 'SIGINT');
-    if (i === 4) { await new Promise((r) => setTimeout(r, 300)); try { process.kill(-pgid, 'SIGINT'); } catch { /* already gone */ } }
-  } });
+  rounds.push({
+    kind: i === 4 ? 'Ctrl-C twice' : 'Ctrl-C',
+    send: async (_t, pgid) => {
+      process.kill(-pgid, 'SIGINT');
+      if (i === 4) {
+        await new Promise((r) => setTimeout(r, 300));
+        try {
+          process.kill(-pgid, 'SIGINT');
+        } catch {
+          /* already gone */
+        }
+      }
+    },
+  });
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     const target = targets[(i + (sig === 'SIGTERM' ? 1 : 0)) % 2]!;
-    rounds.push({ kind: `${sig} to ${target}`, send: async (t) => { process.kill(t[target], sig); } });
+    rounds.push({
+      kind: `${sig} to ${target}`,
+      send: async (t) => {
+        process.kill(t[target], sig);
+      },
+    });
   }
 }
-rounds.push({ kind: 'SIGKILL to the script', send: async (t) => { process.kill(t.script, 'SIGKILL'); } });
+rounds.push({
+  kind: 'SIGKILL to the script',
+  send: async (t) => {
+    process.kill(t.script, 'SIGKILL');
+  },
+});
 
 start(`teardown completes after each of ${rounds.length} signals (Ctrl-C, SIGINT and SIGTERM to npm or the script, SIGKILL)`, async () => {
   for (const [i, r] of rounds.entries()) {
@@ -152,7 +221,13 @@ start(`teardown completes after each of ${rounds.length} signals (Ctrl-C, SIGINT
     await r.send(t, running.npm.pid!);
     // npm itself may outlive a signal sent only to its child; the cluster must go regardless.
     await nothingLeft(r.kind, [t.script, ...pods]);
-    if (running.npm.exitCode === null) { try { process.kill(-running.npm.pid!, 'SIGINT'); } catch { /* gone */ } }
+    if (running.npm.exitCode === null) {
+      try {
+        process.kill(-running.npm.pid!, 'SIGINT');
+      } catch {
+        /* gone */
+      }
+    }
     await running.exited;
   }
 });

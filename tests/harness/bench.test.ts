@@ -34,8 +34,16 @@ const parsing = suite('bench: parsing pgbench, bash times and /proc');
 parsing('pgbench -C report: tps including reconnection times, the connection time', () => {
   const r = parsePgbench(CONNECT);
   assert.equal(r, {
-    tps: 130.856186, tpsNote: 'including reconnection times', transactions: 264, failed: 0, latencyMs: 30.568,
-    clients: 4, threads: 2, durationS: 2, transactionType: '<builtin: select only>', connectionMs: 15.128,
+    tps: 130.856186,
+    tpsNote: 'including reconnection times',
+    transactions: 264,
+    failed: 0,
+    latencyMs: 30.568,
+    clients: 4,
+    threads: 2,
+    durationS: 2,
+    transactionType: '<builtin: select only>',
+    connectionMs: 15.128,
   });
 });
 
@@ -62,7 +70,7 @@ parsing('pgbench argv: no vacuum, select-only, -C only for the connect workload'
   assert.is(WORKLOADS.persistent.minRatio, 0.8);
 });
 
-parsing('bash `times`: the second line is the children\'s CPU', () => {
+parsing("bash `times`: the second line is the children's CPU", () => {
   assert.equal(parseBashTimes('some error\n0m0.001s 0m0.002s\n1m2.500s 0m0.250s\n'), { user: 62.5, system: 0.25 });
   assert.throws(() => parseBashTimes('0m0.001s 0m0.002s\n'), /times/);
 });
@@ -83,7 +91,17 @@ parsing.run();
 const stats = suite('bench: medians, spreads and ratios');
 
 const run = (variant: string, workload: 'connect' | 'persistent', target: 'direct' | 'pooled', rep: number, tps: number, cpu?: Run['cpu']): Run => ({
-  variant, workload, target, rep, startedAt: '2026-01-01T00:00:00Z', load: [1, 1], tps, transactions: tps * 10, failed: 0, latencyMs: 1, ...(cpu ? { cpu } : {}),
+  variant,
+  workload,
+  target,
+  rep,
+  startedAt: '2026-01-01T00:00:00Z',
+  load: [1, 1],
+  tps,
+  transactions: tps * 10,
+  failed: 0,
+  latencyMs: 1,
+  ...(cpu ? { cpu } : {}),
 });
 
 stats('median of odd and even counts; spread keeps the values', () => {
@@ -95,10 +113,14 @@ stats('median of odd and even counts; spread keeps the values', () => {
 
 stats('ratio of medians, per-rep paired ratios, target met or missed', () => {
   const runs = [
-    run('tls', 'connect', 'direct', 1, 100), run('tls', 'connect', 'pooled', 1, 1500),
-    run('tls', 'connect', 'pooled', 2, 900), run('tls', 'connect', 'direct', 2, 100),
-    run('tls', 'connect', 'direct', 3, 120), run('tls', 'connect', 'pooled', 3, 1200),
-    run('tls', 'persistent', 'direct', 1, 1000), run('tls', 'persistent', 'pooled', 1, 790),
+    run('tls', 'connect', 'direct', 1, 100),
+    run('tls', 'connect', 'pooled', 1, 1500),
+    run('tls', 'connect', 'pooled', 2, 900),
+    run('tls', 'connect', 'direct', 2, 100),
+    run('tls', 'connect', 'direct', 3, 120),
+    run('tls', 'connect', 'pooled', 3, 1200),
+    run('tls', 'persistent', 'direct', 1, 1000),
+    run('tls', 'persistent', 'pooled', 1, 790),
   ];
   const [connect, persistent] = summarize(runs);
   assert.is(connect!.direct.median, 100);
@@ -126,7 +148,11 @@ stats('CPU per transaction and the derived database-side ratio', () => {
 });
 
 stats('repetitions alternate which side goes first', () => {
-  assert.equal([1, 2, 3].map(order), [['direct', 'pooled'], ['pooled', 'direct'], ['direct', 'pooled']]);
+  assert.equal([1, 2, 3].map(order), [
+    ['direct', 'pooled'],
+    ['pooled', 'direct'],
+    ['direct', 'pooled'],
+  ]);
 });
 
 stats.run();
@@ -135,16 +161,17 @@ stats.run();
 const rendered = suite('bench: what is taken from the rendered chart');
 const objects = render({ set: { shards: 1 } }).objects;
 
-rendered('the rw pool, the pooler pod\'s Secret files, the database pod\'s Secret env, TLS paths moved', () => {
+rendered("the rw pool, the pooler pod's Secret files, the database pod's Secret env, TLS paths moved", () => {
   const s = renderedShard(objects, '/tmp/x/tls');
   assert.is(s.shard, 'db-pgfleet-shard-0');
   assert.match(s.ini, /^;; db-pgfleet-shard-0-pgbouncer-rw:/m);
   assert.equal(Object.keys(s.poolerSecrets).sort(), ['admin-password', 'pooler-password', 'stats-password']);
   assert.is(s.poolerSecrets['pooler-password'], s.env.PGFLEET_POOLER_PASSWORD, 'both pods read the same Secret key');
-  for (const k of ['PATRONI_SUPERUSER_PASSWORD', 'PGFLEET_APP_PASSWORD', 'PGFLEET_ADMIN_PASSWORD', 'PGFLEET_APP_USER', 'PGFLEET_POOLER_USER']) assert.ok(s.env[k], k);
+  for (const k of ['PATRONI_SUPERUSER_PASSWORD', 'PGFLEET_APP_PASSWORD', 'PGFLEET_ADMIN_PASSWORD', 'PGFLEET_APP_USER', 'PGFLEET_POOLER_USER'])
+    assert.ok(s.env[k], k);
   assert.ok(s.tls?.['tls.key'].includes('PRIVATE KEY'));
   assert.is(s.postgres.parameters.ssl_cert_file, '/tmp/x/tls/tls.crt');
-  assert.is(s.postgres.parameters.unix_socket_directories, undefined, 'the socket directory is the local run\'s');
+  assert.is(s.postgres.parameters.unix_socket_directories, undefined, "the socket directory is the local run's");
   assert.is(s.postgres.parameters.max_connections, 200);
   assert.ok(s.postgres.hba.includes('hostnossl all all all reject'));
   assert.equal([s.appUser, s.appDb, s.adminUser, s.statsUser], ['app', 'app', 'pgfleet_pooler_admin', 'pgfleet_pooler_stats']);
@@ -153,7 +180,8 @@ rendered('the rw pool, the pooler pod\'s Secret files, the database pod\'s Secre
 });
 
 rendered('patroni.yml initdb list becomes initdb flags; TLS paths need a directory', () => {
-  const yml = 'bootstrap:\n  initdb:\n  - encoding: UTF8\n  - data-checksums\n  dcs:\n    postgresql:\n      parameters:\n        max_connections: 100\npostgresql:\n  parameters:\n    max_connections: 50\n    ssl_key_file: /etc/pgfleet/tls/tls.key\n  pg_hba:\n  - local all all trust\n';
+  const yml =
+    'bootstrap:\n  initdb:\n  - encoding: UTF8\n  - data-checksums\n  dcs:\n    postgresql:\n      parameters:\n        max_connections: 100\npostgresql:\n  parameters:\n    max_connections: 50\n    ssl_key_file: /etc/pgfleet/tls/tls.key\n  pg_hba:\n  - local all all trust\n';
   const p = patroniPostgres(yml, '/t');
   assert.equal(p.initdbArgs, ['--encoding=UTF8', '--data-checksums']);
   assert.equal(p.parameters, { max_connections: 50, ssl_key_file: '/t/tls.key' });
@@ -181,28 +209,58 @@ const report = suite('bench: the table and docs/benchmarks.md');
 
 const sample = (load: number): Report => {
   const runs = [
-    run('tls', 'connect', 'direct', 1, 50, { client: 0.4, pooler: 0, server: 0.5 }), run('tls', 'connect', 'pooled', 1, 600, { client: 3, pooler: 0.3, server: 0.3 }),
-    run('tls', 'persistent', 'direct', 1, 10000), run('tls', 'persistent', 'pooled', 1, 7000),
+    run('tls', 'connect', 'direct', 1, 50, { client: 0.4, pooler: 0, server: 0.5 }),
+    run('tls', 'connect', 'pooled', 1, 600, { client: 3, pooler: 0.3, server: 0.3 }),
+    run('tls', 'persistent', 'direct', 1, 10000),
+    run('tls', 'persistent', 'pooled', 1, 7000),
   ];
   return {
     generatedAt: '2026-11-25T05:00:00.000Z',
-    config: { variants: ['tls'], workloads: ['connect', 'persistent'], reps: 1, durationS: 15, warmupS: 5, clients: 32, threads: 2, scale: 10, set: {}, pauseS: 2 },
+    config: {
+      variants: ['tls'],
+      workloads: ['connect', 'persistent'],
+      reps: 1,
+      durationS: 15,
+      warmupS: 5,
+      clients: 32,
+      threads: 2,
+      scale: 10,
+      set: {},
+      pauseS: 2,
+    },
     environment: {
-      cpus: 2, cpuModel: 'AMD EPYC', memoryGiB: 24, kernel: '6.1', os: 'Debian GNU/Linux 12 (bookworm)', postgres: 'postgres (PostgreSQL) 15.20',
-      pgbench: 'pgbench (PostgreSQL) 15.20', pgbouncer: 'PgBouncer 1.18.0', openssl: 'OpenSSL 3.0', node: 'v20', chartVersion: '0.3.1', commit: 'abc1234',
+      cpus: 2,
+      cpuModel: 'AMD EPYC',
+      memoryGiB: 24,
+      kernel: '6.1',
+      os: 'Debian GNU/Linux 12 (bookworm)',
+      postgres: 'postgres (PostgreSQL) 15.20',
+      pgbench: 'pgbench (PostgreSQL) 15.20',
+      pgbouncer: 'PgBouncer 1.18.0',
+      openssl: 'OpenSSL 3.0',
+      node: 'v20',
+      chartVersion: '0.3.1',
+      commit: 'abc1234',
     },
     load: { before: load, after: load, max: load + 3, otherShare: { median: 0.25, min: 0.1, max: 0.4 } },
     rewrites: { tls: ['listen_addr = 127.0.0.1'] },
     poolerSettings: { tls: { pool_mode: 'transaction' } },
-    runs, summaries: summarize(runs),
+    runs,
+    summaries: summarize(runs),
   };
 };
 
 report('table rows: ratio with its per-rep range, target and verdict', () => {
   const s = sample(1).summaries;
   const table = markdownTable(s);
-  assert.match(table, /\| TLS \| connection per transaction \(pgbench -S -C\) \| 50 \(50–50\) \| 600 \(600–600\) \| \*\*12\.0x\*\* \(12\.0–12\.0\) \| >= 10x \| yes \|/);
-  assert.match(table, /\| TLS \| persistent connections \(pgbench -S\) \| 10,000 \(10,000–10,000\) \| 7,000 \(7,000–7,000\) \| \*\*0\.70x\*\* \(0\.70–0\.70\) \| >= 0\.8x \| \*\*no\*\* \|/);
+  assert.match(
+    table,
+    /\| TLS \| connection per transaction \(pgbench -S -C\) \| 50 \(50–50\) \| 600 \(600–600\) \| \*\*12\.0x\*\* \(12\.0–12\.0\) \| >= 10x \| yes \|/,
+  );
+  assert.match(
+    table,
+    /\| TLS \| persistent connections \(pgbench -S\) \| 10,000 \(10,000–10,000\) \| 7,000 \(7,000–7,000\) \| \*\*0\.70x\*\* \(0\.70–0\.70\) \| >= 0\.8x \| \*\*no\*\* \|/,
+  );
   assert.match(consoleTable(s), /^TLS\s+persistent\s+10,000 \(10,000–10,000\)\s+7,000 \(7,000–7,000\)\s+0\.70x \(0\.70–0\.70\)\s+>= 0\.8x\s+NO$/m);
 });
 
@@ -218,7 +276,10 @@ report('markdown: verdict, method, machine, load note, CPU table and the raw JSO
   const json = /```json\n([\s\S]*?)\n```/.exec(md)?.[1];
   assert.ok(json, 'a fenced JSON block');
   assert.equal(JSON.parse(json!), JSON.parse(JSON.stringify(r)));
-  assert.match(markdown(sample(1)), /The 1-minute load average was 1 when the bench started \(2 cores\); during the runs it counts the bench's own processes too \(up to 4\)/);
+  assert.match(
+    markdown(sample(1)),
+    /The 1-minute load average was 1 when the bench started \(2 cores\); during the runs it counts the bench's own processes too \(up to 4\)/,
+  );
 });
 
 report.run();

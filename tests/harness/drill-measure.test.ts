@@ -28,11 +28,25 @@ gap.run();
 
 const services = suite('local Service stand-ins');
 services('listeners list every candidate pod disabled, check nothing themselves and never retry; the runtime API socket is on', () => {
-  const cfg = haproxyConfig([
-    { name: 's-primary-5432', bind: '10.1.0.100', port: 5432, backends: [{ name: 'p0', ip: '10.1.0.20', port: 5432 }, { name: 'p1', ip: '10.1.0.21', port: 5432 }] },
-    { name: 'pooler-6432', bind: '10.1.0.101', port: 6432, backends: [{ name: 'b0', ip: '10.1.0.30', port: 6432 }] },
-  ], { pidfile: '/x/pid', socket: '/x/sock' });
-  assert.match(cfg, /listen s-primary-5432\n  bind 10\.1\.0\.100:5432\n  balance roundrobin\n  server p0 10\.1\.0\.20:5432 disabled\n  server p1 10\.1\.0\.21:5432 disabled\n/);
+  const cfg = haproxyConfig(
+    [
+      {
+        name: 's-primary-5432',
+        bind: '10.1.0.100',
+        port: 5432,
+        backends: [
+          { name: 'p0', ip: '10.1.0.20', port: 5432 },
+          { name: 'p1', ip: '10.1.0.21', port: 5432 },
+        ],
+      },
+      { name: 'pooler-6432', bind: '10.1.0.101', port: 6432, backends: [{ name: 'b0', ip: '10.1.0.30', port: 6432 }] },
+    ],
+    { pidfile: '/x/pid', socket: '/x/sock' },
+  );
+  assert.match(
+    cfg,
+    /listen s-primary-5432\n  bind 10\.1\.0\.100:5432\n  balance roundrobin\n  server p0 10\.1\.0\.20:5432 disabled\n  server p1 10\.1\.0\.21:5432 disabled\n/,
+  );
   assert.match(cfg, /stats socket \/x\/sock mode 600 level admin/);
   assert.not.match(cfg, /check|httpchk/);
   assert.match(cfg, /retries 0/);
@@ -43,14 +57,17 @@ services('readiness follows kubelet semantics: not ready until a probe passes, u
   const r = new Readiness({ failureThreshold: 3 }, async () => results.shift()!);
   const seen: boolean[] = [];
   assert.is(r.ready, false);
-  while (results.length) { await r.tick(); seen.push(r.ready); }
+  while (results.length) {
+    await r.tick();
+    seen.push(r.ready);
+  }
   assert.equal(seen, [false, true, true, true, true, true, true, true, false]);
   r.stop();
   assert.is(r.ready, false, 'a stopped (terminating or exited) container is not ready');
   assert.is(new Readiness(undefined, async () => false).ready, true, 'a container without a readinessProbe is ready while it runs');
 });
 
-services('the role label is what Patroni\'s Kubernetes DCS writes: primary with the lock, replica while a standby runs, none otherwise', () => {
+services("the role label is what Patroni's Kubernetes DCS writes: primary with the lock, replica while a standby runs, none otherwise", () => {
   const m = (role: string, state: string) => ({ role, state, modRevision: 1 });
   assert.is(roleLabel(m('replica', 'starting'), true), 'primary', 'the lock holder, even while it starts');
   assert.is(roleLabel(undefined, true), 'primary');

@@ -21,15 +21,19 @@ const opts = { context: 'staging', namespace: 'db', release: 'pg' };
 
 const commands = suite('kube backend: command construction');
 
-commands('app credentials come from the database container\'s environment; a release before 0.11.2 falls back to its release state', async () => {
-  for (const [env, wantState] of [['PGFLEET_APP_PASSWORD=pw\nPGFLEET_APP_USER=shop\nPGFLEET_APP_DB=orders', false], ['PGFLEET_APP_PASSWORD=pw', true]] as const) {
+commands("app credentials come from the database container's environment; a release before 0.11.2 falls back to its release state", async () => {
+  for (const [env, wantState] of [
+    ['PGFLEET_APP_PASSWORD=pw\nPGFLEET_APP_USER=shop\nPGFLEET_APP_DB=orders', false],
+    ['PGFLEET_APP_PASSWORD=pw', true],
+  ] as const) {
     const calls: string[] = [];
     const run: Runner = (args) => {
       const line = args.join(' ');
       calls.push(line);
       if (/get pods -l/.test(line)) return { status: 0, stdout: PODS, stderr: '' };
       if (/-- env$/.test(line)) return { status: 0, stdout: env, stderr: '' };
-      if (/get configmaps -l app.kubernetes.io\/component=release-state,app.kubernetes.io\/instance=pg/.test(line)) return { status: 0, stdout: JSON.stringify({ items: [{ data: { 'auth.appUser': 'shop', 'postgresql.database': 'orders' } }] }), stderr: '' };
+      if (/get configmaps -l app.kubernetes.io\/component=release-state,app.kubernetes.io\/instance=pg/.test(line))
+        return { status: 0, stdout: JSON.stringify({ items: [{ data: { 'auth.appUser': 'shop', 'postgresql.database': 'orders' } }] }), stderr: '' };
       if (/ cat \/etc\/pgfleet\/tls\/ca.crt$/.test(line)) return { status: 1, stdout: '', stderr: 'No such file' };
       return { status: 0, stdout: '1', stderr: '' };
     };
@@ -37,7 +41,10 @@ commands('app credentials come from the database container\'s environment; a rel
     await k.sql({ member: 'pg-shard-0-0' }, 'SELECT 1');
     const query = calls.find((c) => c.includes('psql'))!;
     assert.ok(query.includes(' orders SELECT 1'), query);
-    assert.is(calls.some((c) => c.includes('release-state')), wantState);
+    assert.is(
+      calls.some((c) => c.includes('release-state')),
+      wantState,
+    );
   }
 });
 
@@ -49,17 +56,33 @@ commands('every call targets the given context and namespace', async () => {
   assert.equal(f.calls[0]!.args.slice(4), ['get', 'statefulsets', '-l', 'app.kubernetes.io/component=database,app.kubernetes.io/instance=pg', '-o', 'json']);
 });
 
-const POD = (restarts: number, uid = 'u1') => JSON.stringify({ metadata: { name: 'pg-shard-0-1', uid, labels: { role: 'replica', 'cluster-name': 'pg-shard-0' } }, spec: { nodeName: 'node-b' },
-  status: { phase: 'Running', podIP: '10.0.0.2', conditions: [{ type: 'Ready', status: 'True' }], containerStatuses: [{ restartCount: restarts }, { restartCount: 0 }] } });
+const POD = (restarts: number, uid = 'u1') =>
+  JSON.stringify({
+    metadata: { name: 'pg-shard-0-1', uid, labels: { role: 'replica', 'cluster-name': 'pg-shard-0' } },
+    spec: { nodeName: 'node-b' },
+    status: {
+      phase: 'Running',
+      podIP: '10.0.0.2',
+      conditions: [{ type: 'Ready', status: 'True' }],
+      containerStatuses: [{ restartCount: restarts }, { restartCount: 0 }],
+    },
+  });
 
 /** Node access that records what it was asked to do. */
 function nodes(): NodeAccess & { calls: string[][] } {
   const calls: string[][] = [];
   return {
     calls,
-    sh: async (node, script, args) => { calls.push(['sh', node, script === POD_SIGNAL_SCRIPT ? 'POD_SIGNAL_SCRIPT' : script, ...args]); return '101 102'; },
-    pause: async (node) => { calls.push(['pause', node]); },
-    unpause: async (node) => { calls.push(['unpause', node]); },
+    sh: async (node, script, args) => {
+      calls.push(['sh', node, script === POD_SIGNAL_SCRIPT ? 'POD_SIGNAL_SCRIPT' : script, ...args]);
+      return '101 102';
+    },
+    pause: async (node) => {
+      calls.push(['pause', node]);
+    },
+    unpause: async (node) => {
+      calls.push(['unpause', node]);
+    },
   };
 }
 
@@ -69,40 +92,60 @@ commands('without node access SIGKILL is a forced pod deletion; SIGTERM is alway
   await k.kill('pg-shard-0-1', 'SIGKILL');
   await k.kill('pg-shard-0-1', 'SIGTERM');
   const deletes = f.calls.filter((c) => c.args[4] === 'delete').map((c) => c.args.slice(4));
-  assert.equal(deletes, [['delete', 'pod', 'pg-shard-0-1', '--grace-period=0', '--force', '--wait=false'], ['delete', 'pod', 'pg-shard-0-1', '--wait=false']]);
+  assert.equal(deletes, [
+    ['delete', 'pod', 'pg-shard-0-1', '--grace-period=0', '--force', '--wait=false'],
+    ['delete', 'pod', 'pg-shard-0-1', '--wait=false'],
+  ]);
 });
 
-commands('with node access SIGKILL kills the pod\'s containers on its node (no deletion); freeze and thaw are SIGSTOP and SIGCONT there; a node is paused and resumed', async () => {
-  const f = fake([[/get pod pg-shard-0-1/, POD(0)]]);
-  const n = nodes();
-  const k = new KubeCluster({ ...opts, nodes: n }, f.run);
-  await k.kill('pg-shard-0-1', 'SIGKILL');
-  await k.freeze('pg-shard-0-1');
-  await k.thaw('pg-shard-0-1');
-  assert.is(await k.stopNode('pg-shard-0-1'), 'node-b');
-  await k.startNode('node-b');
-  assert.equal(n.calls, [
-    ['sh', 'node-b', 'POD_SIGNAL_SCRIPT', 'KILL', 'db', 'pg-shard-0-1'],
-    ['sh', 'node-b', 'POD_SIGNAL_SCRIPT', 'STOP', 'db', 'pg-shard-0-1'],
-    ['sh', 'node-b', 'POD_SIGNAL_SCRIPT', 'CONT', 'db', 'pg-shard-0-1'],
-    ['pause', 'node-b'], ['unpause', 'node-b'],
-  ]);
-  assert.not.ok(f.calls.some((c) => c.args[4] === 'delete'), 'no pod deletion');
-  // the script finds the pod's sandbox by exact name and namespace through the CRI, and signals every process of every container
-  assert.match(POD_SIGNAL_SCRIPT, /crictl pods --namespace "\$2" --name "\^\$3\\\$"/);
-  assert.match(POD_SIGNAL_SCRIPT, /kill -s "\$1" \$pids/);
-});
+commands(
+  "with node access SIGKILL kills the pod's containers on its node (no deletion); freeze and thaw are SIGSTOP and SIGCONT there; a node is paused and resumed",
+  async () => {
+    const f = fake([[/get pod pg-shard-0-1/, POD(0)]]);
+    const n = nodes();
+    const k = new KubeCluster({ ...opts, nodes: n }, f.run);
+    await k.kill('pg-shard-0-1', 'SIGKILL');
+    await k.freeze('pg-shard-0-1');
+    await k.thaw('pg-shard-0-1');
+    assert.is(await k.stopNode('pg-shard-0-1'), 'node-b');
+    await k.startNode('node-b');
+    assert.equal(n.calls, [
+      ['sh', 'node-b', 'POD_SIGNAL_SCRIPT', 'KILL', 'db', 'pg-shard-0-1'],
+      ['sh', 'node-b', 'POD_SIGNAL_SCRIPT', 'STOP', 'db', 'pg-shard-0-1'],
+      ['sh', 'node-b', 'POD_SIGNAL_SCRIPT', 'CONT', 'db', 'pg-shard-0-1'],
+      ['pause', 'node-b'],
+      ['unpause', 'node-b'],
+    ]);
+    assert.not.ok(
+      f.calls.some((c) => c.args[4] === 'delete'),
+      'no pod deletion',
+    );
+    // the script finds the pod's sandbox by exact name and namespace through the CRI, and signals every process of every container
+    assert.match(POD_SIGNAL_SCRIPT, /crictl pods --namespace "\$2" --name "\^\$3\\\$"/);
+    assert.match(POD_SIGNAL_SCRIPT, /kill -s "\$1" \$pids/);
+  },
+);
 
 commands('freeze, SIGKILL and node loss without node access fail with a clear error', async () => {
   const k = new KubeCluster(opts, fake([[/get pod/, POD(0)]]).run);
   for (const f of [() => k.freeze('pg-shard-0-1'), () => k.stopNode('pg-shard-0-1')]) {
-    try { await f(); assert.unreachable(); } catch (err) { assert.match((err as Error).message, /needs access to the cluster's nodes/); }
+    try {
+      await f();
+      assert.unreachable();
+    } catch (err) {
+      assert.match((err as Error).message, /needs access to the cluster's nodes/);
+    }
   }
 });
 
 commands('start waits for the killed pod to restart, then for it to be Ready and a ready endpoint of every Service selecting it', async () => {
   let gets = 0;
-  const svc = { items: [{ metadata: { name: 'pg-shard-0-replicas' }, spec: { selector: { 'cluster-name': 'pg-shard-0', role: 'replica' } } }, { metadata: { name: 'pg-shard-0-primary' }, spec: { selector: { 'cluster-name': 'pg-shard-0', role: 'primary' } } }] };
+  const svc = {
+    items: [
+      { metadata: { name: 'pg-shard-0-replicas' }, spec: { selector: { 'cluster-name': 'pg-shard-0', role: 'replica' } } },
+      { metadata: { name: 'pg-shard-0-primary' }, spec: { selector: { 'cluster-name': 'pg-shard-0', role: 'primary' } } },
+    ],
+  };
   let slicesAsked = 0;
   const run: Runner = (args) => {
     const line = args.join(' ');
@@ -110,7 +153,18 @@ commands('start waits for the killed pod to restart, then for it to be Ready and
     if (/get services/.test(line)) return { status: 0, stdout: JSON.stringify(svc), stderr: '' };
     if (/get endpointslices/.test(line)) {
       const ready = ++slicesAsked > 1;
-      return { status: 0, stdout: JSON.stringify({ items: [{ metadata: { labels: { 'kubernetes.io/service-name': 'pg-shard-0-replicas' } }, endpoints: [{ addresses: ['10.0.0.2'], targetRef: { kind: 'Pod', name: 'pg-shard-0-1' }, conditions: { ready } }] }] }), stderr: '' };
+      return {
+        status: 0,
+        stdout: JSON.stringify({
+          items: [
+            {
+              metadata: { labels: { 'kubernetes.io/service-name': 'pg-shard-0-replicas' } },
+              endpoints: [{ addresses: ['10.0.0.2'], targetRef: { kind: 'Pod', name: 'pg-shard-0-1' }, conditions: { ready } }],
+            },
+          ],
+        }),
+        stderr: '',
+      };
     }
     return { status: 0, stdout: '{"items":[]}', stderr: '' };
   };
@@ -121,8 +175,18 @@ commands('start waits for the killed pod to restart, then for it to be Ready and
   assert.is(slicesAsked, 2, 'waited for the endpoint to be ready');
 });
 
-commands('the primary Service\'s ready addresses come from its EndpointSlices', async () => {
-  const slices = { items: [{ endpoints: [{ addresses: ['10.0.0.1'], conditions: { ready: true } }, { addresses: ['10.0.0.9'], conditions: { ready: false } }] }, { endpoints: [{ addresses: ['10.0.0.2'], conditions: { ready: true } }] }] };
+commands("the primary Service's ready addresses come from its EndpointSlices", async () => {
+  const slices = {
+    items: [
+      {
+        endpoints: [
+          { addresses: ['10.0.0.1'], conditions: { ready: true } },
+          { addresses: ['10.0.0.9'], conditions: { ready: false } },
+        ],
+      },
+      { endpoints: [{ addresses: ['10.0.0.2'], conditions: { ready: true } }] },
+    ],
+  };
   const f = fake([[/get endpointslices -l kubernetes.io\/service-name=pg-shard-0-primary/, JSON.stringify(slices)]]);
   assert.equal(await new KubeCluster(opts, f.run).primaryEndpoints('pg-shard-0'), ['10.0.0.1', '10.0.0.2']);
 });
@@ -144,7 +208,9 @@ commands('partition applies a deny-all NetworkPolicy for the pod and labels it; 
   assert.equal(f.calls[3]!.args.slice(4), ['label', 'pods', '-l', ISOLATED_LABEL, `${ISOLATED_LABEL}-`]);
 });
 
-const PODS = JSON.stringify({ items: ['pg-shard-0-0', 'pg-shard-0-1', 'pg-shard-0-2'].map((n, i) => ({ metadata: { name: n }, status: { phase: 'Running', podIP: `10.0.0.${i + 1}` } })) });
+const PODS = JSON.stringify({
+  items: ['pg-shard-0-0', 'pg-shard-0-1', 'pg-shard-0-2'].map((n, i) => ({ metadata: { name: n }, status: { phase: 'Running', podIP: `10.0.0.${i + 1}` } })),
+});
 const LIST = JSON.stringify([
   { Cluster: 'pg-shard-0', Member: 'pg-shard-0-0', Host: '10.0.0.1', Role: 'Leader', State: 'running', TL: 3 },
   { Cluster: 'pg-shard-0', Member: 'pg-shard-0-1', Host: '10.0.0.2', Role: 'Sync Standby', State: 'streaming', TL: 3, 'Receive Lag': 0, 'Replay Lag': 0 },
@@ -157,33 +223,76 @@ const LIST3 = JSON.stringify([
 ]);
 
 commands('members come from patronictl list inside a running pod', async () => {
-  const f = fake([[/get pods -l cluster-name=pg-shard-0/, PODS], [/patronictl -c \/etc\/patroni\/patroni.yml list --format json/, LIST]]);
+  const f = fake([
+    [/get pods -l cluster-name=pg-shard-0/, PODS],
+    [/patronictl -c \/etc\/patroni\/patroni.yml list --format json/, LIST],
+  ]);
   const k = new KubeCluster(opts, f.run);
   const ms = await k.members('pg-shard-0');
-  assert.equal(ms.map((m) => [m.name, m.role, m.state, m.host, m.sync]), [
-    ['pg-shard-0-0', 'primary', 'running', '10.0.0.1', false],
-    ['pg-shard-0-1', 'replica', 'streaming', '10.0.0.2', true],
-    ['pg-shard-0-2', 'replica', 'streaming', '10.0.0.3', false],
-  ]);
+  assert.equal(
+    ms.map((m) => [m.name, m.role, m.state, m.host, m.sync]),
+    [
+      ['pg-shard-0-0', 'primary', 'running', '10.0.0.1', false],
+      ['pg-shard-0-1', 'replica', 'streaming', '10.0.0.2', true],
+      ['pg-shard-0-2', 'replica', 'streaming', '10.0.0.3', false],
+    ],
+  );
   assert.is(ms[2]!.lag, 2 << 20);
-  assert.equal(f.calls[1]!.args.slice(4), ['exec', 'pg-shard-0-0', '-c', 'postgres', '--', 'patronictl', '-c', '/etc/patroni/patroni.yml', 'list', '--format', 'json']);
-  const old = await new KubeCluster(opts, fake([[/get pods -l cluster-name=pg-shard-0/, PODS], [/list --format json/, LIST3]]).run).members('pg-shard-0');
+  assert.equal(f.calls[1]!.args.slice(4), [
+    'exec',
+    'pg-shard-0-0',
+    '-c',
+    'postgres',
+    '--',
+    'patronictl',
+    '-c',
+    '/etc/patroni/patroni.yml',
+    'list',
+    '--format',
+    'json',
+  ]);
+  const old = await new KubeCluster(
+    opts,
+    fake([
+      [/get pods -l cluster-name=pg-shard-0/, PODS],
+      [/list --format json/, LIST3],
+    ]).run,
+  ).members('pg-shard-0');
   assert.is(old[2]!.lag, 3 << 20);
 });
 
 commands('a frozen pod is not asked: patronictl runs in the next one', async () => {
-  const f = fake([[/get pods -l cluster-name=pg-shard-0/, PODS], [/get pod pg-shard-0-0/, JSON.stringify({ metadata: { name: 'pg-shard-0-0' }, spec: { nodeName: 'node-a' } })], [/list --format json/, LIST]]);
+  const f = fake([
+    [/get pods -l cluster-name=pg-shard-0/, PODS],
+    [/get pod pg-shard-0-0/, JSON.stringify({ metadata: { name: 'pg-shard-0-0' }, spec: { nodeName: 'node-a' } })],
+    [/list --format json/, LIST],
+  ]);
   const k = new KubeCluster({ ...opts, nodes: nodes() }, f.run);
   await k.freeze('pg-shard-0-0');
   await k.members('pg-shard-0');
-  assert.equal(f.calls.filter((c) => c.args.includes('patronictl')).map((c) => c.args[5]), ['pg-shard-0-1']);
+  assert.equal(
+    f.calls.filter((c) => c.args.includes('patronictl')).map((c) => c.args[5]),
+    ['pg-shard-0-1'],
+  );
 });
 
-commands('switchover runs the chart\'s switchover script on the leader, to the synchronous standby by default', async () => {
-  const f = fake([[/get pods/, PODS], [/list --format json/, LIST]]);
+commands("switchover runs the chart's switchover script on the leader, to the synchronous standby by default", async () => {
+  const f = fake([
+    [/get pods/, PODS],
+    [/list --format json/, LIST],
+  ]);
   const k = new KubeCluster(opts, f.run);
   assert.is(await k.switchover('pg-shard-0'), 'pg-shard-0-1');
-  assert.equal(f.calls.at(-1)!.args.slice(4), ['exec', 'pg-shard-0-0', '-c', 'postgres', '--', '/opt/pgfleet/scripts/switchover', '--candidate', 'pg-shard-0-1']);
+  assert.equal(f.calls.at(-1)!.args.slice(4), [
+    'exec',
+    'pg-shard-0-0',
+    '-c',
+    'postgres',
+    '--',
+    '/opt/pgfleet/scripts/switchover',
+    '--candidate',
+    'pg-shard-0-1',
+  ]);
 });
 
 commands('member SQL runs psql in the pod over the Unix socket, query passed as an argument (never spliced into the shell)', () => {
@@ -197,12 +306,26 @@ commands('member SQL runs psql in the pod over the Unix socket, query passed as 
 
 commands('wipe deletes the claim then the pod; backups run a Job from the CronJob and wait for it', () => {
   const k = new KubeCluster(opts, fake().run);
-  assert.equal(k.wipeArgs('pg-shard-0-2'), [['delete', 'pvc', 'data-pg-shard-0-2', '--wait=false'], ['delete', 'pod', 'pg-shard-0-2', '--wait=true']]);
-  assert.equal(k.backupJobArgs('pg-shard-0-backup-full', 'j1'), [['create', 'job', 'j1', '--from=cronjob/pg-shard-0-backup-full'], ['wait', '--for=condition=complete', 'job/j1', '--timeout=900s']]);
-  assert.equal(k.portForwardArgs('pg-shard-0-pgbouncer-rw-abc', 6432), ['--context', 'staging', '--namespace', 'db', 'port-forward', 'pod/pg-shard-0-pgbouncer-rw-abc', ':6432']);
+  assert.equal(k.wipeArgs('pg-shard-0-2'), [
+    ['delete', 'pvc', 'data-pg-shard-0-2', '--wait=false'],
+    ['delete', 'pod', 'pg-shard-0-2', '--wait=true'],
+  ]);
+  assert.equal(k.backupJobArgs('pg-shard-0-backup-full', 'j1'), [
+    ['create', 'job', 'j1', '--from=cronjob/pg-shard-0-backup-full'],
+    ['wait', '--for=condition=complete', 'job/j1', '--timeout=900s'],
+  ]);
+  assert.equal(k.portForwardArgs('pg-shard-0-pgbouncer-rw-abc', 6432), [
+    '--context',
+    'staging',
+    '--namespace',
+    'db',
+    'port-forward',
+    'pod/pg-shard-0-pgbouncer-rw-abc',
+    ':6432',
+  ]);
 });
 
-commands('a restore empties the shard first: no pod, every member\'s claim, its DCS ConfigMaps; without a way to upgrade it refuses', async () => {
+commands("a restore empties the shard first: no pod, every member's claim, its DCS ConfigMaps; without a way to upgrade it refuses", async () => {
   const k = new KubeCluster(opts, fake().run);
   assert.equal(k.emptyShardArgs('pg-shard-1', 3), [
     ['scale', 'statefulset', 'pg-shard-1', '--replicas=0'],
@@ -210,20 +333,36 @@ commands('a restore empties the shard first: no pod, every member\'s claim, its 
     ['delete', 'pvc', '--ignore-not-found', '--wait=true', 'data-pg-shard-1-0', 'data-pg-shard-1-1', 'data-pg-shard-1-2'],
     ['delete', 'configmap', '-l', 'cluster-name=pg-shard-1', '--ignore-not-found'],
   ]);
-  await k.restore('pg-shard-1', new Date()).then(() => assert.unreachable('restored without an upgrade'), (e) => assert.match((e as Error).message, 'KubeOptions.upgrade'));
+  await k.restore('pg-shard-1', new Date()).then(
+    () => assert.unreachable('restored without an upgrade'),
+    (e) => assert.match((e as Error).message, 'KubeOptions.upgrade'),
+  );
 });
 
 commands('a client connection goes to a ready endpoint of the Service, picked at random like kube-proxy does', async () => {
-  const slices = { items: [{ ports: [{ port: 6432 }], endpoints: [
-    { addresses: ['10.0.0.5'], targetRef: { kind: 'Pod', name: 'rw-a' }, conditions: { ready: true } },
-    { addresses: ['10.0.0.6'], targetRef: { kind: 'Pod', name: 'rw-b' }, conditions: { ready: false } },
-    { addresses: ['10.0.0.7'], targetRef: { kind: 'Pod', name: 'rw-c' }, conditions: { ready: true } }] }] };
+  const slices = {
+    items: [
+      {
+        ports: [{ port: 6432 }],
+        endpoints: [
+          { addresses: ['10.0.0.5'], targetRef: { kind: 'Pod', name: 'rw-a' }, conditions: { ready: true } },
+          { addresses: ['10.0.0.6'], targetRef: { kind: 'Pod', name: 'rw-b' }, conditions: { ready: false } },
+          { addresses: ['10.0.0.7'], targetRef: { kind: 'Pod', name: 'rw-c' }, conditions: { ready: true } },
+        ],
+      },
+    ],
+  };
   const f = fake([[/get endpointslices -l kubernetes.io\/service-name=pg-shard-0-pgbouncer-rw/, JSON.stringify(slices)]]);
   const k = new KubeCluster(opts, f.run);
   const seen = new Set<string>();
   for (let i = 0; i < 60; i++) seen.add(JSON.stringify(await k.pickEndpoint('pg-shard-0-pgbouncer-rw')));
   assert.equal([...seen].sort(), [JSON.stringify({ pod: 'rw-a', port: 6432 }), JSON.stringify({ pod: 'rw-c', port: 6432 })]);
-  try { await new KubeCluster(opts, fake().run).pickEndpoint('none'); assert.unreachable(); } catch (err) { assert.match((err as Error).message, /service none has no ready endpoint/); }
+  try {
+    await new KubeCluster(opts, fake().run).pickEndpoint('none');
+    assert.unreachable();
+  } catch (err) {
+    assert.match((err as Error).message, /service none has no ready endpoint/);
+  }
 });
 
 commands('a PgBouncer Service speaks TLS to clients only when its rendered ini says so', async () => {
@@ -236,16 +375,26 @@ commands('a PgBouncer Service speaks TLS to clients only when its rendered ini s
 
 commands('a failing kubectl surfaces its stderr', async () => {
   const k = new KubeCluster(opts, () => ({ status: 1, stdout: '', stderr: 'error: context "staging" does not exist' }));
-  try { await k.shards(); assert.unreachable(); } catch (err) { assert.match((err as Error).message, /context "staging" does not exist/); }
+  try {
+    await k.shards();
+    assert.unreachable();
+  } catch (err) {
+    assert.match((err as Error).message, /context "staging" does not exist/);
+  }
 });
 
 commands('port-forwards: one per pod, reused while it runs, never replaced under a connected client; close() stops them', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'pgfleet-kubectl-'));
   const kubectl = join(dir, 'kubectl');
   // a kubectl whose port-forward prints a local port and stays up, counting its starts
-  writeFileSync(kubectl, `#!/bin/sh\necho x >> ${join(dir, 'starts')}\necho "Forwarding from 127.0.0.1:$((20000 + $$ % 20000)) -> 6432"\nexec sleep 60\n`, { mode: 0o755 });
+  writeFileSync(kubectl, `#!/bin/sh\necho x >> ${join(dir, 'starts')}\necho "Forwarding from 127.0.0.1:$((20000 + $$ % 20000)) -> 6432"\nexec sleep 60\n`, {
+    mode: 0o755,
+  });
   let serving = 'rw-a';
-  const slice = () => JSON.stringify({ items: [{ ports: [{ port: 6432 }], endpoints: [{ addresses: ['10.0.0.9'], conditions: { ready: true }, targetRef: { kind: 'Pod', name: serving } }] }] });
+  const slice = () =>
+    JSON.stringify({
+      items: [{ ports: [{ port: 6432 }], endpoints: [{ addresses: ['10.0.0.9'], conditions: { ready: true }, targetRef: { kind: 'Pod', name: serving } }] }],
+    });
   const pods = JSON.stringify({ items: [JSON.parse(POD(0))] });
   const run: Runner = (args) => {
     const line = args.join(' ');

@@ -17,7 +17,7 @@ layout('the section exists and every top-level path it names exists', () => {
   assert.ok(paths.length >= 8);
   for (const p of paths) assert.ok(existsSync(join(root, p)), `README layout names ${p}, which does not exist`);
 });
-layout('every directory of tests/, scripts/lib/ and the chart\'s templates/ is named', () => {
+layout("every directory of tests/, scripts/lib/ and the chart's templates/ is named", () => {
   const named = (d: string) => section.includes(`\`${d}/\``);
   for (const d of dirsOf('tests')) assert.ok(named(`tests/${d}`), `tests/${d}/ is missing from the README layout`);
   for (const d of dirsOf('scripts/lib')) assert.ok(named(d), `scripts/lib/${d}/ is missing from the README layout`);

@@ -7,7 +7,9 @@ import { render, type K8sObject } from '../../scripts/lib/helm.ts';
 import { containerEnv, expand, objectData } from '../../scripts/lib/local/pod.ts';
 
 const text = render({ set: { 'patroni.dcs.type': 'etcd3', 'patroni.dcs.etcd3.hosts': '{etcd:2379}' }, namespace: 'ns1' }).text;
-const objects = parseAllDocuments(text, { version: '1.1' }).map((d) => d.toJS()).filter(Boolean) as K8sObject[];
+const objects = parseAllDocuments(text, { version: '1.1' })
+  .map((d) => d.toJS())
+  .filter(Boolean) as K8sObject[];
 const sts = objects.find((o) => o.kind === 'StatefulSet')!;
 const container = sts.spec.template.spec.containers[0];
 const pod = { name: `${sts.metadata.name}-0`, namespace: 'ns1', ip: '10.1.2.3', labels: {} };

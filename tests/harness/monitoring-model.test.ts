@@ -12,7 +12,12 @@ import { chartDir, root } from '../../scripts/lib/tools.ts';
 
 const names = suite('metricNames (PromQL metric extraction)');
 names('finds metrics, skips functions, keywords, labels, strings and durations', () => {
-  assert.equal(metricNames('sum by (pod) (rate(pg_stat_database_xact_commit{namespace="a", x=~"b.c"}[5m])) / on (pod) group_left max(pg_settings_max_connections) > 0.8').sort(), ['pg_settings_max_connections', 'pg_stat_database_xact_commit']);
+  assert.equal(
+    metricNames(
+      'sum by (pod) (rate(pg_stat_database_xact_commit{namespace="a", x=~"b.c"}[5m])) / on (pod) group_left max(pg_settings_max_connections) > 0.8',
+    ).sort(),
+    ['pg_settings_max_connections', 'pg_stat_database_xact_commit'],
+  );
   assert.equal(metricNames('(up{container="postgres"} == 0) or absent(pg_up) and bool 1'), ['up', 'pg_up']);
   assert.equal(metricNames('pg_no_such_metric > 1'), ['pg_no_such_metric']);
 });
@@ -31,9 +36,22 @@ rules('every alert: unique Pgfleet name, severity, summary, description, for, a 
     assert.equal(unknown, [], `${a.alert} uses metrics neither the exporter nor Patroni expose`);
   }
 });
-rules('the brief\'s alerts are all there', () => {
-  for (const name of ['PgfleetNoPrimary', 'PgfleetMultiplePrimaries', 'PgfleetReplicationLagHigh', 'PgfleetReplicaNotStreaming', 'PgfleetWalArchivingFailing', 'PgfleetWalArchivingStale', 'PgfleetPendingRestart', 'PgfleetExporterDown', 'PgfleetConnectionsNearMax']) {
-    assert.ok(alerts.some((a) => a.alert === name), `${name} missing`);
+rules("the brief's alerts are all there", () => {
+  for (const name of [
+    'PgfleetNoPrimary',
+    'PgfleetMultiplePrimaries',
+    'PgfleetReplicationLagHigh',
+    'PgfleetReplicaNotStreaming',
+    'PgfleetWalArchivingFailing',
+    'PgfleetWalArchivingStale',
+    'PgfleetPendingRestart',
+    'PgfleetExporterDown',
+    'PgfleetConnectionsNearMax',
+  ]) {
+    assert.ok(
+      alerts.some((a) => a.alert === name),
+      `${name} missing`,
+    );
   }
 });
 rules('every alert has a runbook in the chart README, and runbook_url points at it', () => {
@@ -49,10 +67,18 @@ rules('every alert has a runbook in the chart README, and runbook_url points at 
 });
 rules('every alert has a promtool fixture where it fires and one where it stays silent', () => {
   const dir = join(root, 'tests', 'fixtures', 'promtool');
-  const cases = readdirSync(dir).filter((f) => f.endsWith('.yaml')).flatMap((f) => parse(readFileSync(join(dir, f), 'utf8')).tests.flatMap((t: any) => t.alert_rule_test ?? []));
+  const cases = readdirSync(dir)
+    .filter((f) => f.endsWith('.yaml'))
+    .flatMap((f) => parse(readFileSync(join(dir, f), 'utf8')).tests.flatMap((t: any) => t.alert_rule_test ?? []));
   for (const a of alerts) {
-    assert.ok(cases.some((c: any) => c.alertname === a.alert && c.exp_alerts?.length > 0), `${a.alert} is never expected to fire`);
-    assert.ok(cases.some((c: any) => c.alertname === a.alert && c.exp_alerts?.length === 0), `${a.alert} is never expected to stay silent`);
+    assert.ok(
+      cases.some((c: any) => c.alertname === a.alert && c.exp_alerts?.length > 0),
+      `${a.alert} is never expected to fire`,
+    );
+    assert.ok(
+      cases.some((c: any) => c.alertname === a.alert && c.exp_alerts?.length === 0),
+      `${a.alert} is never expected to stay silent`,
+    );
   }
 });
 rules.run();
@@ -62,7 +88,10 @@ const file = JSON.parse(readFileSync(join(chartDir, 'files', 'dashboard.json'), 
 dash('files/dashboard.json parses, says it is generated, has a stable uid', () => {
   assert.is(file.uid, 'pgfleet-overview');
   assert.match(file.description, 'DO NOT EDIT');
-  assert.equal(file.templating.list.map((v: any) => v.name), ['datasource', 'namespace', 'shard']);
+  assert.equal(
+    file.templating.list.map((v: any) => v.name),
+    ['datasource', 'namespace', 'shard'],
+  );
 });
 dash('every panel and variable expression references only metrics the exporter or Patroni expose', () => {
   const exprs = dashboardExprs(file);
@@ -70,7 +99,11 @@ dash('every panel and variable expression references only metrics the exporter o
   for (const e of exprs) {
     const found = metricNames(e);
     assert.ok(found.length > 0, `no metric in ${e}`);
-    assert.equal(found.filter((m) => !KNOWN_METRICS.has(m)), [], e);
+    assert.equal(
+      found.filter((m) => !KNOWN_METRICS.has(m)),
+      [],
+      e,
+    );
   }
 });
 dash('panels: unique ids, inside the 24-column grid, every query panel selects the namespace and shard', () => {

@@ -36,10 +36,18 @@ export function restrictedViolations(spec: Record<string, any>): string[] {
 /** The pod spec inside any workload (Pod, Deployment, StatefulSet, Job, CronJob), or undefined. */
 export function podSpecOf(obj: Record<string, any>): Record<string, any> | undefined {
   switch (obj.kind) {
-    case 'Pod': return obj.spec;
-    case 'Deployment': case 'StatefulSet': case 'DaemonSet': case 'ReplicaSet': case 'Job': return obj.spec?.template?.spec;
-    case 'CronJob': return obj.spec?.jobTemplate?.spec?.template?.spec;
-    default: return undefined;
+    case 'Pod':
+      return obj.spec;
+    case 'Deployment':
+    case 'StatefulSet':
+    case 'DaemonSet':
+    case 'ReplicaSet':
+    case 'Job':
+      return obj.spec?.template?.spec;
+    case 'CronJob':
+      return obj.spec?.jobTemplate?.spec?.template?.spec;
+    default:
+      return undefined;
   }
 }
 

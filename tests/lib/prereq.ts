@@ -8,7 +8,12 @@ import { missingPackages } from '../../scripts/lib/local/packages.ts';
 export function runtimeMissing(): string[] {
   const missing = process.getuid?.() === 0 ? [] : ['root (the tests run PostgreSQL as the postgres user)'];
   missing.push(...missingPackages());
-  for (const [bin, pkg] of [['/usr/bin/yamllint', 'yamllint'], ['/usr/bin/promtool', 'prometheus (promtool)'], ['/usr/bin/shellcheck', 'shellcheck']] as const) if (!existsSync(bin)) missing.push(pkg);
+  for (const [bin, pkg] of [
+    ['/usr/bin/yamllint', 'yamllint'],
+    ['/usr/bin/promtool', 'prometheus (promtool)'],
+    ['/usr/bin/shellcheck', 'shellcheck'],
+  ] as const)
+    if (!existsSync(bin)) missing.push(pkg);
   return missing;
 }
 

@@ -25,14 +25,17 @@ export type Fixture = { name: string; file: string; expect: string; layer: 'sche
 
 export function badValues(): Fixture[] {
   const dir = join(root, 'tests', 'fixtures', 'bad-values');
-  return readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort().map((f) => {
-    const file = join(dir, f);
-    const [first = '', second = ''] = readFileSync(file, 'utf8').split('\n');
-    const expect = /^# expect: (.+)$/.exec(first)?.[1];
-    const layer = /^# layer: (schema|template)$/.exec(second)?.[1] as Fixture['layer'] | undefined;
-    if (!expect || !layer) throw new Error(`${file}: first lines must be "# expect: <text>" and "# layer: schema|template"`);
-    return { name: basename(f, '.yaml'), file, expect, layer };
-  });
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.yaml'))
+    .sort()
+    .map((f) => {
+      const file = join(dir, f);
+      const [first = '', second = ''] = readFileSync(file, 'utf8').split('\n');
+      const expect = /^# expect: (.+)$/.exec(first)?.[1];
+      const layer = /^# layer: (schema|template)$/.exec(second)?.[1] as Fixture['layer'] | undefined;
+      if (!expect || !layer) throw new Error(`${file}: first lines must be "# expect: <text>" and "# layer: schema|template"`);
+      return { name: basename(f, '.yaml'), file, expect, layer };
+    });
 }
 
 /** Unusual but valid values (tests/fixtures/good-values): limits, rare combinations, acknowledged exposures. */
@@ -43,4 +46,8 @@ export function scenarioFiles(): string[] {
   return [...filesIn(join(chartDir, 'ci'), /-values\.yaml$/), ...filesIn(join(root, 'examples'), /^values-.*\.yaml$/), ...goodValuesFiles()];
 }
 
-const filesIn = (dir: string, name: RegExp) => readdirSync(dir).filter((f) => name.test(f)).sort().map((f) => join(dir, f));
+const filesIn = (dir: string, name: RegExp) =>
+  readdirSync(dir)
+    .filter((f) => name.test(f))
+    .sort()
+    .map((f) => join(dir, f));

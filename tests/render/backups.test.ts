@@ -34,16 +34,30 @@ const cronJobs = (objects: K8sObject[], component = 'backup') =>
 const podOf = (cj: K8sObject) => cj.spec.jobTemplate.spec.template.spec;
 const sts = (objects: K8sObject[], shard = S0) => one(objects, 'StatefulSet', shard).spec.template.spec;
 const refused = (fn: () => unknown): string => {
-  try { fn(); } catch (e) { assert.instance(e, RenderError); return (e as Error).message; }
+  try {
+    fn();
+  } catch (e) {
+    assert.instance(e, RenderError);
+    return (e as Error).message;
+  }
   return assert.unreachable('rendered without error') as never;
 };
 
 const acceptance = suite('acceptance: backups.enabled, shards=2, three schedules');
 acceptance('6 backup CronJobs, and every shard archives to its own stanza', () => {
-  const objects = renderWith({ shards: 2, 'backups.schedules.full': '0 1 * * 0', 'backups.schedules.diff': '0 1 * * 1-6', 'backups.schedules.incr': '0 */4 * * *' });
+  const objects = renderWith({
+    shards: 2,
+    'backups.schedules.full': '0 1 * * 0',
+    'backups.schedules.diff': '0 1 * * 1-6',
+    'backups.schedules.incr': '0 */4 * * *',
+  });
   const jobs = cronJobs(objects);
   assert.is(jobs.length, 6);
-  const byShard = (shard: string) => jobs.filter((j) => j.metadata.annotations['pgfleet.io/stanza'] === shard).map((j) => j.metadata.labels['pgfleet.io/backup-type']).sort();
+  const byShard = (shard: string) =>
+    jobs
+      .filter((j) => j.metadata.annotations['pgfleet.io/stanza'] === shard)
+      .map((j) => j.metadata.labels['pgfleet.io/backup-type'])
+      .sort();
   assert.equal(byShard(S0), ['diff', 'full', 'incr']);
   assert.equal(byShard(S1), ['diff', 'full', 'incr']);
   for (const shard of [S0, S1]) {
@@ -91,11 +105,21 @@ confs('TLS server sidecar config: the server section of its own stanza and no re
   assert.is(ini['global:server']['tls-server-port'], '9432');
   assert.is(ini['global:server']['tls-server-address'], '*');
   assert.is(ini['global:server']['tls-server-ca-file'], '/etc/pgfleet/backup-tls/ca.crt');
-  assert.equal(Object.keys(ini.global).filter((k) => k.startsWith('repo')), []);
+  assert.equal(
+    Object.keys(ini.global).filter((k) => k.startsWith('repo')),
+    [],
+  );
   assert.is(ini[S0]['pg1-path'], '/var/lib/postgresql/data/pgdata');
 });
 confs('no secret in any pgBackRest config: keys and passphrase are env vars from the existing Secrets', () => {
-  const objects = renderWith({ 'backups.repo2.enabled': true, 'backups.repo2.s3.endpoint': 'minio.dr.svc', 'backups.repo2.s3.bucket': 'dr-bucket', 'backups.repo2.s3.region': 'us-east-1', 'backups.repo2.s3.existingSecret': 'minio', 'backups.repo2.encryption.existingSecret': 'cipher2' });
+  const objects = renderWith({
+    'backups.repo2.enabled': true,
+    'backups.repo2.s3.endpoint': 'minio.dr.svc',
+    'backups.repo2.s3.bucket': 'dr-bucket',
+    'backups.repo2.s3.region': 'us-east-1',
+    'backups.repo2.s3.existingSecret': 'minio',
+    'backups.repo2.encryption.existingSecret': 'cipher2',
+  });
   for (const key of ['pgbackrest.conf', 'server.conf', 'repo-host.conf', 'verify.conf']) {
     const text = one(objects, 'ConfigMap', `${S0}-pgbackrest`).data[key] as string;
     assert.not.match(text, /s3-key=|s3-key-secret=|cipher-pass=/, `${key} carries a secret option`);
@@ -107,7 +131,10 @@ confs('no secret in any pgBackRest config: keys and passphrase are env vars from
   assert.equal(ref('PGBACKREST_REPO1_CIPHER_PASS'), { name: 'cipher', key: 'cipher-pass' });
   assert.equal(ref('PGBACKREST_REPO2_S3_KEY'), { name: 'minio', key: 'access-key-id' });
   assert.equal(ref('PGBACKREST_REPO2_CIPHER_PASS'), { name: 'cipher2', key: 'cipher-pass' });
-  assert.ok(env.every((e) => !e.name.startsWith('PGBACKREST_REPO') || e.valueFrom), 'a PGBACKREST_REPO* variable has a literal value');
+  assert.ok(
+    env.every((e) => !e.name.startsWith('PGBACKREST_REPO') || e.valueFrom),
+    'a PGBACKREST_REPO* variable has a literal value',
+  );
   assert.is(env.find((e) => e.name === 'PGBACKREST_CONFIG').value, '/etc/pgbackrest/pgbackrest.conf');
 });
 confs('second repository, S3 CA bundle and the s3rver-style settings come from values', () => {
@@ -134,7 +161,11 @@ confs('second repository, S3 CA bundle and the s3rver-style settings come from v
 confs('repository host (backup Jobs): every pod of the shard is a TLS pgN-host; fromStandby sets backup-standby', () => {
   const objects = renderWith({ replicas: 2, 'backups.fromStandby': true }, []);
   const ini = conf(objects, S0, 'repo-host.conf');
-  for (const [k, m] of [[1, 0], [2, 1], [3, 2]]) {
+  for (const [k, m] of [
+    [1, 0],
+    [2, 1],
+    [3, 2],
+  ]) {
     assert.is(ini[S0][`pg${k}-host`], `${S0}-${m}.${S0}-headless.default.svc`);
     assert.is(ini[S0][`pg${k}-host-type`], 'tls');
     assert.is(ini[S0][`pg${k}-host-cert-file`], '/etc/pgfleet/backup-tls/client.crt');
@@ -151,7 +182,11 @@ confs('the WAL push queue is bounded by default: a quarter of storage.size (auto
   const queue = (set: Record<string, string>) => conf(renderWith(set), S0).global['archive-push-queue-max'];
   assert.is(queue({}), '2560MiB', 'default storage.size 10Gi');
   assert.is(queue({ 'storage.size': '500G' }), '119209MiB', 'decimal units: 500e9 bytes / 4, in MiB');
-  assert.is(queue({ 'storage.size': '1.5Gi', 'postgresql.parameters.wal_keep_size': '256MB' }), '384MiB', 'fractional size (wal_keep_size lowered: 1GB of 1.5Gi is refused)');
+  assert.is(
+    queue({ 'storage.size': '1.5Gi', 'postgresql.parameters.wal_keep_size': '256MB' }),
+    '384MiB',
+    'fractional size (wal_keep_size lowered: 1GB of 1.5Gi is refused)',
+  );
   assert.is(queue({ 'backups.archiveAsync.pushQueueMax': '' }), undefined, 'empty: never drop WAL, as asked');
 });
 confs('sizes are converted to pgBackRest units', () => {
@@ -173,7 +208,7 @@ patroni('archive settings are local parameters (they follow upgrades), replicas 
   assert.not.ok(p.bootstrap.method, 'no custom bootstrap without restore.enabled');
   assert.ok(p.postgresql.basebackup, 'the basebackup fallback keeps its options');
 });
-patroni('backups disabled: no archiving, basebackup only, the chart\'s own post-bootstrap', () => {
+patroni("backups disabled: no archiving, basebackup only, the chart's own post-bootstrap", () => {
   const p = patroniConfig(render().objects, S0);
   assert.not.ok(p.postgresql.parameters.archive_mode);
   assert.not.ok(p.postgresql.parameters.archive_command);
@@ -185,14 +220,18 @@ patroni('backups disabled: no archiving, basebackup only, the chart\'s own post-
   assert.is(find(objects, 'ConfigMap').filter((c) => c.metadata.name.endsWith('-pgbackrest')).length, 0);
   assert.is(sts(objects).containers.length, 1 + sts(objects).containers.filter((c: any) => c.name !== 'postgres' && c.name !== 'pgbackrest').length);
 });
-patroni('the post-bootstrap wrapper runs the chart\'s script, then an idempotent stanza-create and check', () => {
+patroni("the post-bootstrap wrapper runs the chart's script, then an idempotent stanza-create and check", () => {
   const script = one(renderWith(), 'ConfigMap', 'db-pgfleet-backup-scripts').data['post-bootstrap.sh'] as string;
   const lines = script.split('\n');
   const at = (re: RegExp) => lines.findIndex((l) => re.test(l));
   assert.ok(at(/\/opt\/pgfleet\/scripts\/post-bootstrap\.sh "\$@"/) >= 0);
   assert.ok(at(/\/opt\/pgfleet\/scripts\/post-bootstrap\.sh/) < at(/stanza-create/));
   assert.ok(at(/stanza-create/) < at(/ check /));
-  assert.match(script, /if \[ "\$\{PGFLEET_BACKUP_AFTER_RESTORE:-\}" = true \]; then\n(.*\n){3}  pgbackrest --stanza="\$stanza" --type=full backup/, 'only a restore bootstrap starts a backup');
+  assert.match(
+    script,
+    /if \[ "\$\{PGFLEET_BACKUP_AFTER_RESTORE:-\}" = true \]; then\n(.*\n){3}  pgbackrest --stanza="\$stanza" --type=full backup/,
+    'only a restore bootstrap starts a backup',
+  );
   assert.not.ok(chartEnvOf(renderWith()).PGFLEET_BACKUP_AFTER_RESTORE);
 });
 patroni.run();
@@ -211,9 +250,16 @@ sidecar('runs `pgbackrest server` on 8432 with the data volume, the socket, its 
   assert.is(mounts['pgbackrest-tls'], '/etc/pgfleet/backup-tls');
   assert.is(mounts.tmp, '/tmp', 'shares /tmp (lock-path) with the postgres container');
   assert.ok(c.env.find((e: any) => e.name === 'PGPASSWORD').valueFrom.secretKeyRef);
-  assert.not.ok(c.env.some((e: any) => e.name.startsWith('PGBACKREST_REPO')), 'the sidecar never needs repository credentials');
+  assert.not.ok(
+    c.env.some((e: any) => e.name.startsWith('PGBACKREST_REPO')),
+    'the sidecar never needs repository credentials',
+  );
   const tlsVol = spec.volumes.find((v: any) => v.name === 'pgbackrest-tls');
-  assert.equal(tlsVol.secret.items.map((i: any) => i.key), ['ca.crt', 'server.crt', 'server.key'], 'database pods never get the client key');
+  assert.equal(
+    tlsVol.secret.items.map((i: any) => i.key),
+    ['ca.crt', 'server.crt', 'server.key'],
+    'database pods never get the client key',
+  );
   assert.is(tlsVol.secret.defaultMode, 0o640);
   assert.equal(restrictedViolations(spec), []);
   assert.not.ok(c.readinessProbe, 'a backup sidecar must never make the database pod unready');
@@ -249,8 +295,12 @@ sidecar.run();
 const cron = suite('backup CronJobs');
 cron('Forbid, history limits, backoff, deadlines, time zone and suspend come from values', () => {
   const objects = renderWith({
-    'backups.schedules.timeZone': 'Europe/Berlin', 'backups.schedules.suspend': true, 'backups.job.backoffLimit': 4,
-    'backups.job.successfulJobsHistoryLimit': 5, 'backups.job.failedJobsHistoryLimit': 7, 'backups.job.activeDeadlineSeconds': 7200,
+    'backups.schedules.timeZone': 'Europe/Berlin',
+    'backups.schedules.suspend': true,
+    'backups.job.backoffLimit': 4,
+    'backups.job.successfulJobsHistoryLimit': 5,
+    'backups.job.failedJobsHistoryLimit': 7,
+    'backups.job.activeDeadlineSeconds': 7200,
   });
   const jobs = cronJobs(objects);
   assert.is(jobs.length, 2, 'defaults: full weekly and diff daily, incr off');
@@ -271,7 +321,10 @@ cron('Forbid, history limits, backoff, deadlines, time zone and suspend come fro
 });
 cron('an empty schedule disables that type; only full is enough', () => {
   const objects = renderWith({ 'backups.schedules.diff': '', 'backups.schedules.full': '@weekly' });
-  assert.equal(cronJobs(objects).map((j) => j.metadata.name), [`${S0}-backup-full`]);
+  assert.equal(
+    cronJobs(objects).map((j) => j.metadata.name),
+    [`${S0}-backup-full`],
+  );
 });
 cron('no cluster-wide or namespaced privileges: own ServiceAccount, no token, no Role', () => {
   const objects = renderWith();
@@ -283,7 +336,10 @@ cron('no cluster-wide or namespaced privileges: own ServiceAccount, no token, no
     assert.equal(restrictedViolations(podOf(j)), []);
   }
   for (const rb of [...find(objects, 'RoleBinding'), ...find(objects, 'ClusterRoleBinding')]) {
-    assert.not.ok(rb.subjects.some((s: any) => s.name === 'db-pgfleet-backup'), `${rb.metadata.name} binds the backup ServiceAccount`);
+    assert.not.ok(
+      rb.subjects.some((s: any) => s.name === 'db-pgfleet-backup'),
+      `${rb.metadata.name} binds the backup ServiceAccount`,
+    );
   }
   assert.is(find(objects, 'ClusterRole').length, 0);
 });
@@ -291,7 +347,10 @@ cron('Job pods get the repository-host config, the client certificate (not the s
   const pod = podOf(cronJobs(renderWith())[0]!);
   const cfg = pod.volumes.find((v: any) => v.name === 'pgbackrest-config').configMap;
   assert.equal(cfg.items, [{ key: 'repo-host.conf', path: 'pgbackrest.conf' }]);
-  assert.equal(pod.volumes.find((v: any) => v.name === 'pgbackrest-tls').secret.items.map((i: any) => i.key), ['ca.crt', 'client.crt', 'client.key']);
+  assert.equal(
+    pod.volumes.find((v: any) => v.name === 'pgbackrest-tls').secret.items.map((i: any) => i.key),
+    ['ca.crt', 'client.crt', 'client.key'],
+  );
   const env = pod.containers[0].env.map((e: any) => e.name);
   assert.ok(env.includes('PGBACKREST_REPO1_S3_KEY') && env.includes('PGBACKREST_REPO1_CIPHER_PASS'));
 });
@@ -308,15 +367,26 @@ cron('the backup script skips (exit 0) when another backup holds the stanza lock
 cron.run();
 
 const net = suite('backup NetworkPolicies');
-net('database pods: 8432 only from the shard\'s backup Jobs; egress to the S3 ports', () => {
+net("database pods: 8432 only from the shard's backup Jobs; egress to the S3 ports", () => {
   const objects = render({ values: [ci('20-backups-values.yaml')] }).objects;
   const np = one(objects, 'NetworkPolicy', S1);
   const rule = np.spec.ingress.find((r: any) => r.ports.some((p: any) => p.port === 8432));
-  assert.equal(rule.from, [{ podSelector: { matchLabels: { 'app.kubernetes.io/name': 'pgfleet', 'app.kubernetes.io/instance': 'db', 'app.kubernetes.io/component': 'backup', 'pgfleet.io/shard': '1' } } }]);
+  assert.equal(rule.from, [
+    {
+      podSelector: {
+        matchLabels: {
+          'app.kubernetes.io/name': 'pgfleet',
+          'app.kubernetes.io/instance': 'db',
+          'app.kubernetes.io/component': 'backup',
+          'pgfleet.io/shard': '1',
+        },
+      },
+    },
+  ]);
   const s3 = np.spec.egress.find((r: any) => r.ports.some((p: any) => p.port === 9000));
   assert.equal(s3.ports.map((p: any) => p.port).sort(), [443, 9000]);
 });
-net('backup Jobs: no ingress; egress to DNS, S3, their shard\'s TLS servers and the Pushgateway', () => {
+net("backup Jobs: no ingress; egress to DNS, S3, their shard's TLS servers and the Pushgateway", () => {
   const objects = render({ values: [ci('20-backups-values.yaml')] }).objects;
   const np = one(objects, 'NetworkPolicy', `${S0}-backup-jobs`);
   assert.equal(np.spec.ingress, []);
@@ -326,7 +396,10 @@ net('backup Jobs: no ingress; egress to DNS, S3, their shard\'s TLS servers and 
   assert.is(tls.to[0].podSelector.matchLabels['pgfleet.io/shard'], '0');
   assert.is(tls.to[0].podSelector.matchLabels['app.kubernetes.io/component'], 'database');
   const verify = one(objects, 'NetworkPolicy', `${S0}-backup-verify`);
-  assert.not.ok(verify.spec.egress.some((r: any) => r.ports.some((p: any) => p.port === 8432)), 'verification never reaches the database pods');
+  assert.not.ok(
+    verify.spec.egress.some((r: any) => r.ports.some((p: any) => p.port === 8432)),
+    'verification never reaches the database pods',
+  );
 });
 net.run();
 
@@ -334,26 +407,48 @@ const restore = suite('point-in-time restore');
 const bootstrapOf = (set: SetValues, shard = S0) => patroniConfig(renderWith({ 'restore.enabled': true, ...set }), shard).bootstrap;
 restore('custom bootstrap: pgbackrest restore from the source stanza per shard, pgBackRest keeps its recovery settings', () => {
   const objects = render({ values: [ci('21-restore-values.yaml')] }).objects;
-  for (const [shard, src] of [[S0, 'orders-pgfleet-shard-0'], [S1, 'orders-pgfleet-shard-1']]) {
+  for (const [shard, src] of [
+    [S0, 'orders-pgfleet-shard-0'],
+    [S1, 'orders-pgfleet-shard-1'],
+  ]) {
     const b = patroniConfig(objects, shard!).bootstrap;
     assert.is(b.method, 'pgbackrest_restore');
     assert.is(b.pgbackrest_restore.keep_existing_recovery_conf, true);
     assert.is(b.pgbackrest_restore.no_params, true);
-    assert.is(b.pgbackrest_restore.command, `pgbackrest --stanza=${src} --pg1-path=/var/lib/postgresql/data/pgdata --repo=1 --delta --type=time "--target=2026-11-01 12:00:00+00" --target-action=promote restore`);
+    assert.is(
+      b.pgbackrest_restore.command,
+      `pgbackrest --stanza=${src} --pg1-path=/var/lib/postgresql/data/pgdata --repo=1 --delta --type=time "--target=2026-11-01 12:00:00+00" --target-action=promote restore`,
+    );
     assert.ok(b.initdb, 'initdb settings stay for a later re-bootstrap without restore');
-    assert.is(patroniConfig(objects, shard!).postgresql.parameters.archive_command, `pgbackrest --stanza=${shard} archive-push "%p"`, 'the new cluster archives to its own stanza');
+    assert.is(
+      patroniConfig(objects, shard!).postgresql.parameters.archive_command,
+      `pgbackrest --stanza=${shard} archive-push "%p"`,
+      'the new cluster archives to its own stanza',
+    );
   }
   assert.is(chartEnvOf(objects).PGFLEET_BACKUP_AFTER_RESTORE, 'true', 'a restored cluster takes a full backup of its new timeline');
 });
 restore('targets: latest, lsn, name, immediate; exclusive, timeline, set and repository', () => {
   assert.match(bootstrapOf({}).pgbackrest_restore.command, new RegExp(`--stanza=${S0} .*--type=default restore$`));
-  assert.match(bootstrapOf({ 'restore.target.type': 'lsn', 'restore.target.lsn': '0/3000060', 'restore.target.exclusive': true }).pgbackrest_restore.command, '--type=lsn "--target=0/3000060" --target-exclusive --target-action=promote');
-  assert.match(bootstrapOf({ 'restore.target.type': 'name', 'restore.target.name': 'before migration' }).pgbackrest_restore.command, '--type=name "--target=before migration" --target-action=promote');
+  assert.match(
+    bootstrapOf({ 'restore.target.type': 'lsn', 'restore.target.lsn': '0/3000060', 'restore.target.exclusive': true }).pgbackrest_restore.command,
+    '--type=lsn "--target=0/3000060" --target-exclusive --target-action=promote',
+  );
+  assert.match(
+    bootstrapOf({ 'restore.target.type': 'name', 'restore.target.name': 'before migration' }).pgbackrest_restore.command,
+    '--type=name "--target=before migration" --target-action=promote',
+  );
   assert.match(bootstrapOf({ 'restore.target.type': 'immediate' }).pgbackrest_restore.command, '--type=immediate --target-action=promote restore');
   const cmd = bootstrapOf({
-    'restore.set': '20261101-010002F', 'restore.target.timeline': 'current', 'restore.repository': 2,
-    'backups.repo2.enabled': true, 'backups.repo2.s3.endpoint': 'minio', 'backups.repo2.s3.bucket': 'dr-bucket', 'backups.repo2.s3.region': 'x',
-    'backups.repo2.s3.existingSecret': 'm', 'backups.repo2.encryption.enabled': false,
+    'restore.set': '20261101-010002F',
+    'restore.target.timeline': 'current',
+    'restore.repository': 2,
+    'backups.repo2.enabled': true,
+    'backups.repo2.s3.endpoint': 'minio',
+    'backups.repo2.s3.bucket': 'dr-bucket',
+    'backups.repo2.s3.region': 'x',
+    'backups.repo2.s3.existingSecret': 'm',
+    'backups.repo2.encryption.enabled': false,
   }).pgbackrest_restore.command;
   assert.match(cmd, '--repo=2 --delta --set=20261101-010002F --type=default --target-timeline=current restore');
 });
@@ -369,7 +464,10 @@ const verify = suite('restore verification');
 verify('a CronJob per shard restores into a generic ephemeral scratch volume and runs the sanity checks', () => {
   const objects = renderWith({ shards: 2, 'backups.verify.enabled': true, 'backups.verify.schedule': '15 3 * * *', 'backups.verify.scratch.size': '20Gi' });
   const jobs = cronJobs(objects, 'backup-verify');
-  assert.equal(jobs.map((j) => j.metadata.name), [`${S0}-backup-verify`, `${S1}-backup-verify`]);
+  assert.equal(
+    jobs.map((j) => j.metadata.name),
+    [`${S0}-backup-verify`, `${S1}-backup-verify`],
+  );
   const j = jobs[1]!;
   assert.is(j.spec.schedule, '15 3 * * *');
   assert.is(j.spec.concurrencyPolicy, 'Forbid');
@@ -379,15 +477,30 @@ verify('a CronJob per shard restores into a generic ephemeral scratch volume and
   assert.is(scratch.ephemeral.volumeClaimTemplate.spec.resources.requests.storage, '20Gi');
   assert.is(pod.containers[0].volumeMounts.find((m: any) => m.name === 'scratch').mountPath, '/var/lib/postgresql/data');
   assert.equal(pod.volumes.find((v: any) => v.name === 'pgbackrest-config').configMap.items, [{ key: 'verify.conf', path: 'pgbackrest.conf' }]);
-  assert.not.ok(pod.volumes.some((v: any) => v.name === 'pgbackrest-tls'), 'no client certificate: it never talks to the database pods');
+  assert.not.ok(
+    pod.volumes.some((v: any) => v.name === 'pgbackrest-tls'),
+    'no client certificate: it never talks to the database pods',
+  );
   assert.equal(restrictedViolations(pod), []);
 });
 verify('the script restores, starts PostgreSQL without network, checks databases and reports metrics', () => {
   const objects = renderWith({ 'backups.verify.enabled': true, 'backups.pushgatewayUrl': 'http://pushgateway.monitoring:9091' });
   const script = one(objects, 'ConfigMap', 'db-pgfleet-backup-scripts').data['verify.sh'] as string;
   const job = find(objects, 'CronJob').find((c) => c.metadata.name.endsWith('-verify'))!;
-  assert.equal(chartEnv(job.spec.jobTemplate.spec.template.spec.containers[0]), { PGFLEET_PUSHGATEWAY_URL: 'http://pushgateway.monitoring:9091', PGFLEET_PGDATA: '/var/lib/postgresql/data/pgdata', PGFLEET_SUPERUSER: 'postgres' });
-  for (const needle of ['--type=immediate --target-action=promote restore', "listen_addresses=''", 'pg_is_in_recovery()', 'pgfleet_backup_verify_success', 'VERIFY OK', 'VERIFY FAILED', 'grep -qx "$appdb"']) {
+  assert.equal(chartEnv(job.spec.jobTemplate.spec.template.spec.containers[0]), {
+    PGFLEET_PUSHGATEWAY_URL: 'http://pushgateway.monitoring:9091',
+    PGFLEET_PGDATA: '/var/lib/postgresql/data/pgdata',
+    PGFLEET_SUPERUSER: 'postgres',
+  });
+  for (const needle of [
+    '--type=immediate --target-action=promote restore',
+    "listen_addresses=''",
+    'pg_is_in_recovery()',
+    'pgfleet_backup_verify_success',
+    'VERIFY OK',
+    'VERIFY FAILED',
+    'grep -qx "$appdb"',
+  ]) {
     assert.ok(script.includes(needle), `verify.sh lacks ${needle}`);
   }
 });
@@ -399,7 +512,10 @@ function notesOf(set: SetValues): string {
   const dir = mkdtempSync(join(tmpdir(), 'pgfleet-notes-'));
   try {
     cpSync(chartDir, join(dir, 'pgfleet'), { recursive: true });
-    writeFileSync(join(dir, 'pgfleet', 'templates', 'zz-notes.yaml'), 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: notes\ndata:\n  text: {{ include "pgfleet.backup.notes" . | toJson }}\n');
+    writeFileSync(
+      join(dir, 'pgfleet', 'templates', 'zz-notes.yaml'),
+      'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: notes\ndata:\n  text: {{ include "pgfleet.backup.notes" . | toJson }}\n',
+    );
     const objects = render({ chart: join(dir, 'pgfleet'), set, args: ['--show-only', 'templates/zz-notes.yaml'] }).objects;
     return one(objects, 'ConfigMap', 'notes').data.text;
   } finally {

@@ -39,15 +39,18 @@ idem('rendering twice with existing Secrets gives byte-identical output', () => 
   const set = { shards: 2, 'auth.existingSecret': 'creds', 'tls.provider': 'existingSecret', 'tls.existingSecret': 'tls' };
   assert.fixture(render({ set }).text, render({ set }).text);
 });
-idem('a pod template changes when Patroni\'s local configuration changes (checksum annotation), not its bootstrap-only part', () => {
-  const checksum = (set: Record<string, string | number>) => render({ set: { 'auth.existingSecret': 'c', ...set } }).objects.find((o) => o.kind === 'StatefulSet')!.spec.template.metadata.annotations['checksum/patroni'];
+idem("a pod template changes when Patroni's local configuration changes (checksum annotation), not its bootstrap-only part", () => {
+  const checksum = (set: Record<string, string | number>) =>
+    render({ set: { 'auth.existingSecret': 'c', ...set } }).objects.find((o) => o.kind === 'StatefulSet')!.spec.template.metadata.annotations[
+      'checksum/patroni'
+    ];
   assert.is.not(checksum({ 'patroni.logLevel': 'INFO' }), checksum({ 'patroni.logLevel': 'DEBUG' }));
   assert.is(checksum({ 'patroni.ttl': 20 }), checksum({ 'patroni.ttl': 30 }));
 });
 idem.run();
 
 const notes = suite('NOTES.txt');
-notes('lists every shard\'s endpoints and how to read the app password', () => {
+notes("lists every shard's endpoints and how to read the app password", () => {
   const text = notesOf(['--set', 'shards=2']);
   assert.match(text, 'db-pgfleet-shard-1-primary.prod.svc');
   assert.match(text, 'db-pgfleet-shard-0-replicas.prod.svc');
@@ -83,7 +86,7 @@ docs('README and the k3s example install the current chart version', () => {
   assert.is(k3s.spec.failurePolicy, 'abort');
   assert.is(k3s.spec.chart, 'oci://ghcr.io/pgfleet/charts/pgfleet');
 });
-docs('the k3s example\'s valuesContent is valid for the chart', () => {
+docs("the k3s example's valuesContent is valid for the chart", () => {
   const k3s = parse(readFileSync(join(root, 'examples', 'k3s-helmchart.yaml'), 'utf8'));
   const dir = mkdtempSync(join(tmpdir(), 'pgfleet-k3s-'));
   try {
@@ -91,7 +94,9 @@ docs('the k3s example\'s valuesContent is valid for the chart', () => {
     writeFileSync(file, k3s.spec.valuesContent);
     const sts = render({ values: [file] }).objects.filter((o) => o.kind === 'StatefulSet');
     assert.is(sts.length, parse(k3s.spec.valuesContent).shards);
-  } finally { rmSync(dir, { recursive: true, force: true }); }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 docs('the Argo CD example renders the same twice (offlineRender) and installs the current version', () => {
   const app = parse(readFileSync(join(root, 'examples', 'argocd-application.yaml'), 'utf8'));
@@ -104,6 +109,8 @@ docs('the Argo CD example renders the same twice (offlineRender) and installs th
     const first = render({ values: [file], release: app.spec.source.helm.releaseName });
     assert.is(first.objects.filter((o) => o.kind === 'StatefulSet').length, app.spec.source.helm.valuesObject.shards);
     assert.fixture(render({ values: [file], release: app.spec.source.helm.releaseName }).text, first.text);
-  } finally { rmSync(dir, { recursive: true, force: true }); }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 docs.run();

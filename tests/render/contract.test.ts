@@ -4,7 +4,17 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { appCredentials, chartEnv, DB_CONTAINER, dbContainer, ENV, PATRONI_CONFIG, SCRIPTS_DIR, SWITCHOVER_SCRIPT, TLS_CA_FILE } from '../../scripts/lib/contract.ts';
+import {
+  appCredentials,
+  chartEnv,
+  DB_CONTAINER,
+  dbContainer,
+  ENV,
+  PATRONI_CONFIG,
+  SCRIPTS_DIR,
+  SWITCHOVER_SCRIPT,
+  TLS_CA_FILE,
+} from '../../scripts/lib/contract.ts';
 import { find, render } from '../../scripts/lib/helm.ts';
 import { chartDir } from '../../scripts/lib/tools.ts';
 
@@ -29,7 +39,7 @@ test('the database container is named as the contract says, and its environment 
   assert.equal(c.env.find((e: any) => e.name === ENV.appPassword).valueFrom.secretKeyRef, { name: 'db-pgfleet-auth', key: 'app-password' });
 });
 
-test('the CA path is set only with TLS, and is the mounted TLS Secret\'s ca.crt', () => {
+test("the CA path is set only with TLS, and is the mounted TLS Secret's ca.crt", () => {
   const ca = chartEnv(dbContainer(withTls))[ENV.tlsCa]!;
   assert.is(ca, TLS_CA_FILE);
   const secret = mounted(withTls, posix.dirname(ca));
@@ -38,7 +48,7 @@ test('the CA path is set only with TLS, and is the mounted TLS Secret\'s ca.crt'
   assert.is(chartEnv(dbContainer(withoutTls))[ENV.tlsCa], undefined);
 });
 
-test('the scripts directory holds the switchover script; Patroni\'s configuration is where patronictl is pointed', () => {
+test("the scripts directory holds the switchover script; Patroni's configuration is where patronictl is pointed", () => {
   const scripts = mounted(withTls, SCRIPTS_DIR);
   assert.ok(scripts.data[posix.basename(SWITCHOVER_SCRIPT)]?.startsWith('#!/usr/bin/env python3'));
   const patroni = mounted(withTls, posix.dirname(PATRONI_CONFIG));

@@ -16,7 +16,12 @@ test.after(() => rmSync(scratch, { recursive: true, force: true }));
 
 const probe = (call: string): string => {
   writeFileSync(join(chart, 'templates', 'zz-probe.yaml'), `# {{ ${call} }}\n`);
-  try { render({ chart, args: ['--show-only', 'templates/zz-probe.yaml'] }); } catch (e) { assert.instance(e, RenderError); return (e as Error).message; }
+  try {
+    render({ chart, args: ['--show-only', 'templates/zz-probe.yaml'] });
+  } catch (e) {
+    assert.instance(e, RenderError);
+    return (e as Error).message;
+  }
   return '';
 };
 

@@ -87,7 +87,10 @@ role('post-bootstrap creates it idempotently: LOGIN, pg_monitor, nothing more', 
   assert.is(chartEnv(podSpec(render({ set: { 'auth.monitorUser': 'metrics_reader' } }).objects).containers[0]).PGFLEET_MONITOR_USER, 'metrics_reader');
   assert.match(s, '-v monitor_user="$PGFLEET_MONITOR_USER" -v monitor_password="$PGFLEET_MONITOR_PASSWORD"');
   assert.match(s, "SELECT format('CREATE ROLE %I', :'monitor_user') WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'monitor_user') \\gexec");
-  assert.match(s, /ALTER ROLE :"monitor_user" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS CONNECTION LIMIT \d+ PASSWORD :'monitor_password';/);
+  assert.match(
+    s,
+    /ALTER ROLE :"monitor_user" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS CONNECTION LIMIT \d+ PASSWORD :'monitor_password';/,
+  );
   assert.match(s, 'GRANT pg_monitor TO :"monitor_user";');
   assert.not.match(s, /GRANT (?!pg_monitor)[^;]* TO :"monitor_user"/);
 });
@@ -107,13 +110,28 @@ pm('off by default (the CRDs may be absent)', () => {
   assert.is(find(objects, 'PodMonitor').length + find(objects, 'PrometheusRule').length, 0);
   assert.is(find(objects, 'ConfigMap', 'db-pgfleet-dashboard').length, 0);
 });
-pm('exporter and Patroni endpoints of the release\'s database pods, interval, timeout and labels from values', async () => {
-  const { objects } = render({ set: { shards: 2, ...SCRAPER, 'monitoring.podMonitor.enabled': true, 'monitoring.podMonitor.interval': '15s', 'monitoring.podMonitor.scrapeTimeout': '5s', 'monitoring.podMonitor.labels.release': 'kube-prometheus' } });
+pm("exporter and Patroni endpoints of the release's database pods, interval, timeout and labels from values", async () => {
+  const { objects } = render({
+    set: {
+      shards: 2,
+      ...SCRAPER,
+      'monitoring.podMonitor.enabled': true,
+      'monitoring.podMonitor.interval': '15s',
+      'monitoring.podMonitor.scrapeTimeout': '5s',
+      'monitoring.podMonitor.labels.release': 'kube-prometheus',
+    },
+  });
   const m = one(objects, 'PodMonitor', 'db-pgfleet-database');
   await validateObject(m);
   assert.is(m.metadata.labels.release, 'kube-prometheus');
   assert.equal(m.spec.namespaceSelector, { matchNames: ['default'] });
-  assert.equal(m.spec.podMetricsEndpoints.map((e: any) => [e.port, e.path, e.interval, e.scrapeTimeout]), [['metrics', '/metrics', '15s', '5s'], ['patroni', '/metrics', '15s', '5s']]);
+  assert.equal(
+    m.spec.podMetricsEndpoints.map((e: any) => [e.port, e.path, e.interval, e.scrapeTimeout]),
+    [
+      ['metrics', '/metrics', '15s', '5s'],
+      ['patroni', '/metrics', '15s', '5s'],
+    ],
+  );
   for (const i of [0, 1]) {
     const tpl = one(objects, 'StatefulSet', `db-pgfleet-shard-${i}`).spec.template;
     for (const [k, v] of Object.entries<string>(m.spec.selector.matchLabels)) assert.is(tpl.metadata.labels[k], v, `shard ${i} pods are not selected`);
@@ -127,7 +145,12 @@ pm('exporter and Patroni endpoints of the release\'s database pods, interval, ti
   }
 });
 pm('patroniMetrics=false: only the exporter endpoint; monitoring.enabled=false: only Patroni', () => {
-  const ports = (set: Record<string, boolean>) => one(render({ set: { ...SCRAPER, 'monitoring.podMonitor.enabled': true, ...set } }).objects, 'PodMonitor', 'db-pgfleet-database').spec.podMetricsEndpoints.map((e: any) => e.port);
+  const ports = (set: Record<string, boolean>) =>
+    one(
+      render({ set: { ...SCRAPER, 'monitoring.podMonitor.enabled': true, ...set } }).objects,
+      'PodMonitor',
+      'db-pgfleet-database',
+    ).spec.podMetricsEndpoints.map((e: any) => e.port);
   assert.equal(ports({ 'monitoring.patroniMetrics': false }), ['metrics']);
   assert.equal(ports({ 'monitoring.enabled': false }), ['patroni']);
 });
@@ -135,7 +158,12 @@ pm.run();
 
 const net = suite('NetworkPolicy for Prometheus');
 const ingress = (set: Record<string, unknown> = {}) => one(render({ set: set as any }).objects, 'NetworkPolicy', S).spec.ingress as any[];
-const scrapeRule = (rules: any[]) => rules.find((r) => r.ports.some((p: any) => p.port === 9187 || p.port === 8008) && !r.from.some((f: any) => ['database', 'dcs-sync'].includes(f.podSelector?.matchLabels?.['app.kubernetes.io/component'])));
+const scrapeRule = (rules: any[]) =>
+  rules.find(
+    (r) =>
+      r.ports.some((p: any) => p.port === 9187 || p.port === 8008) &&
+      !r.from.some((f: any) => ['database', 'dcs-sync'].includes(f.podSelector?.matchLabels?.['app.kubernetes.io/component'])),
+  );
 net('no selector: nothing may scrape, and NOTES say so', () => {
   assert.is(scrapeRule(ingress()), undefined);
   const notes = (args: string[]) => {
@@ -149,8 +177,16 @@ net('no selector: nothing may scrape, and NOTES say so', () => {
   assert.match(ok, 'scraped through PodMonitor db-pgfleet-database');
 });
 net('monitoring.prometheusSelector: 9187 and 8008 from those peers only', () => {
-  const rule = scrapeRule(ingress({ 'monitoring.prometheusSelector[0].namespaceSelector.matchLabels.name': 'monitoring', 'monitoring.prometheusSelector[0].podSelector.matchLabels.app': 'prometheus' }));
-  assert.equal(rule.ports, [{ port: 9187, protocol: 'TCP' }, { port: 8008, protocol: 'TCP' }]);
+  const rule = scrapeRule(
+    ingress({
+      'monitoring.prometheusSelector[0].namespaceSelector.matchLabels.name': 'monitoring',
+      'monitoring.prometheusSelector[0].podSelector.matchLabels.app': 'prometheus',
+    }),
+  );
+  assert.equal(rule.ports, [
+    { port: 9187, protocol: 'TCP' },
+    { port: 8008, protocol: 'TCP' },
+  ]);
   assert.equal(rule.from, [{ namespaceSelector: { matchLabels: { name: 'monitoring' } }, podSelector: { matchLabels: { app: 'prometheus' } } }]);
 });
 net('patroniMetrics=false keeps 8008 shard-internal', () => {
@@ -161,36 +197,65 @@ net.run();
 
 const rule = suite('PrometheusRule');
 const generated = parse(readFileSync(join(chartDir, 'files', 'prometheus-rules.yaml'), 'utf8'));
-rule('embeds the generated rules with the release\'s namespace and shards in every expression', async () => {
-  const { objects } = render({ release: 'db', namespace: 'prod', set: { 'monitoring.prometheusRule.enabled': true, 'monitoring.prometheusRule.labels.release': 'kube-prometheus' } });
+rule("embeds the generated rules with the release's namespace and shards in every expression", async () => {
+  const { objects } = render({
+    release: 'db',
+    namespace: 'prod',
+    set: { 'monitoring.prometheusRule.enabled': true, 'monitoring.prometheusRule.labels.release': 'kube-prometheus' },
+  });
   const r = one(objects, 'PrometheusRule', 'db-pgfleet-alerts');
   await validateObject(r);
   assert.is(r.metadata.labels.release, 'kube-prometheus');
   const rules = r.spec.groups.flatMap((g: any) => g.rules);
   const source = generated.groups.flatMap((g: any) => g.rules);
-  assert.equal(rules.map((x: any) => x.alert), source.map((x: any) => x.alert));
+  assert.equal(
+    rules.map((x: any) => x.alert),
+    source.map((x: any) => x.alert),
+  );
   for (const [i, x] of rules.entries()) {
     assert.not.match(x.expr, SELECTOR_PLACEHOLDER);
     assert.not.match(x.expr, VOLUME_SELECTOR_PLACEHOLDER);
-    assert.is(x.expr, source[i].expr.replaceAll(SELECTOR_PLACEHOLDER, 'namespace="prod", cluster_name=~"db-pgfleet-shard-[0-9]+"')
-      .replaceAll(VOLUME_SELECTOR_PLACEHOLDER, 'namespace="prod", persistentvolumeclaim=~"data-db-pgfleet-shard-[0-9]+-[0-9]+"'));
+    assert.is(
+      x.expr,
+      source[i].expr
+        .replaceAll(SELECTOR_PLACEHOLDER, 'namespace="prod", cluster_name=~"db-pgfleet-shard-[0-9]+"')
+        .replaceAll(VOLUME_SELECTOR_PLACEHOLDER, 'namespace="prod", persistentvolumeclaim=~"data-db-pgfleet-shard-[0-9]+-[0-9]+"'),
+    );
     assert.equal(x.annotations, source[i].annotations);
   }
 });
 rule('alertLabels reach every alert but never replace its severity; dots in the release name are matched literally', () => {
-  const r = one(render({ release: 'db.v2', set: { 'monitoring.prometheusRule.enabled': true, 'monitoring.prometheusRule.alertLabels.team': 'data', 'monitoring.prometheusRule.alertLabels.severity': 'page' } }).objects, 'PrometheusRule', 'db.v2-pgfleet-alerts');
+  const r = one(
+    render({
+      release: 'db.v2',
+      set: {
+        'monitoring.prometheusRule.enabled': true,
+        'monitoring.prometheusRule.alertLabels.team': 'data',
+        'monitoring.prometheusRule.alertLabels.severity': 'page',
+      },
+    }).objects,
+    'PrometheusRule',
+    'db.v2-pgfleet-alerts',
+  );
   const source = generated.groups.flatMap((g: any) => g.rules);
   for (const [i, x] of r.spec.groups.flatMap((g: any) => g.rules).entries()) {
     assert.is(x.labels.team, 'data');
     assert.is(x.labels.severity, source[i].labels.severity);
-    assert.ok(x.expr.includes('cluster_name=~"db[.]v2-pgfleet-shard-[0-9]+"') || x.expr.includes('persistentvolumeclaim=~"data-db[.]v2-pgfleet-shard-[0-9]+-[0-9]+"'), x.expr);
+    assert.ok(
+      x.expr.includes('cluster_name=~"db[.]v2-pgfleet-shard-[0-9]+"') || x.expr.includes('persistentvolumeclaim=~"data-db[.]v2-pgfleet-shard-[0-9]+-[0-9]+"'),
+      x.expr,
+    );
   }
 });
 rule.run();
 
 const dash = suite('Grafana dashboard ConfigMap');
 dash('label grafana_dashboard "1", the generated JSON verbatim', () => {
-  const cm = one(render({ set: { 'monitoring.grafanaDashboard.enabled': true, 'monitoring.grafanaDashboard.annotations.grafana_folder': 'Databases' } }).objects, 'ConfigMap', 'db-pgfleet-dashboard');
+  const cm = one(
+    render({ set: { 'monitoring.grafanaDashboard.enabled': true, 'monitoring.grafanaDashboard.annotations.grafana_folder': 'Databases' } }).objects,
+    'ConfigMap',
+    'db-pgfleet-dashboard',
+  );
   assert.is(cm.metadata.labels.grafana_dashboard, '1');
   assert.is(cm.metadata.annotations.grafana_folder, 'Databases');
   assert.equal(JSON.parse(cm.data['pgfleet.json']), JSON.parse(readFileSync(join(chartDir, 'files', 'dashboard.json'), 'utf8')));
@@ -205,13 +270,37 @@ const upgrade = suite('enabling monitoring on existing shards');
 async function notesAgainst(installed: K8sObject[]): Promise<string> {
   const api = await startFakeApiServer(installed);
   try {
-    const stdout = await new Promise<string>((resolve, reject) => execFile(toolPath('helm'), ['install', 'db', chartDir, '--namespace', 'default', '--dry-run=server', '--disable-openapi-validation', '--kube-apiserver', api.url, '--set', 'shards=2'], { encoding: 'utf8', env: { ...process.env, KUBECONFIG: '/dev/null' } }, (err, out, errOut) => (err ? reject(new Error(errOut || err.message)) : resolve(out))));
+    const stdout = await new Promise<string>((resolve, reject) =>
+      execFile(
+        toolPath('helm'),
+        [
+          'install',
+          'db',
+          chartDir,
+          '--namespace',
+          'default',
+          '--dry-run=server',
+          '--disable-openapi-validation',
+          '--kube-apiserver',
+          api.url,
+          '--set',
+          'shards=2',
+        ],
+        { encoding: 'utf8', env: { ...process.env, KUBECONFIG: '/dev/null' } },
+        (err, out, errOut) => (err ? reject(new Error(errOut || err.message)) : resolve(out)),
+      ),
+    );
     return stdout.slice(stdout.indexOf('NOTES:'));
-  } finally { await api.close(); }
+  } finally {
+    await api.close();
+  }
 }
 upgrade('shards that run without the exporter: NOTES say the monitoring role must be created by hand', async () => {
   const notes = await notesAgainst(render({ set: { shards: 2, 'monitoring.enabled': false } }).objects);
-  assert.match(notes, 'WARNING: monitoring was just enabled on shards bootstrapped without it (db-pgfleet-shard-0, db-pgfleet-shard-1): their role "pgfleet_monitor" does not exist yet');
+  assert.match(
+    notes,
+    'WARNING: monitoring was just enabled on shards bootstrapped without it (db-pgfleet-shard-0, db-pgfleet-shard-1): their role "pgfleet_monitor" does not exist yet',
+  );
 });
 upgrade('shards that already run it, or a fresh install: no such warning', async () => {
   assert.not.match(await notesAgainst(render({ set: { shards: 2 } }).objects), 'monitoring was just enabled');

@@ -18,7 +18,12 @@ const offline = {
 };
 
 const refusal = (o: RenderOptions): string => {
-  try { render(o); } catch (e) { assert.instance(e, RenderError); return (e as Error).message; }
+  try {
+    render(o);
+  } catch (e) {
+    assert.instance(e, RenderError);
+    return (e as Error).message;
+  }
   throw new Error(`rendered: ${JSON.stringify(o.set)}`);
 };
 
@@ -47,12 +52,17 @@ for (const [key, value, path] of [
 }
 
 test('generated backup certificates are refused while backups are on', () => {
-  const message = refusal({ values: [scenarioFiles().find((f) => basename(f) === '20-backups-values.yaml')!], set: { ...offline, 'backups.server.tls.existingSecret': '' } });
+  const message = refusal({
+    values: [scenarioFiles().find((f) => basename(f) === '20-backups-values.yaml')!],
+    set: { ...offline, 'backups.server.tls.existingSecret': '' },
+  });
   assert.ok(message.includes('backups.server.tls.existingSecret: required while backups.enabled'), message);
 });
 
 test('the cleanup hook is not refused with etcd3 (it is not rendered there)', () => {
-  const { objects } = render({ set: { ...offline, 'patroni.cleanupOnUninstall': true, 'patroni.dcs.type': 'etcd3', 'patroni.dcs.etcd3.hosts[0]': 'etcd:2379' } });
+  const { objects } = render({
+    set: { ...offline, 'patroni.cleanupOnUninstall': true, 'patroni.dcs.type': 'etcd3', 'patroni.dcs.etcd3.hosts[0]': 'etcd:2379' },
+  });
   assert.is(find(objects, 'Job').length, 0);
 });
 
@@ -62,8 +72,14 @@ test('without it, two renders of the defaults differ (what a GitOps re-render wo
 
 test('with it, no Secret is generated and no hook is rendered', () => {
   const { objects } = render({ set: offline });
-  assert.equal(find(objects, 'Secret').map((o) => o.metadata.name), []);
-  assert.equal(objects.filter((o) => o.metadata.annotations?.['helm.sh/hook']).map((o) => `${o.kind}/${o.metadata.name}`), []);
+  assert.equal(
+    find(objects, 'Secret').map((o) => o.metadata.name),
+    [],
+  );
+  assert.equal(
+    objects.filter((o) => o.metadata.annotations?.['helm.sh/hook']).map((o) => `${o.kind}/${o.metadata.name}`),
+    [],
+  );
 });
 
 for (const file of scenarioFiles()) {

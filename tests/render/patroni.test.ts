@@ -46,22 +46,31 @@ store('kubernetes DCS: ConfigMaps, role labels primary/replica, namespaced Role'
   assert.is(patroniConfig(objects, S).etcd3, undefined);
   assert.is(one(objects, 'StatefulSet', S).spec.template.spec.automountServiceAccountToken, true);
 });
-store('etcd3 DCS: hosts rendered, no Kubernetes section; the Role only patches the database pods (their role label, tests/runtime/etcd3-role-label.test.ts)', () => {
-  const { objects } = render({ set: { 'patroni.dcs.type': 'etcd3', 'patroni.dcs.etcd3.hosts': '{etcd-a:2379,etcd-b:2379}' } });
-  const c = patroniConfig(objects, S);
-  assert.is(c.etcd3.hosts, 'etcd-a:2379,etcd-b:2379');
-  assert.is(c.kubernetes, undefined);
-  const roles = find(objects, 'Role').filter((r) => !r.metadata.annotations?.['helm.sh/hook']);
-  assert.equal(roles.map((r) => r.rules), [[{ apiGroups: [''], resources: ['pods'], verbs: ['patch'], resourceNames: ['db-pgfleet-shard-0-0', 'db-pgfleet-shard-0-1'] }]]);
-  assert.is(one(objects, 'StatefulSet', S).spec.template.spec.automountServiceAccountToken, true);
-});
+store(
+  'etcd3 DCS: hosts rendered, no Kubernetes section; the Role only patches the database pods (their role label, tests/runtime/etcd3-role-label.test.ts)',
+  () => {
+    const { objects } = render({ set: { 'patroni.dcs.type': 'etcd3', 'patroni.dcs.etcd3.hosts': '{etcd-a:2379,etcd-b:2379}' } });
+    const c = patroniConfig(objects, S);
+    assert.is(c.etcd3.hosts, 'etcd-a:2379,etcd-b:2379');
+    assert.is(c.kubernetes, undefined);
+    const roles = find(objects, 'Role').filter((r) => !r.metadata.annotations?.['helm.sh/hook']);
+    assert.equal(
+      roles.map((r) => r.rules),
+      [[{ apiGroups: [''], resources: ['pods'], verbs: ['patch'], resourceNames: ['db-pgfleet-shard-0-0', 'db-pgfleet-shard-0-1'] }]],
+    );
+    assert.is(one(objects, 'StatefulSet', S).spec.template.spec.automountServiceAccountToken, true);
+  },
+);
 store.run();
 
 const auth = suite('authentication in patroni.yml');
 auth('SCRAM everywhere, superuser only from inside the pod, TLS required on the network', () => {
   const c = cfg();
   const hba: string[] = c.postgresql.pg_hba;
-  assert.ok(hba.every((l) => !/\s(trust|md5|password)$/.test(l)), hba.join('\n'));
+  assert.ok(
+    hba.every((l) => !/\s(trust|md5|password)$/.test(l)),
+    hba.join('\n'),
+  );
   const superReject = hba.indexOf('host all postgres all reject');
   assert.ok(superReject >= 0, 'superuser network reject rule missing');
   assert.ok(hba.findIndex((l) => /^hostssl all all all/.test(l)) > superReject, 'superuser reject must precede the generic rule');

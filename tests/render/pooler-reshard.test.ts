@@ -72,7 +72,9 @@ upgrade.before(async () => {
   installed = render({ set: { shards: 2, 'pooler.type': 'pgdog' } }).objects;
   api = await startFakeApiServer(installed);
 });
-upgrade.after(async () => { await api?.close(); });
+upgrade.after(async () => {
+  await api?.close();
+});
 const upgradeWith = (set: SetValues) => renderAsync({ set: { shards: 2, 'pooler.type': 'pgdog', ...set }, apiServer: api.url });
 
 upgrade('adding a shard under PgDog is refused, naming shards and the reason', async () => {

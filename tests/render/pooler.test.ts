@@ -67,17 +67,37 @@ pgbouncer('each pgbouncer.ini points at the right Service, key by key', () => {
       });
       const p = conf.pgbouncer;
       const expected: Record<string, string> = {
-        listen_addr: '*', listen_port: '6432', unix_socket_dir: '', auth_type: 'scram-sha-256',
-        auth_file: '/etc/pgbouncer/auth/userlist.txt', auth_user: 'pgfleet_pooler',
+        listen_addr: '*',
+        listen_port: '6432',
+        unix_socket_dir: '',
+        auth_type: 'scram-sha-256',
+        auth_file: '/etc/pgbouncer/auth/userlist.txt',
+        auth_user: 'pgfleet_pooler',
         auth_query: 'SELECT uname, phash FROM pgfleet.user_lookup($1)',
-        admin_users: 'pgfleet_pooler_admin', stats_users: 'pgfleet_pooler_stats', pool_mode: 'transaction',
-        max_client_conn: '1000', default_pool_size: '20', min_pool_size: '0', reserve_pool_size: '5',
-        reserve_pool_timeout: '3', max_db_connections: '0', server_lifetime: '600', server_idle_timeout: '300',
-        server_login_retry: '0.25', server_connect_timeout: '5', server_reset_query: 'DISCARD ALL',
-        query_wait_timeout: '120', client_idle_timeout: '0', ignore_startup_parameters: 'extra_float_digits',
-        server_tls_sslmode: 'verify-full', server_tls_ca_file: '/etc/pgfleet/tls/ca.crt', server_tls_protocols: 'secure',
-        client_tls_sslmode: 'require', client_tls_cert_file: '/etc/pgbouncer/client-tls/tls.crt',
-        client_tls_key_file: '/etc/pgbouncer/client-tls/tls.key', client_tls_protocols: 'secure',
+        admin_users: 'pgfleet_pooler_admin',
+        stats_users: 'pgfleet_pooler_stats',
+        pool_mode: 'transaction',
+        max_client_conn: '1000',
+        default_pool_size: '20',
+        min_pool_size: '0',
+        reserve_pool_size: '5',
+        reserve_pool_timeout: '3',
+        max_db_connections: '0',
+        server_lifetime: '600',
+        server_idle_timeout: '300',
+        server_login_retry: '0.25',
+        server_connect_timeout: '5',
+        server_reset_query: 'DISCARD ALL',
+        query_wait_timeout: '120',
+        client_idle_timeout: '0',
+        ignore_startup_parameters: 'extra_float_digits',
+        server_tls_sslmode: 'verify-full',
+        server_tls_ca_file: '/etc/pgfleet/tls/ca.crt',
+        server_tls_protocols: 'secure',
+        client_tls_sslmode: 'require',
+        client_tls_cert_file: '/etc/pgbouncer/client-tls/tls.crt',
+        client_tls_key_file: '/etc/pgbouncer/client-tls/tls.key',
+        client_tls_protocols: 'secure',
       };
       for (const [k, v] of Object.entries(expected)) assert.is(String(p[k]), v, `${pool} shard ${i}: ${k}`);
       assert.not.ok('max_prepared_statements' in p, 'omitted by default: PgBouncer 1.18 would refuse it');
@@ -93,18 +113,29 @@ pgbouncer('no password or userlist in any ConfigMap; secrets come from Secret-mo
   }
   const d = one(pb, 'Deployment', `${shard(0)}-pgbouncer-rw`);
   const sources = volume(d, 'secrets').projected.sources.map((s: any) => [s.secret.name, s.secret.items.map((x: any) => x.key)]);
-  assert.equal(sources, [[`${R}-pgfleet-auth`, ['pooler-password']], [`${R}-pgfleet-pooler`, ['pooler-admin-password', 'pooler-stats-password']]]);
+  assert.equal(sources, [
+    [`${R}-pgfleet-auth`, ['pooler-password']],
+    [`${R}-pgfleet-pooler`, ['pooler-admin-password', 'pooler-stats-password']],
+  ]);
   assert.is(volume(d, 'auth').emptyDir.medium, 'Memory');
   assert.equal(podSpec(d).initContainers[0].command, ['/bin/sh', '/etc/pgbouncer/config/make-userlist.sh']);
   const secret = one(pb, 'Secret', `${R}-pgfleet-pooler`);
   assert.equal(Object.keys(secret.data).sort(), ['pooler-admin-password', 'pooler-stats-password']);
   // With auth.existingSecret every credential comes from the user's Secret: nothing is generated.
   const mine = render({ set: { 'auth.existingSecret': 'mine' } }).objects;
-  assert.equal(find(mine, 'Secret').map((x) => x.metadata.name).filter((n) => n.includes('pooler')), []);
+  assert.equal(
+    find(mine, 'Secret')
+      .map((x) => x.metadata.name)
+      .filter((n) => n.includes('pooler')),
+    [],
+  );
   const srcs = volume(one(mine, 'Deployment', `${shard(0)}-pgbouncer-rw`), 'secrets').projected.sources.map((x: any) => x.secret.name);
   assert.equal(srcs, ['mine', 'mine']);
   const own = render({ set: { 'auth.existingSecret': 'mine', 'pooler.existingSecret': 'pool' } }).objects;
-  assert.equal(volume(one(own, 'Deployment', `${shard(0)}-pgbouncer-ro`), 'secrets').projected.sources.map((x: any) => x.secret.name), ['mine', 'pool']);
+  assert.equal(
+    volume(one(own, 'Deployment', `${shard(0)}-pgbouncer-ro`), 'secrets').projected.sources.map((x: any) => x.secret.name),
+    ['mine', 'pool'],
+  );
 });
 
 pgbouncer('pods are restricted: non-root, read-only root fs, no privilege escalation, probes and resources set', () => {
@@ -124,7 +155,7 @@ pgbouncer('pods are restricted: non-root, read-only root fs, no privilege escala
     assert.is(main.readinessProbe.tcpSocket.port, 'pgbouncer');
     assert.is(main.livenessProbe.tcpSocket.port, 'pgbouncer');
     const term = spec.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].podAffinityTerm;
-    assert.equal(term.labelSelector.matchLabels, d.spec.selector.matchLabels, 'soft anti-affinity among the pool\'s own pods');
+    assert.equal(term.labelSelector.matchLabels, d.spec.selector.matchLabels, "soft anti-affinity among the pool's own pods");
   }
 });
 
@@ -143,8 +174,10 @@ pgbouncer('Services, PDBs and the per-shard headless Service select the right po
     const headless = one(pb, 'Service', `${shard(i)}-pgbouncer-headless`);
     assert.is(headless.spec.clusterIP, 'None');
     assert.equal(headless.spec.selector, {
-      'app.kubernetes.io/name': 'pgfleet', 'app.kubernetes.io/instance': R,
-      'app.kubernetes.io/component': 'pgbouncer', 'pgfleet.io/shard': String(i),
+      'app.kubernetes.io/name': 'pgfleet',
+      'app.kubernetes.io/instance': R,
+      'app.kubernetes.io/component': 'pgbouncer',
+      'pgfleet.io/shard': String(i),
     });
   }
 });
@@ -209,14 +242,22 @@ pgbouncer('every rendered object validates against kubernetes-models', async () 
 });
 
 pgbouncer('helm test goes through both pools of every shard, verifying the release certificate in full', () => {
-  const env = (objects: K8sObject[], i: number) => Object.fromEntries(one(objects, 'Pod', `${R}-pgfleet-test-shard-${i}`).spec.containers[0].env
-    .filter((e: any) => 'value' in e).map((e: any) => [e.name, e.value]));
+  const env = (objects: K8sObject[], i: number) =>
+    Object.fromEntries(
+      one(objects, 'Pod', `${R}-pgfleet-test-shard-${i}`)
+        .spec.containers[0].env.filter((e: any) => 'value' in e)
+        .map((e: any) => [e.name, e.value]),
+    );
   for (let i = 0; i < 3; i++) {
     const e = env(pb, i);
     for (const pool of ['rw', 'ro']) {
       const svc = one(pb, 'Service', e[`POOLER_${pool.toUpperCase()}`]);
       assert.is(svc.metadata.name, `${shard(i)}-pgbouncer-${pool}`);
-      assert.equal(svc.spec.ports.map((p: any) => p.port), [6432], 'the port the test dials');
+      assert.equal(
+        svc.spec.ports.map((p: any) => p.port),
+        [6432],
+        'the port the test dials',
+      );
     }
     assert.is(e.POOLER_SSLMODE, 'verify-full');
     assert.is(e.PGSSLMODE, 'verify-full');
@@ -224,7 +265,11 @@ pgbouncer('helm test goes through both pools of every shard, verifying the relea
   }
   assert.is(env(render({ set: { replicas: 0 } }).objects, 0).POOLER_RO_STANDBY, 'false', 'without replicas the ro pool serves from the primary');
   assert.is(env(render({ set: { 'pooler.pgbouncer.clientTLS.sslmode': 'disable' } }).objects, 0).POOLER_SSLMODE, 'disable');
-  assert.is(env(render({ set: { 'pooler.pgbouncer.clientTLS.existingSecret': 'theirs' } }).objects, 0).POOLER_SSLMODE, 'require', 'a certificate of the user\'s own is not checked against the release CA');
+  assert.is(
+    env(render({ set: { 'pooler.pgbouncer.clientTLS.existingSecret': 'theirs' } }).objects, 0).POOLER_SSLMODE,
+    'require',
+    "a certificate of the user's own is not checked against the release CA",
+  );
   assert.not.ok(env(render({ set: { 'pooler.type': 'none' } }).objects, 0).POOLER_RW);
 });
 
@@ -247,15 +292,22 @@ variants('tuning values, prepared statements, client TLS', () => {
     [p.max_client_conn, p.default_pool_size, p.reserve_pool_size, p.server_lifetime, p.ignore_startup_parameters, p.max_prepared_statements],
     ['5000', '25', '5', '900', 'extra_float_digits,options', '200'],
   );
-  assert.equal([p.client_tls_sslmode, p.client_tls_cert_file, p.client_tls_key_file],
-    ['prefer', '/etc/pgbouncer/client-tls/tls.crt', '/etc/pgbouncer/client-tls/tls.key']);
+  assert.equal(
+    [p.client_tls_sslmode, p.client_tls_cert_file, p.client_tls_key_file],
+    ['prefer', '/etc/pgbouncer/client-tls/tls.crt', '/etc/pgbouncer/client-tls/tls.key'],
+  );
   const d = one(o, 'Deployment', `${shard(2)}-pgbouncer-rw`);
   assert.is(volume(d, 'client-tls').secret.secretName, `${R}-pgfleet-tls`);
 });
 
 variants('session mode, verify-ca, TLS off', () => {
-  let p = ini(one(render({ set: { 'pooler.pgbouncer.poolMode': 'session', 'pooler.pgbouncer.serverTLSSslmode': 'verify-ca' } }).objects,
-    'ConfigMap', `${shard(0)}-pgbouncer-rw`)).pgbouncer;
+  let p = ini(
+    one(
+      render({ set: { 'pooler.pgbouncer.poolMode': 'session', 'pooler.pgbouncer.serverTLSSslmode': 'verify-ca' } }).objects,
+      'ConfigMap',
+      `${shard(0)}-pgbouncer-rw`,
+    ),
+  ).pgbouncer;
   assert.equal([p.pool_mode, p.server_tls_sslmode], ['session', 'verify-ca']);
   const o = render({ set: { 'tls.enabled': false } }).objects;
   p = ini(one(o, 'ConfigMap', `${shard(0)}-pgbouncer-rw`)).pgbouncer;
@@ -300,8 +352,11 @@ variants.run();
 // ---------------------------------------------------------------------------------------------------------
 const pgdog = suite('pooler: PgDog router');
 const pdSet = {
-  shards: 3, replicas: 1, 'pooler.type': 'pgdog',
-  'pooler.pgdog.shardedTables[0].table': 'orders', 'pooler.pgdog.shardedTables[0].column': 'customer_id',
+  shards: 3,
+  replicas: 1,
+  'pooler.type': 'pgdog',
+  'pooler.pgdog.shardedTables[0].table': 'orders',
+  'pooler.pgdog.shardedTables[0].column': 'customer_id',
   'pooler.pgdog.shardedTables[0].dataType': 'bigint',
 };
 const pd = render({ set: pdSet }).objects;
@@ -317,16 +372,29 @@ pgdog('pgdog.toml lists 3 shards x (primary + replica) through the per-shard Ser
       { name: 'app', host: `${shard(i)}-replicas`, port: 5432, role: 'replica', shard: i, database_name: 'app' },
     ]);
   }
-  assert.not.ok(t.databases.some((d: any) => d.role === 'auto'), 'explicit roles only');
+  assert.not.ok(
+    t.databases.some((d: any) => d.role === 'auto'),
+    'explicit roles only',
+  );
   assert.equal(t.sharded_tables, [{ database: 'app', name: 'orders', column: 'customer_id', data_type: 'bigint' }]);
 });
 
 pgdog('[general] and [admin] come from values; the admin password is a placeholder, never plaintext', () => {
   const t = toml(pd);
   assert.equal(t.general, {
-    host: '0.0.0.0', port: 6432, workers: 2, default_pool_size: 10, min_pool_size: 1, pooler_mode: 'transaction',
-    read_write_split: 'include_primary', read_write_strategy: 'conservative', load_balancing_strategy: 'round_robin',
-    openmetrics_port: 9090, healthcheck_port: 8080, shutdown_timeout: 30000, tls_verify: 'verify_full',
+    host: '0.0.0.0',
+    port: 6432,
+    workers: 2,
+    default_pool_size: 10,
+    min_pool_size: 1,
+    pooler_mode: 'transaction',
+    read_write_split: 'include_primary',
+    read_write_strategy: 'conservative',
+    load_balancing_strategy: 'round_robin',
+    openmetrics_port: 9090,
+    healthcheck_port: 8080,
+    shutdown_timeout: 30000,
+    tls_verify: 'verify_full',
     tls_server_ca_certificate: '/etc/pgfleet/tls/ca.crt',
   });
   assert.equal(t.admin, { name: 'admin', user: 'pgfleet_pooler_admin', password: '@secret:pooler-admin-password@' });
@@ -342,7 +410,13 @@ pgdog('users.toml lives in a Secret with placeholders filled from the auth Secre
   ]);
   const d = one(pd, 'Deployment', `${R}-pgfleet-pgdog`);
   const srcs = volume(d, 'secrets').projected.sources;
-  assert.equal(srcs[0].secret, { name: `${R}-pgfleet-auth`, items: [{ key: 'app-password', path: 'app-password' }, { key: 'admin-password', path: 'admin-password' }] });
+  assert.equal(srcs[0].secret, {
+    name: `${R}-pgfleet-auth`,
+    items: [
+      { key: 'app-password', path: 'app-password' },
+      { key: 'admin-password', path: 'admin-password' },
+    ],
+  });
   assert.equal(srcs[1].secret.items, [{ key: 'pooler-admin-password', path: 'pooler-admin-password' }]);
 });
 
@@ -352,7 +426,10 @@ pgdog('Deployment: replicas, PDB, probes, metrics port, restricted, image pinned
   const c = podSpec(d).containers[0];
   assert.is(c.image, 'ghcr.io/pgdogdev/pgdog:v0.1.59');
   assert.equal(c.command, ['/usr/local/bin/pgdog', '--config', '/etc/pgdog/run/pgdog.toml', '--users', '/etc/pgdog/run/users.toml']);
-  assert.equal(c.ports.map((p: any) => p.containerPort), [6432, 9090, 8080]);
+  assert.equal(
+    c.ports.map((p: any) => p.containerPort),
+    [6432, 9090, 8080],
+  );
   assert.ok(c.readinessProbe && c.livenessProbe);
   assert.is(c.securityContext.readOnlyRootFilesystem, true);
   assert.is(podSpec(d).securityContext.runAsNonRoot, true);
@@ -367,9 +444,18 @@ pgdog('Deployment: replicas, PDB, probes, metrics port, restricted, image pinned
 pgdog('shard count and sharded tables follow values (ci scenario; replicas 0 -> primaries only)', () => {
   const ci = toml(render({ values: [join(chartDir, 'ci', '11-pgdog-values.yaml')] }).objects);
   assert.is(ci.databases.length, 6);
-  assert.equal(ci.sharded_tables.map((t: any) => [t.name, t.column, t.data_type]), [['orders', 'customer_id', 'bigint'], ['sessions', 'session_id', 'uuid']]);
+  assert.equal(
+    ci.sharded_tables.map((t: any) => [t.name, t.column, t.data_type]),
+    [
+      ['orders', 'customer_id', 'bigint'],
+      ['sessions', 'session_id', 'uuid'],
+    ],
+  );
   const five = toml(render({ set: { shards: 5, replicas: 0, 'pooler.type': 'pgdog' } }).objects);
-  assert.equal(five.databases.map((d: any) => [d.shard, d.role]), [0, 1, 2, 3, 4].map((i) => [i, 'primary']));
+  assert.equal(
+    five.databases.map((d: any) => [d.shard, d.role]),
+    [0, 1, 2, 3, 4].map((i) => [i, 'primary']),
+  );
   assert.not.ok('sharded_tables' in five);
 });
 
@@ -385,7 +471,10 @@ const none = suite('pooler: none');
 none('no pooler objects, no callback, no pooler env on the database pods', () => {
   const o = render({ values: [join(chartDir, 'ci', '12-no-pooler-values.yaml')] }).objects;
   const pooled = o.filter((x) => ['pgbouncer', 'pgdog', 'pooler'].includes(x.metadata.labels?.['app.kubernetes.io/component'] ?? ''));
-  assert.equal(pooled.map((x) => `${x.kind}/${x.metadata.name}`), []);
+  assert.equal(
+    pooled.map((x) => `${x.kind}/${x.metadata.name}`),
+    [],
+  );
   const patroni = parseYaml(one(o, 'ConfigMap', `${shard(0)}-patroni`).data['patroni.yml']);
   assert.not.ok(patroni.postgresql.callbacks);
   const env = one(o, 'StatefulSet', shard(0)).spec.template.spec.containers[0].env;
@@ -407,7 +496,7 @@ notes('PgBouncer: a read-write and a read-only URL per shard', () => {
   assert.match(notesOf(['--set', 'replicas=0']), '(no replicas: served by the primary)');
 });
 
-notes('PgDog: one URL and the sharded tables; none: a reminder that failover is the user\'s job', () => {
+notes("PgDog: one URL and the sharded tables; none: a reminder that failover is the user's job", () => {
   const text = notesOf(['--values', join(chartDir, 'ci', '11-pgdog-values.yaml')]);
   assert.match(text, 'postgresql://app@db-pgfleet-pgdog.prod.svc:6432/app');
   assert.match(text, 'Sharded tables: orders(customer_id), sessions(session_id)');

@@ -16,14 +16,19 @@ for (const file of scenarioFiles()) {
   const name = file.replace(/.*\//, '');
   const s = suite(`scenario ${name}`);
   let objects: K8sObject[] = [];
-  s.before(() => { objects = render({ values: [file], release: 'scenario' }).objects; });
+  s.before(() => {
+    objects = render({ values: [file], release: 'scenario' }).objects;
+  });
 
   s('every object validates against its Kubernetes schema', async () => {
     assert.ok(objects.length > 5);
     for (const o of objects) await validateObject(o);
   });
   s('every pod passes Pod Security "restricted" with a read-only root filesystem', () => {
-    const bad = objects.flatMap((o) => { const spec = podSpecOf(o); return spec ? restrictedViolations(spec).map((v) => `${o.kind}/${o.metadata.name}: ${v}`) : []; });
+    const bad = objects.flatMap((o) => {
+      const spec = podSpecOf(o);
+      return spec ? restrictedViolations(spec).map((v) => `${o.kind}/${o.metadata.name}: ${v}`) : [];
+    });
     assert.equal(bad, []);
   });
   s('every container has resources and a pinned image', () => {
@@ -40,7 +45,10 @@ for (const file of scenarioFiles()) {
         const vars = Object.fromEntries((c.env ?? []).map((e: { name: string }) => [e.name, '\u0000']));
         for (const a of [...(c.command ?? []), ...(c.args ?? [])]) {
           const changed = expand(String(a), vars) !== String(a);
-          assert.not.ok(changed, `${o.kind}/${o.metadata.name} ${c.name}: Kubernetes would rewrite ${JSON.stringify(String(a).match(/.{0,30}\$(\$|\([A-Za-z_][\w.-]*\)).{0,30}/s)?.[0])}`);
+          assert.not.ok(
+            changed,
+            `${o.kind}/${o.metadata.name} ${c.name}: Kubernetes would rewrite ${JSON.stringify(String(a).match(/.{0,30}\$(\$|\([A-Za-z_][\w.-]*\)).{0,30}/s)?.[0])}`,
+          );
         }
       }
     }
@@ -55,7 +63,7 @@ for (const file of scenarioFiles()) {
       if (o.kind === 'StatefulSet') assert.ok(o.metadata.name.length <= 52, `${key} is longer than 52`);
     }
   });
-  s('selectors use only the chart\'s selector labels (plus Patroni\'s role and scope on Services)', () => {
+  s("selectors use only the chart's selector labels (plus Patroni's role and scope on Services)", () => {
     for (const o of objects) {
       const sel = o.kind === 'Service' ? o.spec.selector : o.spec?.selector?.matchLabels;
       if (!sel) continue;
@@ -71,7 +79,10 @@ for (const file of scenarioFiles()) {
     for (const o of objects) {
       if (!podSpecOf(o) || o.metadata.annotations?.['helm.sh/hook']) continue;
       const labels = podLabelsOf(o);
-      assert.ok(policies.some((p) => matches(p.spec.podSelector.matchLabels ?? {}, labels)), `${o.kind}/${o.metadata.name} is not covered by any NetworkPolicy`);
+      assert.ok(
+        policies.some((p) => matches(p.spec.podSelector.matchLabels ?? {}, labels)),
+        `${o.kind}/${o.metadata.name} is not covered by any NetworkPolicy`,
+      );
     }
   });
   s('no cluster-wide RBAC', () => {

@@ -51,16 +51,19 @@ topology('one PodDisruptionBudget per shard, maxUnavailable 1, selecting that sh
 topology('each shard is its own Patroni scope', () => {
   for (const shard of shards) assert.is(patroniConfig(objects, shard).scope, shard);
 });
-topology('pods probe Patroni: liveness /liveness, readiness /readiness with a lag bound far above maximum_lag_on_failover (a write burst must not empty -replicas)', () => {
-  const c = one(objects, 'StatefulSet', shards[0]!).spec.template.spec.containers.find((x: any) => x.name === 'postgres');
-  assert.is(c.livenessProbe.httpGet.path, '/liveness');
-  assert.is(c.readinessProbe.httpGet.path, '/readiness?lag=268435456');
-  const set = render({ set: { 'patroni.readinessMaxLag': 2147483648 } }).objects;
-  const c2 = one(set, 'StatefulSet', shards[0]!).spec.template.spec.containers.find((x: any) => x.name === 'postgres');
-  assert.is(c2.readinessProbe.httpGet.path, '/readiness?lag=2147483648');
-  assert.is(c.livenessProbe.httpGet.port, 'patroni');
-  assert.ok(c.ports.some((p: any) => p.name === 'patroni' && p.containerPort === 8008));
-});
+topology(
+  'pods probe Patroni: liveness /liveness, readiness /readiness with a lag bound far above maximum_lag_on_failover (a write burst must not empty -replicas)',
+  () => {
+    const c = one(objects, 'StatefulSet', shards[0]!).spec.template.spec.containers.find((x: any) => x.name === 'postgres');
+    assert.is(c.livenessProbe.httpGet.path, '/liveness');
+    assert.is(c.readinessProbe.httpGet.path, '/readiness?lag=268435456');
+    const set = render({ set: { 'patroni.readinessMaxLag': 2147483648 } }).objects;
+    const c2 = one(set, 'StatefulSet', shards[0]!).spec.template.spec.containers.find((x: any) => x.name === 'postgres');
+    assert.is(c2.readinessProbe.httpGet.path, '/readiness?lag=2147483648');
+    assert.is(c.livenessProbe.httpGet.port, 'patroni');
+    assert.ok(c.ports.some((p: any) => p.name === 'patroni' && p.containerPort === 8008));
+  },
+);
 topology('pod-specific Patroni settings come from the downward API', () => {
   const env = one(objects, 'StatefulSet', shards[1]!).spec.template.spec.containers[0].env;
   const byName = Object.fromEntries(env.map((e: any) => [e.name, e]));

@@ -49,7 +49,11 @@ const collect = (v: unknown, label: string) => {
   const leaf = leaves.find((l) => l.label === label);
   if (typeof v === 'string' && v && leaf && !leaf.samples.includes(v) && leaf.samples.length < 2) leaf.samples.push(v);
   else if (Array.isArray(v)) v.forEach((x) => collect(x, `${label}[]`));
-  else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) { collect(x, label ? `${label}.${k}` : k); collect(x, `${label}.*`); }
+  else if (v && typeof v === 'object')
+    for (const [k, x] of Object.entries(v)) {
+      collect(x, label ? `${label}.${k}` : k);
+      collect(x, `${label}.*`);
+    }
 };
 collect(defaults(model), '');
 for (const f of scenarioFiles()) collect(readValues(f), '');
@@ -66,7 +70,9 @@ const setIn = (root: any, path: Path, value: unknown) => {
 const dotted = (path: Path) => path.join('.');
 /** How helm (schema: /a/b/0) or a template rule (a.b[0], a.b.k1) names the leaf. */
 const names = (message: string, path: Path) =>
-  message.includes(`'/${path.map((k) => String(k).replaceAll('~', '~0').replaceAll('/', '~1')).join('/')}'`) || message.includes(dotted(path)) || message.includes(path.map((k, i) => (typeof k === 'number' ? `[${k}]` : i ? `.${k}` : k)).join(''));
+  message.includes(`'/${path.map((k) => String(k).replaceAll('~', '~0').replaceAll('/', '~1')).join('/')}'`) ||
+  message.includes(dotted(path)) ||
+  message.includes(path.map((k, i) => (typeof k === 'number' ? `[${k}]` : i ? `.${k}` : k)).join(''));
 const marker = (i: number) => `pfq${i}z`;
 
 const dir = mkdtempSync(join(tmpdir(), 'pgfleet-property-'));
@@ -92,33 +98,50 @@ schemaPhase(`walks ${leaves.length} string leaves with ${PAYLOADS.length} payloa
       // the payload alone, after each real value of the leaf, and after the marker the render phase looks for
       const values = [payload, ...leaf.samples.map((s) => s + payload), marker(index) + payload];
       const verdicts = values.map((v) => Boolean(valid(v)));
-      if (verdicts.some(Boolean) && !verdicts.at(-1)) assert.unreachable(`${leaf.label}: accepts ${JSON.stringify(values[verdicts.indexOf(true)])} but not the payload after the marker ${marker(index)}: a pattern anchored only at its start lets a payload through after a valid prefix`);
+      if (verdicts.some(Boolean) && !verdicts.at(-1))
+        assert.unreachable(
+          `${leaf.label}: accepts ${JSON.stringify(values[verdicts.indexOf(true)])} but not the payload after the marker ${marker(index)}: a pattern anchored only at its start lets a payload through after a valid prefix`,
+        );
       (verdicts.some(Boolean) ? accepted : refusedBySchema).push({ leaf, index, payload });
     }
   });
   const free = new Set(accepted.map((t) => t.leaf.label));
-  console.log(`  ${leaves.length} string leaves x ${PAYLOADS.length} payloads: ${refusedBySchema.length} refused by the schema, ${accepted.length} (in ${free.size} free-text leaves) rendered`);
+  console.log(
+    `  ${leaves.length} string leaves x ${PAYLOADS.length} payloads: ${refusedBySchema.length} refused by the schema, ${accepted.length} (in ${free.size} free-text leaves) rendered`,
+  );
 });
 
 schemaPhase('helm applies the same schema: one render per payload with every schema-refused leaf set names each of them', async () => {
-  await Promise.all(PAYLOADS.map(async (payload) => {
-    const trials = refusedBySchema.filter((t) => t.payload === payload);
-    const message = await renderWith(trials.reduce((v, t) => setIn(v, t.leaf.path, payload), {})).then(() => '', (e) => (e as Error).message);
-    assert.ok(message, `helm accepted ${JSON.stringify(payload)} in ${trials.length} leaves the schema refuses`);
-    const missed = trials.filter((t) => !names(message, t.leaf.path)).map((t) => t.leaf.label);
-    assert.equal(missed, [], `helm's refusal of ${JSON.stringify(payload)} does not name: ${missed.join(', ')}`);
-  }));
+  await Promise.all(
+    PAYLOADS.map(async (payload) => {
+      const trials = refusedBySchema.filter((t) => t.payload === payload);
+      const message = await renderWith(trials.reduce((v, t) => setIn(v, t.leaf.path, payload), {})).then(
+        () => '',
+        (e) => (e as Error).message,
+      );
+      assert.ok(message, `helm accepted ${JSON.stringify(payload)} in ${trials.length} leaves the schema refuses`);
+      const missed = trials.filter((t) => !names(message, t.leaf.path)).map((t) => t.leaf.label);
+      assert.equal(missed, [], `helm's refusal of ${JSON.stringify(payload)} does not name: ${missed.join(', ')}`);
+    }),
+  );
 });
 schemaPhase.run();
 
 /** Parses a config file a ConfigMap or Secret carries, by its key's extension; undefined when not a config file. */
 function parseFile(key: string, text: string): unknown {
   switch (extname(key)) {
-    case '.yaml': case '.yml': return parseYaml(text, { version: '1.1' });
-    case '.json': return JSON.parse(text);
-    case '.toml': return parseToml(text);
-    case '.ini': case '.conf': return parseIni(text);
-    default: return undefined;
+    case '.yaml':
+    case '.yml':
+      return parseYaml(text, { version: '1.1' });
+    case '.json':
+      return JSON.parse(text);
+    case '.toml':
+      return parseToml(text);
+    case '.ini':
+    case '.conf':
+      return parseIni(text);
+    default:
+      return undefined;
   }
 }
 
@@ -142,7 +165,8 @@ function inspect(objects: K8sObject[], expected: Map<string, string>, problems: 
       const m = /pfq\d+z/.exec(v);
       if (!m) return;
       if (v !== expected.get(m[0])) problems.push(`${where}: ${JSON.stringify(v)} is not the literal value ${JSON.stringify(expected.get(m[0]))}`);
-      else if (inFile && LINE_BASED.test(where.split('>').at(-1)!.slice(1)) && /[\r\n]/.test(v)) problems.push(`${where}: a line break in a value Patroni writes as a line`);
+      else if (inFile && LINE_BASED.test(where.split('>').at(-1)!.slice(1)) && /[\r\n]/.test(v))
+        problems.push(`${where}: a line break in a value Patroni writes as a line`);
     }
   };
   for (const o of objects) visit(o, `${o.kind}/${o.metadata?.name}`, false);
@@ -156,25 +180,33 @@ const refusedAlways = new Set<number>();
 renderPhase('every free-text leaf is rendered by some ci scenario, or refused by a template rule whatever its value, naming it', async () => {
   const free = [...new Map(accepted.map((t) => [t.index, t.leaf])).keys()];
   const files = scenarioFiles();
-  const seen = await Promise.all(files.map(async (file) => {
-    // a leaf a template rule refuses even with a harmless value (a setting the chart manages) carries nothing
-    let todo = free;
-    for (;;) {
-      const r = await renderWith(todo.reduce((v, i) => setIn(v, leaves[i]!.path, marker(i)), readValues(file))).catch((e: Error) => e);
-      if (r instanceof Error) {
-        const named = todo.filter((i) => names(r.message, leaves[i]!.path));
-        assert.ok(named.length, `${file}: harmless markers refused without naming a leaf: ${r.message}`);
-        for (const i of named) refusedAlways.add(i);
-        todo = todo.filter((i) => !named.includes(i));
-        continue;
+  const seen = await Promise.all(
+    files.map(async (file) => {
+      // a leaf a template rule refuses even with a harmless value (a setting the chart manages) carries nothing
+      let todo = free;
+      for (;;) {
+        const r = await renderWith(todo.reduce((v, i) => setIn(v, leaves[i]!.path, marker(i)), readValues(file))).catch((e: Error) => e);
+        if (r instanceof Error) {
+          const named = todo.filter((i) => names(r.message, leaves[i]!.path));
+          assert.ok(named.length, `${file}: harmless markers refused without naming a leaf: ${r.message}`);
+          for (const i of named) refusedAlways.add(i);
+          todo = todo.filter((i) => !named.includes(i));
+          continue;
+        }
+        return todo.filter((i) => r.text.includes(marker(i)));
       }
-      return todo.filter((i) => r.text.includes(marker(i)));
-    }
-  }));
+    }),
+  );
   // the first scenario in file order that renders a leaf checks it (deterministic groups)
-  files.forEach((file, n) => { for (const i of seen[n]!) if (!scenarioOf.has(i)) scenarioOf.set(i, file); });
+  files.forEach((file, n) => {
+    for (const i of seen[n]!) if (!scenarioOf.has(i)) scenarioOf.set(i, file);
+  });
   for (const i of scenarioOf.keys()) refusedAlways.delete(i);
-  assert.equal(free.filter((i) => !scenarioOf.has(i) && !refusedAlways.has(i)).map((i) => leaves[i]!.label), [], 'free-text leaves no ci scenario renders');
+  assert.equal(
+    free.filter((i) => !scenarioOf.has(i) && !refusedAlways.has(i)).map((i) => leaves[i]!.label),
+    [],
+    'free-text leaves no ci scenario renders',
+  );
 });
 
 /** The same leaves with harmless values render once per scenario, whatever the payload. */
@@ -213,7 +245,11 @@ renderPhase('each payload in every free-text leaf at once, per scenario: refusal
   const first = renders;
   try {
     await Promise.all([...byScenario].flatMap(([file, indexes]) => PAYLOADS.map((payload) => attack(file, indexes, payload))));
-  } finally { rmSync(dir, { recursive: true, force: true }); }
-  console.log(`  ${scenarioOf.size} free-text leaves in ${byScenario.size} scenarios (${refusedAlways.size} more refused by a template rule, naming them): ${renders - first} renders`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  console.log(
+    `  ${scenarioOf.size} free-text leaves in ${byScenario.size} scenarios (${refusedAlways.size} more refused by a template rule, naming them): ${renders - first} renders`,
+  );
 });
 renderPhase.run();

@@ -22,9 +22,13 @@ const PGBIN = '/usr/lib/postgresql/15/bin';
 const uid = (name: string) => Number(spawnSync('id', ['-u', name], { encoding: 'utf8' }).stdout.trim());
 const ready = process.getuid?.() === 0 && existsSync(`${PGBIN}/initdb`) && spawnSync('pgbackrest', ['version']).status === 0 && !Number.isNaN(uid('postgres'));
 
-const listening = (port: number) => new Promise<boolean>((resolve) => {
-  const s = connect(port, '127.0.0.1', () => { s.destroy(); resolve(true); }).on('error', () => resolve(false));
-});
+const listening = (port: number) =>
+  new Promise<boolean>((resolve) => {
+    const s = connect(port, '127.0.0.1', () => {
+      s.destroy();
+      resolve(true);
+    }).on('error', () => resolve(false));
+  });
 
 const w = suite('backup scripts against PostgreSQL 15 and pgBackRest 2.45');
 let W = '';
@@ -45,9 +49,14 @@ function asPostgres(cmd: string[], opts: { hosts?: boolean; extraEnv?: Record<st
 /** The verification Job's environment as rendered, its scratch data directory moved into the test's directory. */
 const verifyEnv = () => {
   const job = objects.find((o) => o.kind === 'CronJob' && o.metadata.name.endsWith('-verify'))!;
-  return { ...chartEnv(job.spec.jobTemplate.spec.template.spec.containers[0]), PGFLEET_PGDATA: join(W, 'scratch', 'pgdata'), PGBACKREST_CONFIG: join(W, 'verify.conf') };
+  return {
+    ...chartEnv(job.spec.jobTemplate.spec.template.spec.containers[0]),
+    PGFLEET_PGDATA: join(W, 'scratch', 'pgdata'),
+    PGBACKREST_CONFIG: join(W, 'verify.conf'),
+  };
 };
-const psql = (sql: string, db = 'postgres') => asPostgres([`${PGBIN}/psql`, '-X', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-h', join(W, 'sock'), '-d', db, '-c', sql]);
+const psql = (sql: string, db = 'postgres') =>
+  asPostgres([`${PGBIN}/psql`, '-X', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-h', join(W, 'sock'), '-d', db, '-c', sql]);
 
 w.before(async () => {
   if (!ready) return;
@@ -56,18 +65,33 @@ w.before(async () => {
   const tlsPort = await freePort();
   objects = render({
     set: {
-      replicas: 0, 'backups.enabled': true, 'backups.s3.endpoint': '127.0.0.1', 'backups.s3.bucket': 'pgfleet', 'backups.s3.region': 'us-east-1',
-      'backups.s3.uriStyle': 'path', 'backups.s3.existingSecret': 's3', 'backups.encryption.existingSecret': 'cipher', 'backups.verify.enabled': true,
-      'backups.archiveTimeout': 10, 'backups.server.port': tlsPort,
+      replicas: 0,
+      'backups.enabled': true,
+      'backups.s3.endpoint': '127.0.0.1',
+      'backups.s3.bucket': 'pgfleet',
+      'backups.s3.region': 'us-east-1',
+      'backups.s3.uriStyle': 'path',
+      'backups.s3.existingSecret': 's3',
+      'backups.encryption.existingSecret': 'cipher',
+      'backups.verify.enabled': true,
+      'backups.archiveTimeout': 10,
+      'backups.server.port': tlsPort,
     },
   }).objects;
   const cm = one(objects, 'ConfigMap', `${S}-pgbackrest`).data;
   const scripts = one(objects, 'ConfigMap', 'db-pgfleet-backup-scripts').data;
   for (const d of ['db', 'scratch', 'sock', 'run', 'spool', 'lock', 'tls', 'scripts', 'repo', 'verify', 'tmp']) mkdirSync(join(W, d));
-  const common = (t: string) => t.replaceAll('/etc/pgfleet/backup-tls', join(W, 'tls')).replaceAll('/tmp/pgbackrest', join(W, 'lock'))
-    .replaceAll('/var/spool/pgbackrest', join(W, 'spool')).replaceAll('/var/run/postgresql', join(W, 'sock'))
-    .replaceAll('/opt/pgfleet/backup', join(W, 'scripts')).replaceAll('/opt/pgfleet/scripts', join(W, 'chart-scripts')).replaceAll('/tmp/verify', join(W, 'verify')).replaceAll('/tmp/metrics.prom', join(W, 'tmp', 'metrics.prom'))
-    .replace('tls-server-address=*', 'tls-server-address=127.0.0.1');
+  const common = (t: string) =>
+    t
+      .replaceAll('/etc/pgfleet/backup-tls', join(W, 'tls'))
+      .replaceAll('/tmp/pgbackrest', join(W, 'lock'))
+      .replaceAll('/var/spool/pgbackrest', join(W, 'spool'))
+      .replaceAll('/var/run/postgresql', join(W, 'sock'))
+      .replaceAll('/opt/pgfleet/backup', join(W, 'scripts'))
+      .replaceAll('/opt/pgfleet/scripts', join(W, 'chart-scripts'))
+      .replaceAll('/tmp/verify', join(W, 'verify'))
+      .replaceAll('/tmp/metrics.prom', join(W, 'tmp', 'metrics.prom'))
+      .replace('tls-server-address=*', 'tls-server-address=127.0.0.1');
   const db = (t: string) => common(t).replaceAll('/var/lib/postgresql/data/pgdata', join(W, 'db', 'pgdata'));
   const scratch = (t: string) => common(t).replaceAll('/var/lib/postgresql/data/pgdata', join(W, 'scratch', 'pgdata'));
   writeFileSync(join(W, 'pgbackrest.conf'), db(cm['pgbackrest.conf']));
@@ -76,30 +100,44 @@ w.before(async () => {
   writeFileSync(join(W, 'verify.conf'), scratch(cm['verify.conf']));
   mkdirSync(join(W, 'chart-scripts'));
   writeFileSync(join(W, 'chart-scripts', 'post-bootstrap.sh'), one(objects, 'ConfigMap', 'db-pgfleet-scripts').data['post-bootstrap.sh'], { mode: 0o755 });
-  for (const [name, text] of Object.entries<string>(scripts)) writeFileSync(join(W, 'scripts', name), name === 'verify.sh' ? scratch(text) : db(text), { mode: 0o755 });
+  for (const [name, text] of Object.entries<string>(scripts))
+    writeFileSync(join(W, 'scripts', name), name === 'verify.sh' ? scratch(text) : db(text), { mode: 0o755 });
   const secret = one(objects, 'Secret', 'db-pgfleet-backup-tls');
   for (const [k, v] of Object.entries<string>(secret.data)) writeFileSync(join(W, 'tls', k), Buffer.from(v, 'base64'), { mode: 0o600 });
   writeFileSync(join(W, 'hosts'), `127.0.0.1 localhost ${S}-0.${S}-headless.default.svc\n`);
   spawnSync('chown', ['-R', 'postgres:postgres', W]);
   chownSync(join(W, 'hosts'), 0, 0);
   env = {
-    PATH: `${PGBIN}:/usr/bin:/bin`, HOME: join(W, 'tmp'), PGBACKREST_CONFIG: join(W, 'pgbackrest.conf'),
+    PATH: `${PGBIN}:/usr/bin:/bin`,
+    HOME: join(W, 'tmp'),
+    PGBACKREST_CONFIG: join(W, 'pgbackrest.conf'),
     // Only the repository type differs from the pods: a posix directory stands in for S3.
-    PGBACKREST_REPO1_TYPE: 'posix', PGBACKREST_REPO1_PATH: join(W, 'repo'), PGBACKREST_REPO1_CIPHER_PASS: 'a-cipher-passphrase-for-tests',
+    PGBACKREST_REPO1_TYPE: 'posix',
+    PGBACKREST_REPO1_PATH: join(W, 'repo'),
+    PGBACKREST_REPO1_CIPHER_PASS: 'a-cipher-passphrase-for-tests',
   };
-  const p = (objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === `${S}-patroni`)!.data['patroni.yml'] as string);
+  const p = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === `${S}-patroni`)!.data['patroni.yml'] as string;
   const archiveCommand = /archive_command: (.+)/.exec(p)![1]!.replace(/^'|'$/g, '');
   assert.is(asPostgres([`${PGBIN}/initdb`, '-D', join(W, 'db', 'pgdata'), '--data-checksums', '-A', 'peer', '-U', 'postgres']).status, 0);
-  writeFileSync(join(W, 'db', 'pgdata', 'postgresql.auto.conf'), [
-    "listen_addresses = ''", `unix_socket_directories = '${join(W, 'sock')}'`, 'archive_mode = on',
-    `archive_command = '${archiveCommand.replaceAll("'", "''")}'`, 'archive_timeout = 10', 'wal_level = replica',
-  ].join('\n') + '\n');
+  writeFileSync(
+    join(W, 'db', 'pgdata', 'postgresql.auto.conf'),
+    [
+      "listen_addresses = ''",
+      `unix_socket_directories = '${join(W, 'sock')}'`,
+      'archive_mode = on',
+      `archive_command = '${archiveCommand.replaceAll("'", "''")}'`,
+      'archive_timeout = 10',
+      'wal_level = replica',
+    ].join('\n') + '\n',
+  );
   spawnSync('chown', ['postgres:postgres', join(W, 'db', 'pgdata', 'postgresql.auto.conf')]);
   const start = asPostgres([`${PGBIN}/pg_ctl`, '-D', join(W, 'db', 'pgdata'), '-l', join(W, 'db', 'postgres.log'), '-w', 'start']);
   assert.is(start.status, 0, start.out);
   pgStarted = true;
   // The sidecar: `pgbackrest server` with the rendered server.conf.
-  server = spawn('runuser', ['-u', 'postgres', '--', 'env', `PGBACKREST_CONFIG=${join(W, 'server.conf')}`, `PATH=${env.PATH}`, 'pgbackrest', 'server'], { stdio: 'ignore' });
+  server = spawn('runuser', ['-u', 'postgres', '--', 'env', `PGBACKREST_CONFIG=${join(W, 'server.conf')}`, `PATH=${env.PATH}`, 'pgbackrest', 'server'], {
+    stdio: 'ignore',
+  });
   for (let i = 0; i < 50 && !(await listening(tlsPort)); i++) await new Promise((r) => setTimeout(r, 100));
 });
 w.after(() => {
@@ -115,11 +153,13 @@ w.after(() => {
 w('prerequisites: root, postgresql-15 and pgbackrest (npm run setup:local)', () => {
   assert.ok(ready, 'needs root, /usr/lib/postgresql/15/bin and pgbackrest');
 });
-w('post-bootstrap: the chart\'s roles and databases, then stanza-create and check; idempotent on a second run', () => {
+w("post-bootstrap: the chart's roles and databases, then stanza-create and check; idempotent on a second run", () => {
   if (!ready) return;
   const url = `postgresql://postgres@/postgres?host=${join(W, 'sock')}`;
   // The passwords the pod gives the chart's post-bootstrap, as the rendered StatefulSet names them.
-  const names = (one(objects, 'StatefulSet', S).spec.template.spec.containers[0].env as { name: string }[]).map((e) => e.name).filter((n) => /^PGFLEET_\w+_PASSWORD$/.test(n));
+  const names = (one(objects, 'StatefulSet', S).spec.template.spec.containers[0].env as { name: string }[])
+    .map((e) => e.name)
+    .filter((n) => /^PGFLEET_\w+_PASSWORD$/.test(n));
   assert.ok(names.length >= 3, names.join(' '));
   const passwords = Object.fromEntries(names.map((n, i) => [n, `pw-${i}-for-tests`]));
   for (const run of [1, 2]) {
@@ -129,7 +169,7 @@ w('post-bootstrap: the chart\'s roles and databases, then stanza-create and chec
     assert.match(r.out, /check command end: completed successfully/, `run ${run}: ${r.out}`);
     assert.not.match(r.out, 'WARNING', `run ${run}: ${r.out}`);
   }
-  assert.is(psql("SELECT count(*) FROM pg_database WHERE datname = 'app'").out.trim(), '1', 'the chart\'s own post-bootstrap ran first');
+  assert.is(psql("SELECT count(*) FROM pg_database WHERE datname = 'app'").out.trim(), '1', "the chart's own post-bootstrap ran first");
 });
 w('the scheduled full backup: stanza-create, check, backup through the TLS server, metrics in the log', () => {
   if (!ready) return;
@@ -147,19 +187,22 @@ w('the scheduled full backup: stanza-create, check, backup through the TLS serve
 });
 w('WAL reaches the repository through the rendered archive_command (async, encrypted)', () => {
   if (!ready) return;
-  assert.is(psql("INSERT INTO orders SELECT g FROM generate_series(1001, 1500) g; SELECT pg_switch_wal()", 'app').status, 0);
+  assert.is(psql('INSERT INTO orders SELECT g FROM generate_series(1001, 1500) g; SELECT pg_switch_wal()', 'app').status, 0);
   const check = asPostgres(['pgbackrest', `--stanza=${S}`, 'check']);
   assert.is(check.status, 0, check.out);
   assert.is(psql('SELECT last_archived_wal IS NOT NULL FROM pg_stat_archiver').out.trim(), 't');
 });
 w('WAL dropped from the repository is reported by segment and counted; a new timeline is no gap', () => {
   if (!ready) return;
-  for (let i = 0; i < 3; i++) assert.is(psql(`INSERT INTO orders SELECT g FROM generate_series(${2000 + i * 100}, ${2099 + i * 100}) g; SELECT pg_switch_wal()`, 'app').status, 0);
+  for (let i = 0; i < 3; i++)
+    assert.is(psql(`INSERT INTO orders SELECT g FROM generate_series(${2000 + i * 100}, ${2099 + i * 100}) g; SELECT pg_switch_wal()`, 'app').status, 0);
   assert.is(asPostgres(['pgbackrest', `--stanza=${S}`, 'check']).status, 0);
   const dir = join(W, 'repo', 'archive', S, '15-1', '0000000100000000');
   const tl2 = join(W, 'repo', 'archive', S, '15-1', '0000000200000000');
   mkdirSync(tl2, { recursive: true });
-  const segments = readdirSync(dir).filter((f) => /^[0-9A-F]{24}-[0-9a-f]{40}/.test(f)).sort();
+  const segments = readdirSync(dir)
+    .filter((f) => /^[0-9A-F]{24}-[0-9a-f]{40}/.test(f))
+    .sort();
   assert.ok(segments.length >= 4, segments.join(' '));
   // Dropped by pgBackRest (archive-push-queue-max) while the repository was unreachable: two segments in the middle.
   const dropped = segments.slice(-3, -1);
@@ -169,7 +212,10 @@ w('WAL dropped from the repository is reported by segment and counted; a new tim
     for (const f of dropped) renameSync(join(dir, f), join(aside, f));
     const r = check();
     assert.is(r.status, 0, r.out);
-    assert.match(r.out, `WARNING: stanza ${S} repo1: WAL ${dropped[0]!.slice(0, 24)} to ${dropped[1]!.slice(0, 24)} (2 segments) is missing from the repository`);
+    assert.match(
+      r.out,
+      `WARNING: stanza ${S} repo1: WAL ${dropped[0]!.slice(0, 24)} to ${dropped[1]!.slice(0, 24)} (2 segments) is missing from the repository`,
+    );
     assert.match(r.out, `pgfleet_backup_wal_missing_segments{stanza="${S}",repo="1"} 2`);
     // A promotion continues the stream on timeline 2 from the switch segment: the same positions, no gap.
     for (const f of dropped) renameSync(join(aside, f), join(tl2, f.replace(/^00000001/, '00000002')));
@@ -183,7 +229,9 @@ w('WAL dropped from the repository is reported by segment and counted; a new tim
     }
     rmSync(tl2, { recursive: true, force: true });
   }
-  const unreadable = asPostgres(['python3', join(W, 'scripts', 'wal-gaps.py'), 'no-such-stanza'], { extraEnv: { PGBACKREST_CONFIG: join(W, 'repo-host.conf') } });
+  const unreadable = asPostgres(['python3', join(W, 'scripts', 'wal-gaps.py'), 'no-such-stanza'], {
+    extraEnv: { PGBACKREST_CONFIG: join(W, 'repo-host.conf') },
+  });
   assert.is(unreadable.status, 1, unreadable.out);
   assert.match(unreadable.out, 'WARNING: could not read the WAL of stanza no-such-stanza');
 });
@@ -191,7 +239,10 @@ w('an incremental while the stanza is locked is skipped, not failed', () => {
   if (!ready) return;
   // Hold the stanza's backup lock on the database side the way a running backup's remote does.
   const lockDir = join(W, 'lock');
-  const r = asPostgres(['sh', '-c', `flock -n ${lockDir}/${S}-backup.lock -c '${join(W, 'scripts', 'backup.sh')} ${S} incr'`], { hosts: true, extraEnv: { PGBACKREST_CONFIG: join(W, 'repo-host.conf') } });
+  const r = asPostgres(['sh', '-c', `flock -n ${lockDir}/${S}-backup.lock -c '${join(W, 'scripts', 'backup.sh')} ${S} incr'`], {
+    hosts: true,
+    extraEnv: { PGBACKREST_CONFIG: join(W, 'repo-host.conf') },
+  });
   assert.is(r.status, 0, r.out);
   assert.match(r.out, 'skipping this incr backup', r.out);
 });
@@ -223,8 +274,16 @@ w('point-in-time restore with the rendered custom bootstrap command stops exactl
   assert.is(asPostgres(['pgbackrest', `--stanza=${S}`, 'check']).status, 0, 'WAL after the target is archived too');
   const p = render({
     set: {
-      replicas: 0, 'backups.enabled': true, 'backups.s3.endpoint': '127.0.0.1', 'backups.s3.bucket': 'pgfleet', 'backups.s3.region': 'us-east-1',
-      'backups.s3.existingSecret': 's3', 'backups.encryption.existingSecret': 'cipher', 'restore.enabled': true, 'restore.target.type': 'time', 'restore.target.time': target,
+      replicas: 0,
+      'backups.enabled': true,
+      'backups.s3.endpoint': '127.0.0.1',
+      'backups.s3.bucket': 'pgfleet',
+      'backups.s3.region': 'us-east-1',
+      'backups.s3.existingSecret': 's3',
+      'backups.encryption.existingSecret': 'cipher',
+      'restore.enabled': true,
+      'restore.target.type': 'time',
+      'restore.target.time': target,
     },
   }).objects.find((o) => o.metadata.name === `${S}-patroni`)!.data['patroni.yml'] as string;
   const command = (parse(p, { version: '1.1' }) as any).bootstrap.pgbackrest_restore.command as string;
@@ -233,15 +292,35 @@ w('point-in-time restore with the rendered custom bootstrap command stops exactl
   mkdirSync(pitr, { recursive: true, mode: 0o700 });
   spawnSync('chown', ['-R', 'postgres:postgres', join(W, 'pitr'), join(W, 'pitr-sock')]);
   // Patroni splits the command with shlex: do the same.
-  const argv = JSON.parse(spawnSync('python3', ['-c', 'import json,shlex,sys; print(json.dumps(shlex.split(sys.argv[1])))', command.replace('/var/lib/postgresql/data/pgdata', pitr)], { encoding: 'utf8' }).stdout);
+  const argv = JSON.parse(
+    spawnSync(
+      'python3',
+      ['-c', 'import json,shlex,sys; print(json.dumps(shlex.split(sys.argv[1])))', command.replace('/var/lib/postgresql/data/pgdata', pitr)],
+      { encoding: 'utf8' },
+    ).stdout,
+  );
   const restore = asPostgres(argv);
   assert.is(restore.status, 0, restore.out);
-  const start = asPostgres([`${PGBIN}/pg_ctl`, '-D', pitr, '-l', join(W, 'pitr', 'postgres.log'), '-w', '-t', '120', 'start', '-o',
-    `-c listen_addresses='' -c unix_socket_directories=${join(W, 'pitr-sock')} -c archive_mode=off`]);
+  const start = asPostgres([
+    `${PGBIN}/pg_ctl`,
+    '-D',
+    pitr,
+    '-l',
+    join(W, 'pitr', 'postgres.log'),
+    '-w',
+    '-t',
+    '120',
+    'start',
+    '-o',
+    `-c listen_addresses='' -c unix_socket_directories=${join(W, 'pitr-sock')} -c archive_mode=off`,
+  ]);
   assert.is(start.status, 0, start.out);
   const q = (sql: string) => asPostgres([`${PGBIN}/psql`, '-X', '-A', '-t', '-h', join(W, 'pitr-sock'), '-d', 'app', '-c', sql]).out.trim();
   let promoted = false;
-  for (let i = 0; i < 120 && !promoted; i++) { promoted = q('SELECT pg_is_in_recovery()') === 'f'; if (!promoted) spawnSync('sleep', ['0.5']); }
+  for (let i = 0; i < 120 && !promoted; i++) {
+    promoted = q('SELECT pg_is_in_recovery()') === 'f';
+    if (!promoted) spawnSync('sleep', ['0.5']);
+  }
   assert.ok(promoted, 'promoted at the target (--target-action=promote)');
   assert.is(q('SELECT count(*) FROM orders'), before, `rows at ${target}`);
   asPostgres([`${PGBIN}/pg_ctl`, '-D', pitr, '-m', 'fast', 'stop']);

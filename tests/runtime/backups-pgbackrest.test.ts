@@ -20,8 +20,12 @@ const STANZA = 'db-pgfleet-shard-0';
 const HOST0 = `${STANZA}-0.${STANZA}-headless.default.svc`;
 const LOOPBACK_S3 = { 'backups.s3.endpoint': '127.0.0.1', 'backups.s3.port': 1, 'backups.s3.uriStyle': 'path' };
 const SECRET_ENV = {
-  PGBACKREST_REPO1_S3_KEY: 'k', PGBACKREST_REPO1_S3_KEY_SECRET: 's', PGBACKREST_REPO1_CIPHER_PASS: 'c',
-  PGBACKREST_REPO2_S3_KEY: 'k', PGBACKREST_REPO2_S3_KEY_SECRET: 's', PGBACKREST_REPO2_CIPHER_PASS: 'c',
+  PGBACKREST_REPO1_S3_KEY: 'k',
+  PGBACKREST_REPO1_S3_KEY_SECRET: 's',
+  PGBACKREST_REPO1_CIPHER_PASS: 'c',
+  PGBACKREST_REPO2_S3_KEY: 'k',
+  PGBACKREST_REPO2_S3_KEY_SECRET: 's',
+  PGBACKREST_REPO2_CIPHER_PASS: 'c',
 };
 
 const have = (cmd: string, args: string[]) => spawnSync(cmd, args, { encoding: 'utf8' }).status === 0;
@@ -37,17 +41,24 @@ function pgbackrest(args: string[], env: Record<string, string>, opts: { hosts?:
   return { status: r.status, out: `${r.stdout}${r.stderr}` };
 }
 
-
-const listening = (port: number) => new Promise<boolean>((resolve) => {
-  const sock = connect(port, '127.0.0.1', () => { sock.destroy(); resolve(true); }).on('error', () => resolve(false));
-});
+const listening = (port: number) =>
+  new Promise<boolean>((resolve) => {
+    const sock = connect(port, '127.0.0.1', () => {
+      sock.destroy();
+      resolve(true);
+    }).on('error', () => resolve(false));
+  });
 
 const confOf = (objects: K8sObject[], key: string) => one(objects, 'ConfigMap', `${STANZA}-pgbackrest`).data[key] as string;
 
 const options = suite('rendered pgbackrest.conf variants load in pgBackRest 2.45');
 let dir = '';
-options.before(() => { dir = mkdtempSync(join(tmpdir(), 'pgfleet-pgbr-')); });
-options.after(() => { rmSync(dir, { recursive: true, force: true }); });
+options.before(() => {
+  dir = mkdtempSync(join(tmpdir(), 'pgfleet-pgbr-'));
+});
+options.after(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
 for (const scenario of ['20-backups-values.yaml', '22-backups-s3rver-values.yaml']) {
   options(`${scenario}: no unknown, misplaced or invalid option in any variant`, () => {
     assert.not.ok(pgbackrestMissing, 'pgbackrest is not installed (npm run setup:local installs it)');
@@ -56,7 +67,10 @@ for (const scenario of ['20-backups-values.yaml', '22-backups-s3rver-values.yaml
     for (const key of ['pgbackrest.conf', 'server.conf', 'repo-host.conf', 'verify.conf']) {
       const file = join(dir, `${scenario}-${key}`);
       writeFileSync(file, confOf(objects, key));
-      const r = pgbackrest([`--stanza=${STANZA}`, `--lock-path=${dir}/lock`, `--repo1-path=${dir}/repo`, '--io-timeout=0.5', 'info'], { ...SECRET_ENV, PGBACKREST_CONFIG: file });
+      const r = pgbackrest([`--stanza=${STANZA}`, `--lock-path=${dir}/lock`, `--repo1-path=${dir}/repo`, '--io-timeout=0.5', 'info'], {
+        ...SECRET_ENV,
+        PGBACKREST_CONFIG: file,
+      });
       assert.not.match(r.out, /invalid option|not valid|requires option|ERROR: \[03\d\]/i, `${key}: ${r.out}`);
       assert.match(r.out, `stanza: ${STANZA}`, `${key}: ${r.out}`);
     }
@@ -72,14 +86,28 @@ tls.before(async () => {
   if (pgbackrestMissing || !isRoot) return;
   work = mkdtempSync(join(tmpdir(), 'pgfleet-pgbr-tls-'));
   const port = await freePort();
-  const objects = render({ set: { ...LOOPBACK_S3, 'backups.enabled': true, 'backups.s3.bucket': 'pgfleet', 'backups.s3.region': 'us-east-1', 'backups.s3.existingSecret': 's', 'backups.encryption.enabled': false, replicas: 0 } }).objects;
+  const objects = render({
+    set: {
+      ...LOOPBACK_S3,
+      'backups.enabled': true,
+      'backups.s3.bucket': 'pgfleet',
+      'backups.s3.region': 'us-east-1',
+      'backups.s3.existingSecret': 's',
+      'backups.encryption.enabled': false,
+      replicas: 0,
+    },
+  }).objects;
   const secret = one(objects, 'Secret', 'db-pgfleet-backup-tls');
   mkdirSync(join(work, 'tls'));
   for (const [k, v] of Object.entries<string>(secret.data)) writeFileSync(join(work, 'tls', k), Buffer.from(v, 'base64'), { mode: 0o600 });
   // Only the mount points differ from the pod: paths under the work dir, 127.0.0.1 and a free port.
-  const remap = (text: string) => text.replaceAll('/etc/pgfleet/backup-tls', join(work, 'tls')).replaceAll('/tmp/pgbackrest', join(work, 'lock'))
-    .replace('tls-server-address=*', 'tls-server-address=127.0.0.1').replaceAll(/(tls-server-port|pg\d+-host-port)=8432/g, `$1=${port}`)
-    .replaceAll('/var/run/postgresql', join(work, 'no-postgres-here'));
+  const remap = (text: string) =>
+    text
+      .replaceAll('/etc/pgfleet/backup-tls', join(work, 'tls'))
+      .replaceAll('/tmp/pgbackrest', join(work, 'lock'))
+      .replace('tls-server-address=*', 'tls-server-address=127.0.0.1')
+      .replaceAll(/(tls-server-port|pg\d+-host-port)=8432/g, `$1=${port}`)
+      .replaceAll('/var/run/postgresql', join(work, 'no-postgres-here'));
   writeFileSync(join(work, 'server.conf'), remap(confOf(objects, 'server.conf')));
   writeFileSync(join(work, 'repo-host.conf'), remap(confOf(objects, 'repo-host.conf')));
   writeFileSync(join(work, 'hosts'), `127.0.0.1 localhost ${HOST0}\n`);
@@ -94,7 +122,9 @@ tls.after(() => {
 tls('the authorised client reaches its stanza: mutual TLS and the hostname check pass, the remote runs', () => {
   assert.ok(isRoot, 'needs root and unshare to map the pod DNS name to 127.0.0.1 (the runtime tier runs as root)');
   assert.not.ok(pgbackrestMissing, 'pgbackrest is not installed');
-  const r = pgbackrest([`--stanza=${STANZA}`, '--io-timeout=2', '--protocol-timeout=3', '--db-timeout=2', 'stanza-create'], client, { hosts: join(work, 'hosts') });
+  const r = pgbackrest([`--stanza=${STANZA}`, '--io-timeout=2', '--protocol-timeout=3', '--db-timeout=2', 'stanza-create'], client, {
+    hosts: join(work, 'hosts'),
+  });
   // The remote on the database side answered: it got as far as connecting to PostgreSQL (which is not running here).
   assert.match(r.out, /DbConnectError\] raised from remote-0 tls protocol/, r.out);
   assert.not.match(r.out, /access denied|certificate|CryptoError/i, r.out);
@@ -102,17 +132,46 @@ tls('the authorised client reaches its stanza: mutual TLS and the hostname check
 tls('another stanza is refused by tls-server-auth', () => {
   if (!isRoot) return;
   const port = /pg1-host-port=(\d+)/.exec(spawnSync('cat', [client.PGBACKREST_CONFIG!], { encoding: 'utf8' }).stdout)![1];
-  const r = pgbackrest(['--stanza=db-pgfleet-shard-1', `--pg1-host=${HOST0}`, '--pg1-host-type=tls', `--pg1-host-port=${port}`,
-    `--pg1-host-ca-file=${work}/tls/ca.crt`, `--pg1-host-cert-file=${work}/tls/client.crt`, `--pg1-host-key-file=${work}/tls/client.key`,
-    '--pg1-path=/var/lib/postgresql/data/pgdata', `--lock-path=${work}/lock2`, '--io-timeout=2', '--protocol-timeout=3', 'stanza-create'], { ...SECRET_ENV, PGBACKREST_CONFIG: client.PGBACKREST_CONFIG! }, { hosts: join(work, 'hosts') });
+  const r = pgbackrest(
+    [
+      '--stanza=db-pgfleet-shard-1',
+      `--pg1-host=${HOST0}`,
+      '--pg1-host-type=tls',
+      `--pg1-host-port=${port}`,
+      `--pg1-host-ca-file=${work}/tls/ca.crt`,
+      `--pg1-host-cert-file=${work}/tls/client.crt`,
+      `--pg1-host-key-file=${work}/tls/client.key`,
+      '--pg1-path=/var/lib/postgresql/data/pgdata',
+      `--lock-path=${work}/lock2`,
+      '--io-timeout=2',
+      '--protocol-timeout=3',
+      'stanza-create',
+    ],
+    { ...SECRET_ENV, PGBACKREST_CONFIG: client.PGBACKREST_CONFIG! },
+    { hosts: join(work, 'hosts') },
+  );
   assert.match(r.out, 'access denied', r.out);
 });
 tls('a name the server certificate does not cover is refused', () => {
   if (!isRoot) return;
   const port = /pg1-host-port=(\d+)/.exec(spawnSync('cat', [client.PGBACKREST_CONFIG!], { encoding: 'utf8' }).stdout)![1];
-  const r = pgbackrest([`--stanza=${STANZA}`, '--pg1-host=127.0.0.1', '--pg1-host-type=tls', `--pg1-host-port=${port}`,
-    `--pg1-host-ca-file=${work}/tls/ca.crt`, `--pg1-host-cert-file=${work}/tls/client.crt`, `--pg1-host-key-file=${work}/tls/client.key`,
-    '--pg1-path=/var/lib/postgresql/data/pgdata', `--lock-path=${work}/lock3`, '--io-timeout=2', '--protocol-timeout=3', 'stanza-create'], { ...SECRET_ENV, PGBACKREST_CONFIG: client.PGBACKREST_CONFIG! });
+  const r = pgbackrest(
+    [
+      `--stanza=${STANZA}`,
+      '--pg1-host=127.0.0.1',
+      '--pg1-host-type=tls',
+      `--pg1-host-port=${port}`,
+      `--pg1-host-ca-file=${work}/tls/ca.crt`,
+      `--pg1-host-cert-file=${work}/tls/client.crt`,
+      `--pg1-host-key-file=${work}/tls/client.key`,
+      '--pg1-path=/var/lib/postgresql/data/pgdata',
+      `--lock-path=${work}/lock3`,
+      '--io-timeout=2',
+      '--protocol-timeout=3',
+      'stanza-create',
+    ],
+    { ...SECRET_ENV, PGBACKREST_CONFIG: client.PGBACKREST_CONFIG! },
+  );
   assert.match(r.out, /unable to find hostname '127.0.0.1' in certificate/, r.out);
 });
 tls.run();
@@ -125,10 +184,19 @@ function validatorMessages(objects: K8sObject[]): string[] {
   const file = join(mkdtempSync(join(tmpdir(), 'pgfleet-patroni-')), 'patroni.yml');
   writeFileSync(file, one(objects, 'ConfigMap', `${STANZA}-patroni`).data['patroni.yml']);
   // Pod-specific settings come from the environment in the pod; a documentation address stands in (no traffic).
-  const env = { ...process.env, PATRONI_NAME: `${STANZA}-0`, PATRONI_RESTAPI_CONNECT_ADDRESS: '192.0.2.10:8008', PATRONI_POSTGRESQL_CONNECT_ADDRESS: '192.0.2.10:5432' };
+  const env = {
+    ...process.env,
+    PATRONI_NAME: `${STANZA}-0`,
+    PATRONI_RESTAPI_CONNECT_ADDRESS: '192.0.2.10:8008',
+    PATRONI_POSTGRESQL_CONNECT_ADDRESS: '192.0.2.10:5432',
+  };
   const r = spawnSync(PATRONI_CMD, ['--validate-config', file], { encoding: 'utf8', env, timeout: 60_000 });
   rmSync(join(file, '..'), { recursive: true, force: true });
-  return `${r.stdout}${r.stderr}`.split('\n').map((l) => l.trim()).filter(Boolean).sort();
+  return `${r.stdout}${r.stderr}`
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .sort();
 }
 patroni('with backups and a restore bootstrap the config passes the validator exactly as without them', () => {
   assert.not.ok(patroniMissing, 'patroni is not installed (npm run setup:local installs it)');

@@ -15,7 +15,13 @@ import type { SetValues } from '../../schema/values-paths.ts';
 
 type Json = Record<string, any>;
 const script = join(chartDir, 'files', 'scripts', 'sync-dcs-config.py');
-const st: { server?: Server; port: number; config: Json; patches: Json[]; auth: string[]; status: number } = { port: 0, config: {}, patches: [], auth: [], status: 200 };
+const st: { server?: Server; port: number; config: Json; patches: Json[]; auth: string[]; status: number } = {
+  port: 0,
+  config: {},
+  patches: [],
+  auth: [],
+  status: 200,
+};
 
 const mergePatch = (base: Json, patch: Json): Json => {
   const out: Json = { ...base };
@@ -31,7 +37,13 @@ const jobEnv = (set: SetValues, previous: Json = {}): Record<string, string> => 
   const job = render({ set, args: ['--is-upgrade'] }).objects.find((o: K8sObject) => o.metadata.name === 'db-pgfleet-shard-0-dcs-sync')!;
   const env: Record<string, string> = {};
   for (const e of job.spec.template.spec.containers[0].env) env[e.name] = e.value ?? 'the-api-password';
-  return { ...env, PGFLEET_PATRONI_HOST: '127.0.0.1', PGFLEET_PATRONI_PORT: String(st.port), PGFLEET_DCS_PREVIOUS: JSON.stringify(previous), PGFLEET_TIMEOUT: '2' };
+  return {
+    ...env,
+    PGFLEET_PATRONI_HOST: '127.0.0.1',
+    PGFLEET_PATRONI_PORT: String(st.port),
+    PGFLEET_DCS_PREVIOUS: JSON.stringify(previous),
+    PGFLEET_TIMEOUT: '2',
+  };
 };
 const sync = (env: Record<string, string>) => exec(['python3', script], { env, timeoutMs: 30_000 });
 const bootstrapDcs = (set: SetValues = {}): Json => structuredClone(patroniConfig(render({ set }).objects, 'db-pgfleet-shard-0').bootstrap.dcs);
@@ -40,7 +52,9 @@ const test = suite('sync-dcs-config.py against a stand-in Patroni');
 test.before(async () => {
   st.server = createServer((req, res) => {
     let body = '';
-    req.on('data', (d) => { body += d; });
+    req.on('data', (d) => {
+      body += d;
+    });
     req.on('end', () => {
       if (req.url !== '/config') return void res.writeHead(404).end();
       if (req.method === 'PATCH') {
@@ -57,8 +71,14 @@ test.before(async () => {
   await new Promise<void>((resolve) => st.server!.listen(0, '127.0.0.1', resolve));
   st.port = (st.server!.address() as AddressInfo).port;
 });
-test.after(async () => { await new Promise((resolve) => st.server?.close(resolve)); });
-test.before.each(() => { st.patches = []; st.auth = []; st.status = 200; });
+test.after(async () => {
+  await new Promise((resolve) => st.server?.close(resolve));
+});
+test.before.each(() => {
+  st.patches = [];
+  st.auth = [];
+  st.status = 200;
+});
 
 test('changed values reach the DCS, each change printed; keys set by hand stay', async () => {
   st.config = { ...bootstrapDcs(), master_start_timeout: 600 };

@@ -23,15 +23,47 @@ labels.before(async () => {
   st.dir = mkdtempSync(join(tmpdir(), 'pgfleet-label-'));
   const key = join(st.dir, 'key.pem');
   const cert = join(st.dir, 'ca.crt');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', '/CN=apiserver',
-    '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', key, '-out', cert], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=apiserver',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+    ],
+    { stdio: 'ignore' },
+  );
   writeFileSync(join(st.dir, 'token'), 'the-token\n');
-  for (const [name, text] of Object.entries<string>(scripts)) { writeFileSync(join(st.dir, name), text); chmodSync(join(st.dir, name), 0o755); }
+  for (const [name, text] of Object.entries<string>(scripts)) {
+    writeFileSync(join(st.dir, name), text);
+    chmodSync(join(st.dir, name), 0o755);
+  }
   st.server = createServer({ key: readFileSync(key), cert: readFileSync(cert) }, (req, res) => {
     let body = '';
-    req.on('data', (d) => { body += d; });
+    req.on('data', (d) => {
+      body += d;
+    });
     req.on('end', () => {
-      st.calls.push({ method: req.method ?? '', path: req.url ?? '', auth: String(req.headers.authorization), type: String(req.headers['content-type']), body: body ? JSON.parse(body) : undefined });
+      st.calls.push({
+        method: req.method ?? '',
+        path: req.url ?? '',
+        auth: String(req.headers.authorization),
+        type: String(req.headers['content-type']),
+        body: body ? JSON.parse(body) : undefined,
+      });
       res.writeHead(st.status, { 'content-type': 'application/json' }).end('{}');
     });
   });
@@ -43,16 +75,31 @@ labels.after(async () => {
   rmSync(st.dir, { recursive: true, force: true });
 });
 
-const callback = (args: string[], env: Record<string, string> = {}) => exec([join(st.dir, 'patroni-callback.sh'), ...args], {
-  env: { PATRONI_NAME: 'db-pgfleet-shard-1-0', PATRONI_KUBERNETES_NAMESPACE: 'prod', KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: String(st.port), PGFLEET_SERVICEACCOUNT_DIR: st.dir, ...env },
-  timeoutMs: 30_000,
-});
+const callback = (args: string[], env: Record<string, string> = {}) =>
+  exec([join(st.dir, 'patroni-callback.sh'), ...args], {
+    env: {
+      PATRONI_NAME: 'db-pgfleet-shard-1-0',
+      PATRONI_KUBERNETES_NAMESPACE: 'prod',
+      KUBERNETES_SERVICE_HOST: '127.0.0.1',
+      KUBERNETES_SERVICE_PORT: String(st.port),
+      PGFLEET_SERVICEACCOUNT_DIR: st.dir,
+      ...env,
+    },
+    timeoutMs: 30_000,
+  });
 
-labels('rendered only with etcd3: Patroni runs the callback on start, restart and role change; the Role may patch only the release\'s database pods', () => {
+labels("rendered only with etcd3: Patroni runs the callback on start, restart and role change; the Role may patch only the release's database pods", () => {
   const patroni = (objects: any[]) => one(objects, 'ConfigMap', 'db-pgfleet-shard-0-patroni').data['patroni.yml'] as string;
   for (const event of ['on_start', 'on_restart', 'on_role_change']) assert.match(patroni(etcd3), `${event}: /opt/pgfleet/scripts/patroni-callback.sh`);
   const role = one(etcd3, 'Role', 'db-pgfleet-patroni');
-  assert.equal(role.rules, [{ apiGroups: [''], resources: ['pods'], verbs: ['patch'], resourceNames: ['db-pgfleet-shard-0-0', 'db-pgfleet-shard-0-1', 'db-pgfleet-shard-1-0', 'db-pgfleet-shard-1-1'] }]);
+  assert.equal(role.rules, [
+    {
+      apiGroups: [''],
+      resources: ['pods'],
+      verbs: ['patch'],
+      resourceNames: ['db-pgfleet-shard-0-0', 'db-pgfleet-shard-0-1', 'db-pgfleet-shard-1-0', 'db-pgfleet-shard-1-1'],
+    },
+  ]);
   assert.is(one(etcd3, 'StatefulSet', 'db-pgfleet-shard-0').spec.template.spec.automountServiceAccountToken, true, 'the callback needs the token');
   const k8s = render().objects;
   assert.not.ok('label-role.py' in one(k8s, 'ConfigMap', 'db-pgfleet-scripts').data, 'the Kubernetes DCS labels pods itself');
@@ -63,17 +110,33 @@ labels('a promotion labels the pod role=primary (merge patch, bearer token, veri
   st.calls = [];
   const r = await callback(['on_role_change', 'primary', 'db-pgfleet-shard-1']);
   assert.is(r.status, 0, r.stderr);
-  assert.equal(st.calls, [{ method: 'PATCH', path: '/api/v1/namespaces/prod/pods/db-pgfleet-shard-1-0', auth: 'Bearer the-token', type: 'application/merge-patch+json', body: { metadata: { labels: { role: 'primary' } } } }]);
+  assert.equal(st.calls, [
+    {
+      method: 'PATCH',
+      path: '/api/v1/namespaces/prod/pods/db-pgfleet-shard-1-0',
+      auth: 'Bearer the-token',
+      type: 'application/merge-patch+json',
+      body: { metadata: { labels: { role: 'primary' } } },
+    },
+  ]);
   assert.match(r.stderr, 'role=primary written');
   assert.match(r.stderr, 'pgfleet on-role-change', 'the pooler part ran too');
 });
 
 labels('a demotion and a start as replica label role=replica; a standby leader is primary; only a role change moves the poolers', async () => {
-  for (const [args, want] of [[['on_role_change', 'demoted', 's'], 'replica'], [['on_start', 'replica', 's'], 'replica'], [['on_restart', 'standby_leader', 's'], 'primary']] as const) {
+  for (const [args, want] of [
+    [['on_role_change', 'demoted', 's'], 'replica'],
+    [['on_start', 'replica', 's'], 'replica'],
+    [['on_restart', 'standby_leader', 's'], 'primary'],
+  ] as const) {
     st.calls = [];
     const r = await callback([...args]);
     assert.is(r.status, 0, r.stderr);
-    assert.equal(st.calls.map((c) => c.body.metadata.labels.role), [want], args.join(' '));
+    assert.equal(
+      st.calls.map((c) => c.body.metadata.labels.role),
+      [want],
+      args.join(' '),
+    );
     assert.is(/pgfleet on-role-change/.test(r.stderr), args[0] === 'on_role_change', args.join(' '));
   }
 });
@@ -86,7 +149,9 @@ labels('never fails Patroni: an API server that refuses is retried three times a
     assert.is(r.status, 0);
     assert.is(st.calls.length, 3);
     assert.match(r.stderr, 'attempt 3 failed: HTTP Error 403');
-  } finally { st.status = 200; }
+  } finally {
+    st.status = 200;
+  }
   st.calls = [];
   const none = await callback(['on_start', 'replica', 's'], { KUBERNETES_SERVICE_HOST: '' });
   assert.is(none.status, 0);

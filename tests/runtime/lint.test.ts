@@ -7,12 +7,31 @@ import * as assert from 'uvu/assert';
 import { root } from '../../scripts/lib/tools.ts';
 
 const lint = suite('yamllint');
-lint('yamllint (lintconf.yaml) passes on the chart\'s YAML, scenarios, examples and good values', () => {
-  const r = spawnSync('yamllint', ['-c', 'lintconf.yaml', '-f', 'parsable', 'charts/pgfleet/Chart.yaml', 'charts/pgfleet/values.yaml', 'charts/pgfleet/ci', 'examples', 'tests/fixtures/good-values', 'ct.yaml', 'lintconf.yaml'], { cwd: root, encoding: 'utf8' });
+lint("yamllint (lintconf.yaml) passes on the chart's YAML, scenarios, examples and good values", () => {
+  const r = spawnSync(
+    'yamllint',
+    [
+      '-c',
+      'lintconf.yaml',
+      '-f',
+      'parsable',
+      'charts/pgfleet/Chart.yaml',
+      'charts/pgfleet/values.yaml',
+      'charts/pgfleet/ci',
+      'examples',
+      'tests/fixtures/good-values',
+      'ct.yaml',
+      'lintconf.yaml',
+    ],
+    { cwd: root, encoding: 'utf8' },
+  );
   assert.is(r.error, undefined, `yamllint: ${r.error?.message}`);
   assert.is(r.status, 0, r.stdout + r.stderr);
 });
-const scripts = (ext: string) => readdirSync(`${root}/charts/pgfleet/files/scripts`).filter((f) => f.endsWith(ext)).map((f) => `charts/pgfleet/files/scripts/${f}`);
+const scripts = (ext: string) =>
+  readdirSync(`${root}/charts/pgfleet/files/scripts`)
+    .filter((f) => f.endsWith(ext))
+    .map((f) => `charts/pgfleet/files/scripts/${f}`);
 lint('shellcheck passes on every shell script in files/scripts', () => {
   assert.ok(scripts('.sh').length >= 2);
   const r = spawnSync('shellcheck', ['--format', 'gcc', ...scripts('.sh')], { cwd: root, encoding: 'utf8' });
@@ -21,7 +40,10 @@ lint('shellcheck passes on every shell script in files/scripts', () => {
 });
 lint('every Python script in files/scripts parses (python3, as the image runs it)', () => {
   assert.ok(scripts('.py').length >= 2);
-  const r = spawnSync('python3', ['-c', 'import ast, sys\nfor f in sys.argv[1:]: ast.parse(open(f).read(), f)', ...scripts('.py')], { cwd: root, encoding: 'utf8' });
+  const r = spawnSync('python3', ['-c', 'import ast, sys\nfor f in sys.argv[1:]: ast.parse(open(f).read(), f)', ...scripts('.py')], {
+    cwd: root,
+    encoding: 'utf8',
+  });
   assert.is(r.status, 0, r.stdout + r.stderr);
 });
 lint.run();

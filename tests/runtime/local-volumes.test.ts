@@ -14,7 +14,9 @@ const container = sts.spec.template.spec.containers[0];
 
 const volumes = suite('local backend: volumes and paths');
 let dir = '';
-volumes.before(() => { dir = mkdtempSync(join(tmpdir(), 'pgf-pod-')); });
+volumes.before(() => {
+  dir = mkdtempSync(join(tmpdir(), 'pgf-pod-'));
+});
 volumes.after(() => rmSync(dir, { recursive: true, force: true }));
 volumes('Secret and ConfigMap volumes become files with their defaultMode (YAML 1.1 octal), emptyDirs and PVC dirs', () => {
   const mounts = materialiseVolumes(sts.spec.template.spec, container, dir, objects, { uid: 999, gid: 999 });

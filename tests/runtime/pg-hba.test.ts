@@ -37,11 +37,21 @@ const ACCEPTED: [string, boolean][] = [
 ];
 /** Lines the chart refuses, each for one of the reasons PostgreSQL would let a client in without a password or in plaintext. */
 const REFUSED = [
-  'host all app 127.0.0.1/32 scram-sha-256', 'hostnossl all app 127.0.0.1/32 scram-sha-256', 'hostssl all app 127.0.0.1/32 trust',
-  'hostssl all app 127.0.0.1/32 Trust', 'hostssl all app 127.0.0.1/32 password', 'hostssl all app 127.0.0.1/32 md5', 'hostssl all app 127.0.0.1/32 ident',
-  'hostssl all app 127.0.0.1/32 peer', 'hostssl replication all 127.0.0.1/32 scram-sha-256', 'hostssl all postgres 127.0.0.1/32 scram-sha-256',
-  'local all app trust', 'hostssl all app 127.0.0.1/32 scram-sha-256\nhost all all all trust', 'hostssl "all" app 127.0.0.1/32 scram-sha-256',
-  'hostssl all @admins 127.0.0.1/32 scram-sha-256', 'hostssl all app 127.0.0.1/32 cert # clientcert=verify-full',
+  'host all app 127.0.0.1/32 scram-sha-256',
+  'hostnossl all app 127.0.0.1/32 scram-sha-256',
+  'hostssl all app 127.0.0.1/32 trust',
+  'hostssl all app 127.0.0.1/32 Trust',
+  'hostssl all app 127.0.0.1/32 password',
+  'hostssl all app 127.0.0.1/32 md5',
+  'hostssl all app 127.0.0.1/32 ident',
+  'hostssl all app 127.0.0.1/32 peer',
+  'hostssl replication all 127.0.0.1/32 scram-sha-256',
+  'hostssl all postgres 127.0.0.1/32 scram-sha-256',
+  'local all app trust',
+  'hostssl all app 127.0.0.1/32 scram-sha-256\nhost all all all trust',
+  'hostssl "all" app 127.0.0.1/32 scram-sha-256',
+  'hostssl all @admins 127.0.0.1/32 scram-sha-256',
+  'hostssl all app 127.0.0.1/32 cert # clientcert=verify-full',
 ];
 
 /** helm template with these extra lines (a values file: --set would split them at commas). */
@@ -66,10 +76,17 @@ hba.before(async () => {
   const { hba: lines, tls } = rendered([]);
   for (const k of ['tls.crt', 'tls.key', 'ca.crt']) serverFile(join(st.dir, k), tls(k));
   st.pg = await startPostgres({
-    dir: join(st.dir, 'pg'), superuserPassword: 'su-pw', hba: lines,
+    dir: join(st.dir, 'pg'),
+    superuserPassword: 'su-pw',
+    hba: lines,
     parameters: { ssl: 'on', ssl_cert_file: join(st.dir, 'tls.crt'), ssl_key_file: join(st.dir, 'tls.key'), ssl_ca_file: join(st.dir, 'ca.crt'), fsync: 'off' },
   });
-  for (const sql of ["CREATE ROLE app LOGIN PASSWORD 'app-pw'", "CREATE ROLE replicator LOGIN REPLICATION PASSWORD 'rep-pw'", 'CREATE ROLE readers', 'CREATE DATABASE app OWNER app']) {
+  for (const sql of [
+    "CREATE ROLE app LOGIN PASSWORD 'app-pw'",
+    "CREATE ROLE replicator LOGIN REPLICATION PASSWORD 'rep-pw'",
+    'CREATE ROLE readers',
+    'CREATE DATABASE app OWNER app',
+  ]) {
     const r = st.pg.psql(sql);
     if (r.status !== 0) throw new Error(`${sql}: ${r.stderr}`);
   }
@@ -93,7 +110,10 @@ async function load(lines: string[]): Promise<void> {
 async function getsIn(conninfo: string, password?: string): Promise<boolean> {
   const env: Record<string, string> = { PGPASSFILE: '/dev/null', PGSSLROOTCERT: join(st.dir, 'ca.crt') };
   if (password) env.PGPASSWORD = password;
-  const r = await exec([psqlBin, '-X', '-A', '-t', `host=127.0.0.1 port=${st.pg!.port} connect_timeout=5 ${conninfo}`, '-c', 'SELECT 1'], { env, timeoutMs: 20_000 });
+  const r = await exec([psqlBin, '-X', '-A', '-t', `host=127.0.0.1 port=${st.pg!.port} connect_timeout=5 ${conninfo}`, '-c', 'SELECT 1'], {
+    env,
+    timeoutMs: 20_000,
+  });
   return r.status === 0;
 }
 
@@ -119,21 +139,29 @@ hba(`all ${ACCEPTED.length} accepted lines at once load without a parse error`, 
   assert.is(Number(st.pg!.psql('SELECT count(*) FROM pg_hba_file_rules').stdout.trim()), lines.length);
 });
 
-hba('each accepted line, alone with the chart\'s rules: no password or no TLS, no entry; the application role with its password over TLS gets in', async () => {
+hba("each accepted line, alone with the chart's rules: no password or no TLS, no entry; the application role with its password over TLS gets in", async () => {
   for (const [line, appGetsIn] of ACCEPTED) {
     await load(rendered([line]).hba);
     const errors = st.pg!.psql('SELECT error FROM pg_hba_file_rules WHERE error IS NOT NULL').stdout.trim();
     assert.is(errors, '', `${JSON.stringify(line)}: ${errors}`);
-    const roles = { app: ['user=app dbname=app', 'app-pw'], replicator: ['user=replicator dbname=replication replication=true', 'rep-pw'], postgres: ['user=postgres dbname=postgres', 'su-pw'] };
+    const roles = {
+      app: ['user=app dbname=app', 'app-pw'],
+      replicator: ['user=replicator dbname=replication replication=true', 'rep-pw'],
+      postgres: ['user=postgres dbname=postgres', 'su-pw'],
+    };
     for (const [who, [conninfo, password]] of Object.entries(roles)) {
       assert.not.ok(await getsIn(`${conninfo} sslmode=require`), `${JSON.stringify(line)}: ${who} got in over TLS without a password`);
       // the superuser's own loopback lines (inside the pod) admit it in plaintext with its password, by design
       if (who !== 'postgres') assert.not.ok(await getsIn(`${conninfo} sslmode=disable`, password), `${JSON.stringify(line)}: ${who} got in without TLS`);
     }
-    assert.is(await getsIn('user=app dbname=app sslmode=verify-ca', 'app-pw'), appGetsIn, `${JSON.stringify(line)}: the application role with its password over TLS ${appGetsIn ? 'was refused' : 'got in'}`);
+    assert.is(
+      await getsIn('user=app dbname=app sslmode=verify-ca', 'app-pw'),
+      appGetsIn,
+      `${JSON.stringify(line)}: the application role with its password over TLS ${appGetsIn ? 'was refused' : 'got in'}`,
+    );
   }
 });
-hba('every install scenario\'s pg_hba loads, and PostgreSQL reads no passwordless, plaintext (TLS on) or remote-superuser network rule in it', async () => {
+hba("every install scenario's pg_hba loads, and PostgreSQL reads no passwordless, plaintext (TLS on) or remote-superuser network rule in it", async () => {
   let sets = 0;
   for (const file of scenarioFiles()) {
     const values = mergedValues(file) as { tls: { enabled: boolean }; auth: { superuser: string } };
@@ -142,8 +170,14 @@ hba('every install scenario\'s pg_hba loads, and PostgreSQL reads no passwordles
     for (const hbaSet of distinct) {
       sets += 1;
       await load(JSON.parse(hbaSet));
-      const rules = JSON.parse(st.pg!.psql('SELECT coalesce(json_agg(r), \'[]\') FROM pg_hba_file_rules r').stdout) as
-        { line_number: number; type: string; user_name: string[]; address: string | null; auth_method: string; error: string | null }[];
+      const rules = JSON.parse(st.pg!.psql("SELECT coalesce(json_agg(r), '[]') FROM pg_hba_file_rules r").stdout) as {
+        line_number: number;
+        type: string;
+        user_name: string[];
+        address: string | null;
+        auth_method: string;
+        error: string | null;
+      }[];
       const loopback = (r: (typeof rules)[number]) => ['127.0.0.1', '::1'].includes(r.address ?? '');
       const at = (r: (typeof rules)[number]) => `${file.replace(/.*\//, '')} line ${r.line_number} (${r.type} ${r.user_name} ${r.address} ${r.auth_method})`;
       for (const r of rules) {
@@ -152,8 +186,14 @@ hba('every install scenario\'s pg_hba loads, and PostgreSQL reads no passwordles
         assert.ok(['scram-sha-256', 'cert'].includes(r.auth_method), `${at(r)}: a network rule without a password or certificate`);
         if (values.tls.enabled && !loopback(r)) assert.is(r.type, 'hostssl', `${at(r)}: plaintext while TLS is on`);
       }
-      const superuserRemote = rules.find((r) => r.type !== 'local' && !loopback(r) && (r.user_name.includes(values.auth.superuser) || r.user_name.includes('all')));
-      assert.is(superuserRemote?.auth_method, 'reject', `${superuserRemote ? at(superuserRemote) : file}: the first rule for a remote superuser must reject it`);
+      const superuserRemote = rules.find(
+        (r) => r.type !== 'local' && !loopback(r) && (r.user_name.includes(values.auth.superuser) || r.user_name.includes('all')),
+      );
+      assert.is(
+        superuserRemote?.auth_method,
+        'reject',
+        `${superuserRemote ? at(superuserRemote) : file}: the first rule for a remote superuser must reject it`,
+      );
     }
   }
   console.log(`  ${scenarioFiles().length} scenarios, ${sets} distinct pg_hba files loaded`);

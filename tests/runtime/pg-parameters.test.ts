@@ -24,10 +24,16 @@ const params = suite('postgresql.parameters against PostgreSQL 15 and Patroni');
 
 params.before(() => {
   st.dir = serverDir(mkdtempSync(join(tmpdir(), 'pgfleet-params-')));
-  const init = runAs([join(PGBIN, 'initdb'), '-D', join(st.dir, 'data'), '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--locale=C'], {}, { timeoutMs: 120_000 });
+  const init = runAs(
+    [join(PGBIN, 'initdb'), '-D', join(st.dir, 'data'), '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--locale=C'],
+    {},
+    { timeoutMs: 120_000 },
+  );
   if (init.status !== 0) throw new Error(`initdb: ${init.stderr}`);
 });
-params.after(() => { if (st.dir) rmSync(st.dir, { recursive: true, force: true }); });
+params.after(() => {
+  if (st.dir) rmSync(st.dir, { recursive: true, force: true });
+});
 
 params('schema/pg15-settings.json is pg_settings of this PostgreSQL 15 (npm run generate:pg-settings)', async () => {
   assert.fixture(formatTable(await readPgSettings()), readFileSync(PG_SETTINGS_FILE, 'utf8'));
@@ -40,13 +46,27 @@ function normal(s: PgSetting, value: unknown): string {
   if (s.vartype !== 'integer' && s.vartype !== 'real') return text.toLowerCase();
   const m = /^(-?[0-9.eE+-]+?)\s*([a-zA-Z]*)$/.exec(text);
   if (!m) return text;
-  const scale: Record<string, number> = { B: 1, kB: 1024, '8kB': 8192, MB: 2 ** 20, '16MB': 2 ** 24, GB: 2 ** 30, TB: 2 ** 40, us: 1, ms: 1e3, s: 1e6, min: 6e7, h: 3.6e9, d: 8.64e10 };
+  const scale: Record<string, number> = {
+    B: 1,
+    kB: 1024,
+    '8kB': 8192,
+    MB: 2 ** 20,
+    '16MB': 2 ** 24,
+    GB: 2 ** 30,
+    TB: 2 ** 40,
+    us: 1,
+    ms: 1e3,
+    s: 1e6,
+    min: 6e7,
+    h: 3.6e9,
+    d: 8.64e10,
+  };
   const n = Number(m[1]);
   if (n === -1 || !(s.unit ?? '')) return String(n);
   return String(n * (scale[m[2] || s.unit!] ?? NaN));
 }
 
-params('every scenario: each parameter passes Patroni\'s validator and PostgreSQL reads back the value it was given', () => {
+params("every scenario: each parameter passes Patroni's validator and PostgreSQL reads back the value it was given", () => {
   const conf = join(st.dir, 'data', 'pgfleet.conf');
   appendFileSync(join(st.dir, 'data', 'postgresql.conf'), "\ninclude 'pgfleet.conf'\n");
   const checked = new Set<string>();
@@ -57,7 +77,8 @@ params('every scenario: each parameter passes Patroni\'s validator and PostgreSQ
     const given: Record<string, unknown> = { ...patroni.bootstrap.dcs.postgresql.parameters, ...patroni.postgresql.parameters };
     for (const k of ['ssl', 'ssl_cert_file', 'ssl_key_file', 'ssl_ca_file', 'unix_socket_directories']) delete given[k];
     const r = spawnSync(join(PATRONI_BIN(), 'python'), [join(root, 'tests', 'lib', 'patroni_params.py')], {
-      input: JSON.stringify({ version: 150000, gucs: [...settings.keys()], parameters: given }), encoding: 'utf8',
+      input: JSON.stringify({ version: 150000, gucs: [...settings.keys()], parameters: given }),
+      encoding: 'utf8',
     });
     assert.is(r.status, 0, r.stderr);
     const { kept, dropped } = JSON.parse(r.stdout) as { kept: Record<string, unknown>; dropped: string[] };
@@ -66,7 +87,13 @@ params('every scenario: each parameter passes Patroni\'s validator and PostgreSQ
     if (checked.has(key)) continue;
     checked.add(key);
     // as Patroni's ConfigWriter writes a parameter: single-quoted, quotes and backslashes doubled
-    serverFile(conf, Object.entries(kept).map(([k, v]) => `${k} = '${String(v).replace(/(['\\])/g, '$1$1')}'`).join('\n') + '\n', 0o644);
+    serverFile(
+      conf,
+      Object.entries(kept)
+        .map(([k, v]) => `${k} = '${String(v).replace(/(['\\])/g, '$1$1')}'`)
+        .join('\n') + '\n',
+      0o644,
+    );
     for (const [name, value] of Object.entries(kept)) {
       const s = settings.get(name);
       if (!s) continue; // an extension's setting: PostgreSQL keeps it as a placeholder
@@ -79,20 +106,45 @@ params('every scenario: each parameter passes Patroni\'s validator and PostgreSQ
 });
 params('values written as text are bounded as PostgreSQL bounds them: the chart refuses exactly what postgres refuses', () => {
   const cases: [string, string][] = [
-    ['work_mem', '64kB'], ['work_mem', '63kB'], ['work_mem', '1.5GB'], ['work_mem', '2TB'],
-    ['checkpoint_timeout', '30s'], ['checkpoint_timeout', '29s'], ['checkpoint_timeout', '0.5min'], ['checkpoint_timeout', '1d'], ['checkpoint_timeout', '2d'],
-    ['max_wal_size', '2MB'], ['max_wal_size', '1MB'], ['max_wal_size', '1.5MB'], ['shared_buffers', '128kB'], ['shared_buffers', '120kB'],
-    ['vacuum_cost_delay', '100ms'], ['vacuum_cost_delay', '101ms'], ['vacuum_cost_delay', '0.5ms'], ['vacuum_cost_delay', '1s'],
-    ['statement_timeout', '2147483647'], ['statement_timeout', '2147483648'], ['autovacuum_naptime', '1s'], ['autovacuum_naptime', '999ms'],
+    ['work_mem', '64kB'],
+    ['work_mem', '63kB'],
+    ['work_mem', '1.5GB'],
+    ['work_mem', '2TB'],
+    ['checkpoint_timeout', '30s'],
+    ['checkpoint_timeout', '29s'],
+    ['checkpoint_timeout', '0.5min'],
+    ['checkpoint_timeout', '1d'],
+    ['checkpoint_timeout', '2d'],
+    ['max_wal_size', '2MB'],
+    ['max_wal_size', '1MB'],
+    ['max_wal_size', '1.5MB'],
+    ['shared_buffers', '128kB'],
+    ['shared_buffers', '120kB'],
+    ['vacuum_cost_delay', '100ms'],
+    ['vacuum_cost_delay', '101ms'],
+    ['vacuum_cost_delay', '0.5ms'],
+    ['vacuum_cost_delay', '1s'],
+    ['statement_timeout', '2147483647'],
+    ['statement_timeout', '2147483648'],
+    ['autovacuum_naptime', '1s'],
+    ['autovacuum_naptime', '999ms'],
   ];
   const file = join(st.dir, 'text-values.json');
   const verdicts = cases.map(([name, value]) => {
     writeFileSync(file, JSON.stringify({ postgresql: { parameters: { [name]: value } } }));
     let chart = '';
-    try { render({ values: [file] }); } catch (e) { chart = (e as Error).message; }
+    try {
+      render({ values: [file] });
+    } catch (e) {
+      chart = (e as Error).message;
+    }
     const pg = runAs([join(PGBIN, 'postgres'), '-D', join(st.dir, 'data'), '-C', name, '-c', `${name}=${value}`], {}, { timeoutMs: 30_000 });
     const chartRefuses = chart.includes(`postgresql.parameters.${name}`);
-    assert.is(chartRefuses, pg.status !== 0, `${name} = '${value}': PostgreSQL ${pg.status === 0 ? `reads ${pg.stdout.trim()}` : `refuses it (${pg.stderr.trim()})`}, the chart ${chartRefuses ? `refuses it: ${chart}` : 'accepts it'}`);
+    assert.is(
+      chartRefuses,
+      pg.status !== 0,
+      `${name} = '${value}': PostgreSQL ${pg.status === 0 ? `reads ${pg.stdout.trim()}` : `refuses it (${pg.stderr.trim()})`}, the chart ${chartRefuses ? `refuses it: ${chart}` : 'accepts it'}`,
+    );
     return chartRefuses;
   });
   assert.ok(verdicts.includes(true) && verdicts.includes(false), 'the cases must include values on both sides of the bounds');

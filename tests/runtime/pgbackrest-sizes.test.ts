@@ -13,16 +13,34 @@ import * as assert from 'uvu/assert';
 import { one, render } from '../../scripts/lib/helm.ts';
 
 const BACKUPS = {
-  'backups.enabled': true, 'backups.s3.endpoint': 's3.example.com', 'backups.s3.bucket': 'bkt', 'backups.s3.region': 'eu-west-1',
-  'backups.s3.existingSecret': 's3', 'backups.encryption.existingSecret': 'cipher', 'storage.size': '4Ti', 'backups.archiveAsync.spoolSizeLimit': '16Gi',
+  'backups.enabled': true,
+  'backups.s3.endpoint': 's3.example.com',
+  'backups.s3.bucket': 'bkt',
+  'backups.s3.region': 'eu-west-1',
+  'backups.s3.existingSecret': 's3',
+  'backups.encryption.existingSecret': 'cipher',
+  'storage.size': '4Ti',
+  'backups.archiveAsync.spoolSizeLimit': '16Gi',
 };
 
 /** pgBackRest's verdict on a queue size: '' when it parsed it, else its error. */
 function pgbackrestReads(size: string): string {
   const dir = mkdtempSync(join(tmpdir(), 'pgfleet-sizes-'));
   try {
-    const r = spawnSync('pgbackrest', ['--stanza=s', `--archive-push-queue-max=${size}`, `--pg1-path=${join(dir, 'missing')}`,
-      `--repo1-path=${join(dir, 'repo')}`, '--log-level-console=error', '--log-level-file=off', 'archive-push', join(dir, 'missing', 'pg_wal', '000000010000000000000001')], { encoding: 'utf8' });
+    const r = spawnSync(
+      'pgbackrest',
+      [
+        '--stanza=s',
+        `--archive-push-queue-max=${size}`,
+        `--pg1-path=${join(dir, 'missing')}`,
+        `--repo1-path=${join(dir, 'repo')}`,
+        '--log-level-console=error',
+        '--log-level-file=off',
+        'archive-push',
+        join(dir, 'missing', 'pg_wal', '000000010000000000000001'),
+      ],
+      { encoding: 'utf8' },
+    );
     const out = `${r.stdout}${r.stderr}`;
     assert.ok(r.status !== 0 && out.includes('ERROR'), `pgBackRest did not stop on the missing data directory: ${out}`);
     return out.includes('[032]') ? out.trim() : '';

@@ -15,26 +15,46 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { one, render } from '../../scripts/lib/helm.ts';
 import {
-  PGBIN, exec as run, freePort, pgbouncerBin, postBootstrap, serverDir, startPgBouncer, startPostgres, type LocalPgBouncer, type LocalPostgres,
+  PGBIN,
+  exec as run,
+  freePort,
+  pgbouncerBin,
+  postBootstrap,
+  serverDir,
+  startPgBouncer,
+  startPostgres,
+  type LocalPgBouncer,
+  type LocalPostgres,
 } from '../../scripts/lib/localpg.ts';
 import { expand } from '../../scripts/lib/local/pod.ts';
 import { chartEnv, dbContainer } from '../../scripts/lib/contract.ts';
 
-const passwords = { PGFLEET_ADMIN_PASSWORD: 'admin-pw', PGFLEET_APP_PASSWORD: 'app-pw"x', PGFLEET_POOLER_PASSWORD: 'pooler-pw', PGFLEET_MONITOR_PASSWORD: 'monitor-pw' }; // as the pod's env (monitoring is on by default)
+const passwords = {
+  PGFLEET_ADMIN_PASSWORD: 'admin-pw',
+  PGFLEET_APP_PASSWORD: 'app-pw"x',
+  PGFLEET_POOLER_PASSWORD: 'pooler-pw',
+  PGFLEET_MONITOR_PASSWORD: 'monitor-pw',
+}; // as the pod's env (monitoring is on by default)
 const rendered = render({ set: { shards: 1, replicas: 1, 'tls.enabled': false } }).objects;
 const scripts = one(rendered, 'ConfigMap', 'db-pgfleet-scripts').data;
 const poolCm = one(rendered, 'ConfigMap', 'db-pgfleet-shard-0-pgbouncer-rw').data;
 
 type Pg = LocalPostgres & { label: string };
 const st: { dir: string; pgs: Pg[]; bouncer?: LocalPgBouncer; proxy?: Server; proxyPort: number; target: number; flows: Socket[]; api?: HttpServer } = {
-  dir: '', pgs: [], proxyPort: 0, target: 0, flows: [],
+  dir: '',
+  pgs: [],
+  proxyPort: 0,
+  target: 0,
+  flows: [],
 };
 const logs = () => [...st.pgs.map((p) => p.daemon.log), st.bouncer?.daemon.log ?? ''].join('\n');
 
 /** One transaction through PgBouncer as the application role: which server answered? */
 async function whichServer(): Promise<string> {
-  const r = await run(['psql', '-X', '-A', '-t', `host=127.0.0.1 port=${st.bouncer!.port} dbname=app user=app connect_timeout=5`, '-c', "SELECT current_setting('port')"],
-    { env: { PGPASSWORD: passwords.PGFLEET_APP_PASSWORD }, timeoutMs: 30_000 });
+  const r = await run(
+    ['psql', '-X', '-A', '-t', `host=127.0.0.1 port=${st.bouncer!.port} dbname=app user=app connect_timeout=5`, '-c', "SELECT current_setting('port')"],
+    { env: { PGPASSWORD: passwords.PGFLEET_APP_PASSWORD }, timeoutMs: 30_000 },
+  );
   if (r.status !== 0) throw new Error(`query through PgBouncer failed: ${r.stderr}\n${logs()}`);
   const port = Number(r.stdout.trim());
   return st.pgs.find((p) => p.port === port)?.label ?? `port ${port}`;
@@ -42,15 +62,20 @@ async function whichServer(): Promise<string> {
 
 /** The pooler variables pgfleet.pooler.env sets on a database pod, pointing at the test's PgBouncer. */
 const poolerEnv = () => ({
-  PGFLEET_POOLER_HOSTS: '127.0.0.1', PGFLEET_POOLER_ADMIN_DB: 'pgbouncer', PGFLEET_POOLER_ADMIN_USER: 'pgfleet_pooler_admin',
-  PGFLEET_POOLER_ADMIN_PASSWORD: 'bouncer-admin', PGFLEET_POOLER_PORT: String(st.bouncer!.port),
+  PGFLEET_POOLER_HOSTS: '127.0.0.1',
+  PGFLEET_POOLER_ADMIN_DB: 'pgbouncer',
+  PGFLEET_POOLER_ADMIN_USER: 'pgfleet_pooler_admin',
+  PGFLEET_POOLER_ADMIN_PASSWORD: 'bouncer-admin',
+  PGFLEET_POOLER_PORT: String(st.bouncer!.port),
 });
 
 /** The rendered on-role-change.sh as Patroni runs it on a promoted member; `repeatAfter` seconds before its second round. */
 function onRoleChange(repeatAfter: number) {
   writeFileSync(join(st.dir, 'on-role-change.sh'), scripts['on-role-change.sh']);
-  return run(['sh', join(st.dir, 'on-role-change.sh'), 'on_role_change', 'primary', 'db-pgfleet-shard-0'],
-    { env: { ...poolerEnv(), PGFLEET_POOLER_REPEAT_AFTER: String(repeatAfter) }, timeoutMs: 30_000 });
+  return run(['sh', join(st.dir, 'on-role-change.sh'), 'on_role_change', 'primary', 'db-pgfleet-shard-0'], {
+    env: { ...poolerEnv(), PGFLEET_POOLER_REPEAT_AFTER: String(repeatAfter) },
+    timeoutMs: 30_000,
+  });
 }
 
 const failover = suite('pooler failover: on-role-change.sh moves PgBouncer off a demoted primary');
@@ -82,7 +107,9 @@ failover.before(async () => {
 
   // PgBouncer with the rendered config: only listen address, paths and the Service address differ.
   st.bouncer = await startPgBouncer({
-    dir: join(st.dir, 'pgbouncer'), ini: poolCm['pgbouncer.ini'], makeUserlist: poolCm['make-userlist.sh'],
+    dir: join(st.dir, 'pgbouncer'),
+    ini: poolCm['pgbouncer.ini'],
+    makeUserlist: poolCm['make-userlist.sh'],
     secrets: { 'pooler-password': passwords.PGFLEET_POOLER_PASSWORD, 'admin-password': 'bouncer-admin', 'stats-password': 'bouncer-stats' },
     server: { host: '127.0.0.1', port: st.proxyPort },
     ready: { user: 'pgfleet_pooler_admin', password: 'bouncer-admin' },
@@ -114,10 +141,15 @@ failover('the `helm test` pod, as rendered, writes and reads back a row as the a
   assert.equal([env.POOLER_RW, env.POOLER_RO, env.POOLER_PORT], ['db-pgfleet-shard-0-pgbouncer-rw', 'db-pgfleet-shard-0-pgbouncer-ro', '6432']);
   // Here the Services are 127.0.0.1: PostgreSQL A for -primary, the one PgBouncer (to A) for both pools.
   const local = { PGHOST: '127.0.0.1', PGPORT: String(st.pgs[0]!.port), POOLER_RW: '127.0.0.1', POOLER_RO: '127.0.0.1', POOLER_PORT: String(st.bouncer!.port) };
-  const test = (extra: Record<string, string>) => run(c.command.map((a: string) => expand(a, env)), { // as the kubelet hands it over
-    env: { ...env, ...local, ...extra, PGPASSWORD: passwords.PGFLEET_APP_PASSWORD, PATH: `${PGBIN}:${process.env.PATH}` },
-    timeoutMs: 30_000,
-  });
+  const test = (extra: Record<string, string>) =>
+    run(
+      c.command.map((a: string) => expand(a, env)),
+      {
+        // as the kubelet hands it over
+        env: { ...env, ...local, ...extra, PGPASSWORD: passwords.PGFLEET_APP_PASSWORD, PATH: `${PGBIN}:${process.env.PATH}` },
+        timeoutMs: 30_000,
+      },
+    );
   const r = await test({ POOLER_RO_STANDBY: 'false' });
   assert.is(r.status, 0, `${r.stdout}\n${r.stderr}`);
   assert.match(r.stdout, /db-pgfleet-shard-0: write and read through 127\.0\.0\.1 \(\) ok/);
@@ -154,56 +186,72 @@ async function startApi(): Promise<number> {
   const port = await freePort();
   st.api = createHttpServer((req, res) => {
     let body = '';
-    req.on('data', (d) => (body += d)).on('end', async () => {
-      api.requests.push(`${req.method} ${req.url}`);
-      const [status, text] = req.url === '/patroni' ? [200, JSON.stringify({ role: api.role, state: 'running', patroni: { scope: 'db-pgfleet-shard-0' } })]
-        : req.url === '/cluster' ? [200, JSON.stringify({ members: api.members })]
-          : req.method === 'POST' && req.url === '/switchover' ? await api.onSwitchover(JSON.parse(body)) : [404, 'no such endpoint'];
-      res.writeHead(status).end(text);
-    });
+    req
+      .on('data', (d) => (body += d))
+      .on('end', async () => {
+        api.requests.push(`${req.method} ${req.url}`);
+        const [status, text] =
+          req.url === '/patroni'
+            ? [200, JSON.stringify({ role: api.role, state: 'running', patroni: { scope: 'db-pgfleet-shard-0' } })]
+            : req.url === '/cluster'
+              ? [200, JSON.stringify({ members: api.members })]
+              : req.method === 'POST' && req.url === '/switchover'
+                ? await api.onSwitchover(JSON.parse(body))
+                : [404, 'no such endpoint'];
+        res.writeHead(status).end(text);
+      });
   }).listen(port, '127.0.0.1');
   return port;
 }
 
 async function switchover(args: string[], apiPort: number) {
   writeFileSync(join(st.dir, 'switchover'), scripts.switchover);
-  return run(['python3', join(st.dir, 'switchover'), ...args], { env: {
-    ...chartEnv(dbContainer(rendered)), ...poolerEnv(), PGFLEET_PATRONI_API: `http://127.0.0.1:${apiPort}`, PGFLEET_PRIMARY_SERVICE: `127.0.0.1:${st.proxyPort}`,
-    PGFLEET_POOLER_PASSWORD: passwords.PGFLEET_POOLER_PASSWORD,
-  }, timeoutMs: 60_000 });
+  return run(['python3', join(st.dir, 'switchover'), ...args], {
+    env: {
+      ...chartEnv(dbContainer(rendered)),
+      ...poolerEnv(),
+      PGFLEET_PATRONI_API: `http://127.0.0.1:${apiPort}`,
+      PGFLEET_PRIMARY_SERVICE: `127.0.0.1:${st.proxyPort}`,
+      PGFLEET_POOLER_PASSWORD: passwords.PGFLEET_POOLER_PASSWORD,
+    },
+    timeoutMs: 60_000,
+  });
 }
 
-failover('switchover script: PgBouncer is paused when Patroni gets the request; a transaction started meanwhile waits and lands on the new primary', async () => {
-  const apiPort = await startApi();
-  const url = `http://127.0.0.1:${apiPort}/patroni`;
-  api.members = [
-    { name: 'db-pgfleet-shard-0-1', role: 'leader', state: 'running', host: '127.0.0.1', api_url: url },
-    { name: 'db-pgfleet-shard-0-0', role: 'sync_standby', state: 'streaming', host: '127.0.0.1', api_url: url },
-  ];
-  let request: unknown;
-  let during: Promise<string> | undefined;
-  let heldUntilPromotion = false;
-  api.onSwitchover = async (body) => {
-    request = body;
-    // A client arriving now: were PgBouncer not paused, it would be served by B (still the Service's target) at once.
-    let done = false;
-    during = whichServer().finally(() => (done = true));
-    await new Promise((r) => setTimeout(r, 700));
-    heldUntilPromotion = !done;
-    st.target = st.pgs[0]!.port; // A promoted, the Service follows
-    return [200, 'Successfully switched over to "db-pgfleet-shard-0-0"'];
-  };
-  const r = await switchover(['--candidate', 'db-pgfleet-shard-0-0'], apiPort);
-  assert.is(r.status, 0, r.stderr);
-  assert.equal(request, { leader: 'db-pgfleet-shard-0-1', candidate: 'db-pgfleet-shard-0-0' });
-  assert.match(r.stderr, /PAUSE: 1 of 1 pooler pod\(s\) paused/);
-  assert.ok(heldUntilPromotion, 'the client was held while Patroni switched over');
-  assert.is(await during, 'A', 'the held transaction ran on the new primary, without an error');
-  assert.match(r.stderr, /RESUME: 1 of 1 pooler pod\(s\) resumed/);
-  assert.is(await whichServer(), 'A', 'resumed: new clients are served at once');
-});
+failover(
+  'switchover script: PgBouncer is paused when Patroni gets the request; a transaction started meanwhile waits and lands on the new primary',
+  async () => {
+    const apiPort = await startApi();
+    const url = `http://127.0.0.1:${apiPort}/patroni`;
+    api.members = [
+      { name: 'db-pgfleet-shard-0-1', role: 'leader', state: 'running', host: '127.0.0.1', api_url: url },
+      { name: 'db-pgfleet-shard-0-0', role: 'sync_standby', state: 'streaming', host: '127.0.0.1', api_url: url },
+    ];
+    let request: unknown;
+    let during: Promise<string> | undefined;
+    let heldUntilPromotion = false;
+    api.onSwitchover = async (body) => {
+      request = body;
+      // A client arriving now: were PgBouncer not paused, it would be served by B (still the Service's target) at once.
+      let done = false;
+      during = whichServer().finally(() => (done = true));
+      await new Promise((r) => setTimeout(r, 700));
+      heldUntilPromotion = !done;
+      st.target = st.pgs[0]!.port; // A promoted, the Service follows
+      return [200, 'Successfully switched over to "db-pgfleet-shard-0-0"'];
+    };
+    const r = await switchover(['--candidate', 'db-pgfleet-shard-0-0'], apiPort);
+    assert.is(r.status, 0, r.stderr);
+    assert.equal(request, { leader: 'db-pgfleet-shard-0-1', candidate: 'db-pgfleet-shard-0-0' });
+    assert.match(r.stderr, /PAUSE: 1 of 1 pooler pod\(s\) paused/);
+    assert.ok(heldUntilPromotion, 'the client was held while Patroni switched over');
+    assert.is(await during, 'A', 'the held transaction ran on the new primary, without an error');
+    assert.match(r.stderr, /RESUME: 1 of 1 pooler pod\(s\) resumed/);
+    assert.is(await whichServer(), 'A', 'resumed: new clients are served at once');
+  },
+);
 
-failover('switchover script: when Patroni refuses, it exits non-zero with Patroni\'s reason and the pooler is resumed', async () => {
+failover("switchover script: when Patroni refuses, it exits non-zero with Patroni's reason and the pooler is resumed", async () => {
   api.requests = [];
   api.onSwitchover = async () => [412, 'candidate name does not match with sync_standby'];
   const r = await switchover(['--candidate', 'db-pgfleet-shard-0-0'], (st.api!.address() as any).port);
@@ -215,7 +263,9 @@ failover('switchover script: when Patroni refuses, it exits non-zero with Patron
 
 failover('switchover script --if-leader (the preStop hook): nothing on a replica, nothing without a healthy replica', async () => {
   const port = (st.api!.address() as any).port;
-  api.onSwitchover = async () => { throw new Error('no switchover expected'); };
+  api.onSwitchover = async () => {
+    throw new Error('no switchover expected');
+  };
   api.role = 'replica';
   api.requests = [];
   let r = await switchover(['--if-leader'], port);

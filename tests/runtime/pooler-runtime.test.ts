@@ -36,7 +36,9 @@ const callback = one(rendered, 'ConfigMap', `${R}-pgfleet-scripts`).data['on-rol
 
 function psql(user: string, password: string, sql: string) {
   return spawnSync('psql', ['-X', '-A', '-t', '-F', '|', `host=127.0.0.1 port=${ctx.port} dbname=pgbouncer user=${user} connect_timeout=3`, '-c', sql], {
-    encoding: 'utf8', env: { ...process.env, PGPASSWORD: password }, timeout: 10_000,
+    encoding: 'utf8',
+    env: { ...process.env, PGPASSWORD: password },
+    timeout: 10_000,
   });
 }
 
@@ -49,10 +51,17 @@ runtime.before(async () => {
   const tls = one(rendered, 'Secret', `${R}-pgfleet-tls`).data;
   const pem = (k: string) => Buffer.from(tls[k], 'base64');
   ctx.bouncer = await startPgBouncer({
-    dir: ctx.dir, ini: cm.data['pgbouncer.ini'], makeUserlist: cm.data['make-userlist.sh'], secrets,
-    caCert: pem('ca.crt'), clientTls: { cert: pem('tls.crt'), key: pem('tls.key') },
+    dir: ctx.dir,
+    ini: cm.data['pgbouncer.ini'],
+    makeUserlist: cm.data['make-userlist.sh'],
+    secrets,
+    caCert: pem('ca.crt'),
+    clientTls: { cert: pem('tls.crt'), key: pem('tls.key') },
     ready: { user: 'pgfleet_pooler_stats', password: secrets['stats-password'] },
-  }).catch((err) => { console.error(`PgBouncer did not start: ${err.message}`); throw err; });
+  }).catch((err) => {
+    console.error(`PgBouncer did not start: ${err.message}`);
+    throw err;
+  });
   ctx.port = ctx.bouncer.port;
   writeFileSync(join(ctx.dir, 'on-role-change.sh'), callback);
 });
@@ -69,12 +78,7 @@ runtime('the tools the test needs are installed (npm run setup:local)', () => {
 
 runtime('make-userlist.sh writes three auth_file entries with doubled quotes, mode 0600', () => {
   const text = readFileSync(ctx.bouncer!.userlist, 'utf8');
-  assert.is(text, [
-    '"pgfleet_pooler" "pool""er\\pw"',
-    '"pgfleet_pooler_admin" "adm""in $pw\'x"',
-    '"pgfleet_pooler_stats" "stats@pw"',
-    '',
-  ].join('\n'));
+  assert.is(text, ['"pgfleet_pooler" "pool""er\\pw"', '"pgfleet_pooler_admin" "adm""in $pw\'x"', '"pgfleet_pooler_stats" "stats@pw"', ''].join('\n'));
   const mode = spawnSync('stat', ['-c', '%a', ctx.bouncer!.userlist], { encoding: 'utf8' }).stdout.trim();
   assert.is(mode, '600');
 });
@@ -82,21 +86,38 @@ runtime('make-userlist.sh writes three auth_file entries with doubled quotes, mo
 runtime('PgBouncer 1.18 loaded the rendered settings (SHOW CONFIG)', () => {
   const r = psql('pgfleet_pooler_admin', secrets['admin-password'], 'SHOW CONFIG');
   assert.is(r.status, 0, r.stderr);
-  const config = Object.fromEntries(r.stdout.trim().split('\n').map((l) => l.split('|').slice(0, 2)));
+  const config = Object.fromEntries(
+    r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => l.split('|').slice(0, 2)),
+  );
   const expected: Record<string, string> = {
-    pool_mode: 'transaction', auth_type: 'scram-sha-256', auth_user: 'pgfleet_pooler', max_client_conn: '1000',
-    default_pool_size: '20', reserve_pool_size: '5', server_lifetime: '600', server_idle_timeout: '300',
-    server_login_retry: '0.25', admin_users: 'pgfleet_pooler_admin', stats_users: 'pgfleet_pooler_stats',
-    server_tls_sslmode: 'verify-full', ignore_startup_parameters: 'extra_float_digits',
+    pool_mode: 'transaction',
+    auth_type: 'scram-sha-256',
+    auth_user: 'pgfleet_pooler',
+    max_client_conn: '1000',
+    default_pool_size: '20',
+    reserve_pool_size: '5',
+    server_lifetime: '600',
+    server_idle_timeout: '300',
+    server_login_retry: '0.25',
+    admin_users: 'pgfleet_pooler_admin',
+    stats_users: 'pgfleet_pooler_stats',
+    server_tls_sslmode: 'verify-full',
+    ignore_startup_parameters: 'extra_float_digits',
     auth_query: 'SELECT uname, phash FROM pgfleet.user_lookup($1)',
   };
   for (const [k, v] of Object.entries(expected)) assert.is(config[k], v, k);
 });
 
-runtime('client TLS by default: plaintext clients are refused, clients verifying the certificate against the pool\'s Service name get in', () => {
-  const as = (conn: string) => spawnSync('psql', ['-X', '-A', '-t', `${conn} port=${ctx.port} dbname=pgbouncer user=pgfleet_pooler_stats connect_timeout=3`, '-c', 'SHOW VERSION'], {
-    encoding: 'utf8', env: { ...process.env, PGPASSWORD: secrets['stats-password'] }, timeout: 10_000,
-  });
+runtime("client TLS by default: plaintext clients are refused, clients verifying the certificate against the pool's Service name get in", () => {
+  const as = (conn: string) =>
+    spawnSync('psql', ['-X', '-A', '-t', `${conn} port=${ctx.port} dbname=pgbouncer user=pgfleet_pooler_stats connect_timeout=3`, '-c', 'SHOW VERSION'], {
+      encoding: 'utf8',
+      env: { ...process.env, PGPASSWORD: secrets['stats-password'] },
+      timeout: 10_000,
+    });
   const ca = join(ctx.dir, 'ca.crt');
   const plain = as('host=127.0.0.1 sslmode=disable');
   assert.is.not(plain.status, 0, 'plaintext refused');
@@ -114,10 +135,16 @@ runtime('SCRAM against the auth_file: wrong password refused; the stats role may
   assert.match(stats.stderr, /admin/i);
 });
 
-const runCallback = (env: Record<string, string>) => sh(join(ctx.dir, 'on-role-change.sh'), ['on_role_change', 'primary', `${R}-pgfleet-shard-0`], {
-  PGFLEET_POOLER_HOSTS: '127.0.0.1', PGFLEET_POOLER_ADMIN_DB: 'pgbouncer', PGFLEET_POOLER_ADMIN_USER: 'pgfleet_pooler_admin',
-  PGFLEET_POOLER_ADMIN_PASSWORD: secrets['admin-password'], PGFLEET_POOLER_PORT: String(ctx.port), PGFLEET_POOLER_REPEAT_AFTER: '0', ...env,
-});
+const runCallback = (env: Record<string, string>) =>
+  sh(join(ctx.dir, 'on-role-change.sh'), ['on_role_change', 'primary', `${R}-pgfleet-shard-0`], {
+    PGFLEET_POOLER_HOSTS: '127.0.0.1',
+    PGFLEET_POOLER_ADMIN_DB: 'pgbouncer',
+    PGFLEET_POOLER_ADMIN_USER: 'pgfleet_pooler_admin',
+    PGFLEET_POOLER_ADMIN_PASSWORD: secrets['admin-password'],
+    PGFLEET_POOLER_PORT: String(ctx.port),
+    PGFLEET_POOLER_REPEAT_AFTER: '0',
+    ...env,
+  });
 
 runtime('on-role-change.sh sends RECONNECT to every resolved PgBouncer and exits 0', () => {
   const r = runCallback({});
@@ -179,7 +206,13 @@ pgdog('passwords with quotes, backslashes and @ survive into valid TOML; no plac
     assert.is(pg.admin.password, secrets['pooler-admin-password']);
     assert.is(pg.databases.length, 4);
     const us = parseToml(readFileSync(join(dir, 'users.toml'), 'utf8')) as any;
-    assert.equal(us.users.map((u: any) => [u.name, u.password]), [['app', secrets['app-password']], ['admin', secrets['admin-password']]]);
+    assert.equal(
+      us.users.map((u: any) => [u.name, u.password]),
+      [
+        ['app', secrets['app-password']],
+        ['admin', secrets['admin-password']],
+      ],
+    );
     assert.not.match(readFileSync(join(dir, 'pgdog.toml'), 'utf8') + readFileSync(join(dir, 'users.toml'), 'utf8'), /@secret:(pooler|admin-password@)/);
     const missing = sh(join(dir, 'render-config.sh'), [join(dir, 'users.toml.in'), join(dir, 'x.toml')], { PGFLEET_SECRETS_DIR: join(dir, 'nowhere') });
     assert.is.not(missing.status, 0, 'a missing Secret file stops the pod instead of starting with a bad password');

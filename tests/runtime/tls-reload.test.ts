@@ -25,7 +25,8 @@ reload('one reload per change of the watched files, a failed one retried, SIGTER
   const log = join(dir, 'reloads');
   // the "server": records each reload; fails while the file `broken` exists
   const child = spawn('sh', [join(dir, 'tls-reload.sh'), 'sh', '-c', `test ! -e ${dir}/broken && echo reload >> ${log}`], {
-    env: { ...process.env, TLS_RELOAD_DIRS: `${certs} ${clientCerts}`, TLS_RELOAD_INTERVAL: '1' }, stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, TLS_RELOAD_DIRS: `${certs} ${clientCerts}`, TLS_RELOAD_INTERVAL: '1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
   const exited = new Promise<number>((resolve) => child.once('exit', () => resolve(Date.now())));
   const reloads = () => (existsSync(log) ? readFileSync(log, 'utf8').split('\n').filter(Boolean).length : 0);

@@ -42,7 +42,10 @@ for (const f of fixtures) {
     } else {
       assert.not.ok(valid, 'ajv accepts values that helm refuses');
       const key = f.expect.split('.').pop()!;
-      assert.ok(ajvErrors().some((m) => m.includes(key)), `no ajv error names "${key}": ${ajvErrors().join('; ')}`);
+      assert.ok(
+        ajvErrors().some((m) => m.includes(key)),
+        `no ajv error names "${key}": ${ajvErrors().join('; ')}`,
+      );
     }
   });
 }

@@ -34,7 +34,9 @@ shape('draft-07, compiles strictly with ajv, accepts the defaults', () => {
 });
 shape('every key has a description', () => {
   const missing: string[] = [];
-  walk(model, '', (n, p) => { if (p && !n.description) missing.push(p); });
+  walk(model, '', (n, p) => {
+    if (p && !n.description) missing.push(p);
+  });
   assert.equal(missing, []);
 });
 shape('every object is closed except global and declared free-form maps', () => {
@@ -47,7 +49,9 @@ shape('every object is closed except global and declared free-form maps', () => 
 });
 shape('every leaf has a default', () => {
   const missing: string[] = [];
-  walk(model, '', (n, p) => { if (!n.properties && n.default === undefined) missing.push(p); });
+  walk(model, '', (n, p) => {
+    if (!n.properties && n.default === undefined) missing.push(p);
+  });
   assert.equal(missing, []);
 });
 shape.run();

@@ -11,20 +11,29 @@ export function parseProcStat(text: string): ProcStat {
   if (close < 0) throw new Error(`not a /proc stat line: ${text.slice(0, 80)}`);
   const pid = Number(text.slice(0, text.indexOf(' ')));
   // Fields after the name start at field 3 (state); ppid is field 4, utime..cstime are fields 14..17.
-  const f = text.slice(close + 2).trim().split(/\s+/);
+  const f = text
+    .slice(close + 2)
+    .trim()
+    .split(/\s+/);
   const n = (field: number) => Number(f[field - 3]);
   return { pid, ppid: n(4), utime: n(14), stime: n(15), cutime: n(16), cstime: n(17) };
 }
 
 /** Parses the output of bash's `times` builtin: the second line is the children's user and system time. */
 export function parseBashTimes(text: string): { user: number; system: number } {
-  const lines = text.trim().split('\n').filter((l) => /^\d+m[\d.]+s \d+m[\d.]+s$/.test(l.trim()));
+  const lines = text
+    .trim()
+    .split('\n')
+    .filter((l) => /^\d+m[\d.]+s \d+m[\d.]+s$/.test(l.trim()));
   const last = lines.at(-1);
   if (!last || lines.length < 2) throw new Error(`no output of bash \`times\` in: ${text.slice(-200)}`);
-  const [user, system] = last.trim().split(' ').map((t) => {
-    const m = /^(\d+)m([\d.]+)s$/.exec(t)!;
-    return Number(m[1]) * 60 + Number(m[2]);
-  });
+  const [user, system] = last
+    .trim()
+    .split(' ')
+    .map((t) => {
+      const m = /^(\d+)m([\d.]+)s$/.exec(t)!;
+      return Number(m[1]) * 60 + Number(m[2]);
+    });
   return { user: user!, system: system! };
 }
 
@@ -40,7 +49,11 @@ let tick: number | undefined;
 const clockTick = () => (tick ??= Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100);
 
 function stat(pid: number): ProcStat | undefined {
-  try { return parseProcStat(readFileSync(`/proc/${pid}/stat`, 'utf8')); } catch { return undefined; }
+  try {
+    return parseProcStat(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return undefined;
+  }
 }
 
 /** CPU seconds the whole machine has been busy (all processes, all cores). */

@@ -48,7 +48,8 @@ function secretData(objects: K8sObject[], name: string): Record<string, string> 
 export function patroniPostgres(patroniYml: string, tlsDir?: string): PatroniPostgres {
   const y = parseYaml(patroniYml) as any;
   const initdbArgs = ((y.bootstrap?.initdb ?? []) as (string | Record<string, string>)[]).flatMap((e) =>
-    typeof e === 'string' ? [`--${e}`] : Object.entries(e).map(([k, v]) => `--${k}=${v}`));
+    typeof e === 'string' ? [`--${e}`] : Object.entries(e).map(([k, v]) => `--${k}=${v}`),
+  );
   const parameters: Record<string, string | number | boolean> = { ...y.bootstrap?.dcs?.postgresql?.parameters, ...y.postgresql?.parameters };
   // The pod's socket directory is ours to choose, like the listen address.
   delete parameters.unix_socket_directories;
@@ -87,14 +88,26 @@ export function renderedShard(objects: K8sObject[], tlsDir?: string): RenderedSh
   const scripts = find(objects, 'ConfigMap').find((c) => c.data?.['post-bootstrap.sh']);
   if (!scripts) throw new Error('the rendered chart has no ConfigMap with post-bootstrap.sh');
   const tlsSecret = find(objects, 'Secret').find((s) => s.data?.['tls.key'] && s.data?.['ca.crt']);
-  const tls = tlsSecret ? { 'ca.crt': b64(tlsSecret.data['ca.crt']), 'tls.crt': b64(tlsSecret.data['tls.crt']), 'tls.key': b64(tlsSecret.data['tls.key']) } : undefined;
+  const tls = tlsSecret
+    ? { 'ca.crt': b64(tlsSecret.data['ca.crt']), 'tls.crt': b64(tlsSecret.data['tls.crt']), 'tls.key': b64(tlsSecret.data['tls.key']) }
+    : undefined;
   const patroniYml = one(objects, 'ConfigMap', `${shard}-patroni`).data['patroni.yml'] as string;
   const postgres = patroniPostgres(patroniYml, tls ? tlsDir : undefined);
 
   return {
-    shard, ini: pool['pgbouncer.ini'], makeUserlist: pool['make-userlist.sh'], poolerSecrets, poolService: one(objects, 'Service', `${shard}-pgbouncer-rw`).metadata.name,
-    postBootstrap: scripts.data['post-bootstrap.sh'], env, tls, postgres, appUser: app.user, appDb: app.database,
-    adminUser: firstRole(iniValue(pool['pgbouncer.ini'], 'admin_users')), statsUser: firstRole(iniValue(pool['pgbouncer.ini'], 'stats_users')),
+    shard,
+    ini: pool['pgbouncer.ini'],
+    makeUserlist: pool['make-userlist.sh'],
+    poolerSecrets,
+    poolService: one(objects, 'Service', `${shard}-pgbouncer-rw`).metadata.name,
+    postBootstrap: scripts.data['post-bootstrap.sh'],
+    env,
+    tls,
+    postgres,
+    appUser: app.user,
+    appDb: app.database,
+    adminUser: firstRole(iniValue(pool['pgbouncer.ini'], 'admin_users')),
+    statsUser: firstRole(iniValue(pool['pgbouncer.ini'], 'stats_users')),
   };
 }
 

@@ -15,10 +15,25 @@ const cpuCell = (c: Cpu) => `${ms(c.client)} / ${ms(c.pooler)} / ${ms(c.server)}
 export function consoleTable(summaries: Summary[]): string {
   const rows = [['variant', 'workload', 'direct tps', 'pooled tps', 'pooled/direct', 'target', 'met']];
   for (const s of summaries) {
-    rows.push([shortName(s.variant), s.workload, tpsCell(s.direct), tpsCell(s.pooled), `${ratio(s.ratio)}x (${range(s)})`, `>= ${s.minRatio}x`, s.met ? 'yes' : 'NO']);
+    rows.push([
+      shortName(s.variant),
+      s.workload,
+      tpsCell(s.direct),
+      tpsCell(s.pooled),
+      `${ratio(s.ratio)}x (${range(s)})`,
+      `>= ${s.minRatio}x`,
+      s.met ? 'yes' : 'NO',
+    ]);
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+  return rows
+    .map((r) =>
+      r
+        .map((c, i) => c.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 export function markdownTable(summaries: Summary[]): string {
@@ -27,7 +42,9 @@ export function markdownTable(summaries: Summary[]): string {
     '|---|---|---:|---:|---:|---:|:---:|',
   ];
   for (const s of summaries) {
-    lines.push(`| ${shortName(s.variant)} | ${WORKLOADS[s.workload].title} | ${tpsCell(s.direct)} | ${tpsCell(s.pooled)} | **${ratio(s.ratio)}x** (${range(s)}) | >= ${s.minRatio}x | ${s.met ? 'yes' : '**no**'} |`);
+    lines.push(
+      `| ${shortName(s.variant)} | ${WORKLOADS[s.workload].title} | ${tpsCell(s.direct)} | ${tpsCell(s.pooled)} | **${ratio(s.ratio)}x** (${range(s)}) | >= ${s.minRatio}x | ${s.met ? 'yes' : '**no**'} |`,
+    );
   }
   return lines.join('\n');
 }
@@ -38,7 +55,10 @@ export function cpuTable(summaries: Summary[]): string {
   return [
     '| variant | workload | direct: client / pooler / PostgreSQL | pooled: client / pooler / PostgreSQL | database side, direct / pooled |',
     '|---|---|---:|---:|---:|',
-    ...withCpu.map((s) => `| ${shortName(s.variant)} | ${s.workload} | ${cpuCell(s.cpuMsPerTxn!.direct)} | ${cpuCell(s.cpuMsPerTxn!.pooled)} | ${s.dbCpuRatio !== undefined ? `${ratio(s.dbCpuRatio)}x` : 'n/a'} |`),
+    ...withCpu.map(
+      (s) =>
+        `| ${shortName(s.variant)} | ${s.workload} | ${cpuCell(s.cpuMsPerTxn!.direct)} | ${cpuCell(s.cpuMsPerTxn!.pooled)} | ${s.dbCpuRatio !== undefined ? `${ratio(s.dbCpuRatio)}x` : 'n/a'} |`,
+    ),
   ].join('\n');
 }
 
@@ -50,12 +70,20 @@ export function markdown(r: Report): string {
   const other = r.load.otherShare
     ? ` While the runs went on, other work on the machine used a median ${pct(r.load.otherShare.median)} of its CPU (${pct(r.load.otherShare.min)}–${pct(r.load.otherShare.max)} per run: /proc/stat busy time minus the bench's own pgbench, PgBouncer and PostgreSQL).`
     : '';
-  const loadNote = r.load.before >= 2
-    ? `The machine was shared with other work: the 1-minute load average was ${r.load.before} when the bench started (${e.cpus} cores).${other} Both sides of each pair ran under it, back to back.`
-    : `The 1-minute load average was ${r.load.before} when the bench started (${e.cpus} cores); during the runs it counts the bench's own processes too (up to ${r.load.max}).${other}`;
-  const verdict = r.summaries.map((s) => `${shortName(s.variant)}, ${s.workload}: **${ratio(s.ratio)}x** (target >= ${s.minRatio}x, ${s.met ? 'met' : 'missed'})`).join('; ');
+  const loadNote =
+    r.load.before >= 2
+      ? `The machine was shared with other work: the 1-minute load average was ${r.load.before} when the bench started (${e.cpus} cores).${other} Both sides of each pair ran under it, back to back.`
+      : `The 1-minute load average was ${r.load.before} when the bench started (${e.cpus} cores); during the runs it counts the bench's own processes too (up to ${r.load.max}).${other}`;
+  const verdict = r.summaries
+    .map((s) => `${shortName(s.variant)}, ${s.workload}: **${ratio(s.ratio)}x** (target >= ${s.minRatio}x, ${s.met ? 'met' : 'missed'})`)
+    .join('; ');
   const variants = c.variants.map((v) => `- ${shortName(v)}: ${VARIANTS[v]?.title ?? v}`);
-  const settings = Object.entries(r.poolerSettings).map(([v, kv]) => `- ${shortName(v)}: ${Object.entries(kv).map(([k, val]) => `\`${k}=${val}\``).join(', ')}`);
+  const settings = Object.entries(r.poolerSettings).map(
+    ([v, kv]) =>
+      `- ${shortName(v)}: ${Object.entries(kv)
+        .map(([k, val]) => `\`${k}=${val}\``)
+        .join(', ')}`,
+  );
   const rewrites = [...new Set(Object.values(r.rewrites).flat())].map((x) => `  - ${x}`);
   const cpu = cpuTable(r.summaries);
   return `<!-- Written by \`npm run bench\` (scripts/bench.ts, scripts/lib/bench/). Do not edit: re-run the benchmark. -->
@@ -72,7 +100,9 @@ highest pooled/direct of single repetitions (direct and pooled of a repetition r
 
 Variants (each a separate \`helm template\`):
 ${variants.join('\n')}
-${cpu ? `
+${
+  cpu
+    ? `
 ### Where the CPU goes
 
 CPU milliseconds per transaction, median over the repetitions: pgbench (bash \`times\`), the PgBouncer process, and
@@ -83,7 +113,9 @@ derived, not a measured throughput: (PgBouncer + PostgreSQL CPU per direct trans
 the database side would allow if the clients did not share its cores (in a cluster they run in other pods).
 
 ${cpu}
-` : ''}
+`
+    : ''
+}
 ## Method
 
 - One \`helm template\` of the chart per variant (release \`db\`, \`shards=1\`, ${sets.length ? `${sets.join(', ')}, ` : ''}the variant's values, everything else

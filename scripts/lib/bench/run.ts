@@ -7,7 +7,17 @@ import { join } from 'node:path';
 import { render } from '../helm.ts';
 import { chartDir, root } from '../tools.ts';
 import {
-  PGBIN, asRoot, exec, pgbouncerBin, postBootstrap, serverDir, serverFile, startPgBouncer, startPostgres, type LocalPgBouncer, type LocalPostgres,
+  PGBIN,
+  asRoot,
+  exec,
+  pgbouncerBin,
+  postBootstrap,
+  serverDir,
+  serverFile,
+  startPgBouncer,
+  startPostgres,
+  type LocalPgBouncer,
+  type LocalPostgres,
 } from '../localpg.ts';
 import { machineCpu, parseBashTimes, processCpu, treeCpu } from './cpu.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -15,7 +25,6 @@ import { WORKLOADS, parsePgbench, pgbenchArgs, type Target, type Workload } from
 import { iniServer, iniValue, renderedShard } from './rendered.ts';
 import { VARIANTS } from './variants.ts';
 import { median, order, summarize, type Cpu, type Run, type Summary, type Variant } from './stats.ts';
-
 
 export type BenchConfig = {
   variants: Variant[];
@@ -33,14 +42,31 @@ export type BenchConfig = {
 };
 
 export const DEFAULTS: BenchConfig = {
-  variants: ['tls', 'tls-plain-clients', 'plain', 'tls-addhost'], workloads: ['connect', 'persistent'], reps: 3, durationS: 15, warmupS: 5,
-  clients: 32, threads: 2, scale: 10, set: {}, pauseS: 2,
+  variants: ['tls', 'tls-plain-clients', 'plain', 'tls-addhost'],
+  workloads: ['connect', 'persistent'],
+  reps: 3,
+  durationS: 15,
+  warmupS: 5,
+  clients: 32,
+  threads: 2,
+  scale: 10,
+  set: {},
+  pauseS: 2,
 };
 
 export type Environment = {
-  cpus: number; cpuModel: string; memoryGiB: number; kernel: string; os: string;
-  postgres: string; pgbench: string; pgbouncer: string; openssl: string; node: string;
-  chartVersion: string; commit: string;
+  cpus: number;
+  cpuModel: string;
+  memoryGiB: number;
+  kernel: string;
+  os: string;
+  postgres: string;
+  pgbench: string;
+  pgbouncer: string;
+  openssl: string;
+  node: string;
+  chartVersion: string;
+  commit: string;
 };
 
 export type Report = {
@@ -76,12 +102,20 @@ async function versionOf(argv: string[]): Promise<string> {
 
 export async function environment(): Promise<Environment> {
   const os = (() => {
-    try { return /^PRETTY_NAME="?([^"\n]*)/m.exec(readFileSync('/etc/os-release', 'utf8'))?.[1] ?? 'unknown'; } catch { return 'unknown'; }
+    try {
+      return /^PRETTY_NAME="?([^"\n]*)/m.exec(readFileSync('/etc/os-release', 'utf8'))?.[1] ?? 'unknown';
+    } catch {
+      return 'unknown';
+    }
   })();
   const git = await exec(['git', '-C', root, 'rev-parse', '--short', 'HEAD'], { timeoutMs: 10_000 });
   const dirty = await exec(['git', '-C', root, 'status', '--porcelain', '--untracked-files=no'], { timeoutMs: 10_000 });
   return {
-    cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', memoryGiB: Math.round(totalmem() / (1 << 30)), kernel: release(), os,
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model ?? 'unknown',
+    memoryGiB: Math.round(totalmem() / (1 << 30)),
+    kernel: release(),
+    os,
     postgres: await versionOf([join(PGBIN, 'postgres'), '--version']),
     pgbench: await versionOf([join(PGBIN, 'pgbench'), '--version']),
     pgbouncer: pgbouncerBin ? await versionOf([pgbouncerBin, '--version']) : 'missing',
@@ -104,7 +138,8 @@ type Stack = {
 
 /** Starts PostgreSQL + PgBouncer for one variant from the rendered chart; registers their stops with cleanup. */
 async function startStack(variant: Variant, config: BenchConfig, dir: string, cleanup: Cleanup, log: (s: string) => void): Promise<Stack> {
-  if (!asRoot) throw new Error('the bench needs root: PostgreSQL and PgBouncer run as the postgres user, PgBouncer with a private /etc/hosts (unshare --mount)');
+  if (!asRoot)
+    throw new Error('the bench needs root: PostgreSQL and PgBouncer run as the postgres user, PgBouncer with a private /etc/hosts (unshare --mount)');
   const tlsDir = join(dir, 'pg', 'tls');
   const v = VARIANTS[variant];
   if (!v) throw new Error(`unknown variant ${variant}: one of ${Object.keys(VARIANTS).join(', ')}`);
@@ -123,8 +158,12 @@ async function startStack(variant: Variant, config: BenchConfig, dir: string, cl
   }
   log(`[${variant}] initdb + PostgreSQL 15 (${shard.postgres.initdbArgs.join(' ')})`);
   const pg: LocalPostgres = await startPostgres({
-    dir: join(dir, 'pg'), name: `postgres-${variant}`, initdbArgs: shard.postgres.initdbArgs,
-    superuserPassword: shard.env.PATRONI_SUPERUSER_PASSWORD, hba: shard.postgres.hba, parameters: shard.postgres.parameters,
+    dir: join(dir, 'pg'),
+    name: `postgres-${variant}`,
+    initdbArgs: shard.postgres.initdbArgs,
+    superuserPassword: shard.env.PATRONI_SUPERUSER_PASSWORD,
+    hba: shard.postgres.hba,
+    parameters: shard.postgres.parameters,
   });
   cleanup.defer(`postgres-${variant} (pid ${pg.daemon.pid})`, () => pg.stop());
   postBootstrap(pg, shard.postBootstrap, shard.env);
@@ -148,21 +187,45 @@ async function startStack(variant: Variant, config: BenchConfig, dir: string, cl
     'listen_addr = 127.0.0.1 (pod: *) and a free listen_port (pod: 6432)',
     'auth_file, server_tls_ca_file and client_tls_{cert,key}_file: paths in a temporary directory (pod: Secret and emptyDir mounts)',
     `[databases] port=${pg.port} (pod: ${server.port}); host=${server.host} kept, resolved to 127.0.0.1 through a private /etc/hosts (mount namespace) of the PgBouncer process`,
-    'PostgreSQL: listen_addresses=127.0.0.1, a free port, unix_socket_directories in the temporary directory; ssl_*_file paths point at the rendered TLS Secret\'s files',
+    "PostgreSQL: listen_addresses=127.0.0.1, a free port, unix_socket_directories in the temporary directory; ssl_*_file paths point at the rendered TLS Secret's files",
   ];
   log(`[${variant}] PgBouncer 1.18 with the rendered pgbouncer.ini`);
   const bouncer: LocalPgBouncer = await startPgBouncer({
-    dir: join(dir, 'pgbouncer'), ini: shard.ini, makeUserlist: shard.makeUserlist, secrets: shard.poolerSecrets,
-    caCert: shard.tls?.['ca.crt'], server: { port: pg.port }, hosts: { [server.host]: '127.0.0.1' },
+    dir: join(dir, 'pgbouncer'),
+    ini: shard.ini,
+    makeUserlist: shard.makeUserlist,
+    secrets: shard.poolerSecrets,
+    caCert: shard.tls?.['ca.crt'],
+    server: { port: pg.port },
+    hosts: { [server.host]: '127.0.0.1' },
     clientTls: clientTls ? { cert: shard.tls!['tls.crt'], key: shard.tls!['tls.key'] } : undefined,
     ready: { user: shard.statsUser, password: shard.poolerSecrets['stats-password'] ?? '' },
   });
   cleanup.defer(`pgbouncer-${variant} (pid ${bouncer.daemon.pid})`, () => bouncer.stop());
   const show = await bouncer.console(shard.adminUser, shard.poolerSecrets['admin-password'] ?? '', 'SHOW CONFIG');
   if (show.status !== 0) throw new Error(`SHOW CONFIG failed: ${show.stderr}`);
-  const all = Object.fromEntries(show.stdout.trim().split('\n').map((l) => l.split('|').slice(0, 2) as [string, string]));
-  const keys = ['pool_mode', 'default_pool_size', 'reserve_pool_size', 'max_client_conn', 'max_db_connections', 'server_tls_sslmode', 'client_tls_sslmode',
-    'auth_type', 'server_lifetime', 'server_idle_timeout', 'log_connections', 'log_disconnections', 'application_name_add_host', 'tcp_keepalive'];
+  const all = Object.fromEntries(
+    show.stdout
+      .trim()
+      .split('\n')
+      .map((l) => l.split('|').slice(0, 2) as [string, string]),
+  );
+  const keys = [
+    'pool_mode',
+    'default_pool_size',
+    'reserve_pool_size',
+    'max_client_conn',
+    'max_db_connections',
+    'server_tls_sslmode',
+    'client_tls_sslmode',
+    'auth_type',
+    'server_lifetime',
+    'server_idle_timeout',
+    'log_connections',
+    'log_disconnections',
+    'application_name_add_host',
+    'tcp_keepalive',
+  ];
   const settings = Object.fromEntries(keys.filter((k) => k in all).map((k) => [k, all[k]!]));
   // Pooled clients likewise: with client TLS they verify PgBouncer's certificate against the pool's Service name.
   const pooled = clientTls
@@ -218,11 +281,23 @@ export async function runBench(config: BenchConfig, dir: string, cleanup: Cleanu
           const load1 = loadavg()[0]!;
           maxLoad = Math.max(maxLoad, load0, load1);
           runs.push({
-            variant, workload, target, rep, startedAt, load: [round(load0, 2), round(load1, 2)], tps: round(r.tps, 1),
-            transactions: r.transactions, failed: r.failed, latencyMs: r.latencyMs, ...(r.connectionMs !== undefined ? { connectionMs: r.connectionMs } : {}),
-            cpu: r.cpu, otherCpu: r.otherCpu,
+            variant,
+            workload,
+            target,
+            rep,
+            startedAt,
+            load: [round(load0, 2), round(load1, 2)],
+            tps: round(r.tps, 1),
+            transactions: r.transactions,
+            failed: r.failed,
+            latencyMs: r.latencyMs,
+            ...(r.connectionMs !== undefined ? { connectionMs: r.connectionMs } : {}),
+            cpu: r.cpu,
+            otherCpu: r.otherCpu,
           });
-          log(`[${variant}] rep ${rep}/${config.reps} ${workload.padEnd(10)} ${target.padEnd(6)} ${r.tps.toFixed(1).padStart(9)} tps  (load ${load0.toFixed(2)} -> ${load1.toFixed(2)})`);
+          log(
+            `[${variant}] rep ${rep}/${config.reps} ${workload.padEnd(10)} ${target.padEnd(6)} ${r.tps.toFixed(1).padStart(9)} tps  (load ${load0.toFixed(2)} -> ${load1.toFixed(2)})`,
+          );
         }
       }
     }
@@ -231,9 +306,14 @@ export async function runBench(config: BenchConfig, dir: string, cleanup: Cleanu
   const shares = runs.filter((r) => r.otherCpu !== undefined).map((r) => round(r.otherCpu! / (config.durationS * env.cpus), 3));
   const otherShare = shares.length ? { median: median(shares), min: Math.min(...shares), max: Math.max(...shares) } : undefined;
   return {
-    generatedAt: new Date().toISOString(), config, environment: env,
+    generatedAt: new Date().toISOString(),
+    config,
+    environment: env,
     load: { before: round(before, 2), after: round(after, 2), max: round(Math.max(maxLoad, after), 2), ...(otherShare ? { otherShare } : {}) },
-    rewrites, poolerSettings, runs, summaries: summarize(runs),
+    rewrites,
+    poolerSettings,
+    runs,
+    summaries: summarize(runs),
   };
 }
 

@@ -79,7 +79,16 @@ export function summarize(runs: Run[]): Summary[] {
     const p = spread(pooled.map((r) => r.tps));
     const ratio = d.median > 0 ? p.median / d.median : Number.POSITIVE_INFINITY;
     const minRatio = WORKLOADS[workload].minRatio;
-    const summary: Summary = { variant, workload, direct: d, pooled: p, ratio, pairedRatios: spread(paired.length ? paired : [ratio]), minRatio, met: ratio >= minRatio };
+    const summary: Summary = {
+      variant,
+      workload,
+      direct: d,
+      pooled: p,
+      ratio,
+      pairedRatios: spread(paired.length ? paired : [ratio]),
+      minRatio,
+      met: ratio >= minRatio,
+    };
     const dc = cpuPerTxn(direct);
     const pc = cpuPerTxn(pooled);
     if (dc && pc) {

@@ -3,7 +3,8 @@
 export const VARIANTS: Record<string, { short: string; title: string; set: Record<string, string | boolean> }> = {
   tls: {
     short: 'TLS',
-    title: 'TLS everywhere, the chart default (`tls.enabled=true`: pg_hba `hostssl`, `server_tls_sslmode = verify-full`, `client_tls_sslmode = require`; clients verify-full)',
+    title:
+      'TLS everywhere, the chart default (`tls.enabled=true`: pg_hba `hostssl`, `server_tls_sslmode = verify-full`, `client_tls_sslmode = require`; clients verify-full)',
     set: { 'tls.enabled': true },
   },
   'tls-plain-clients': {

@@ -6,7 +6,6 @@ import { clientConfig, sleep, type Ack, type ClientError, type ConnectionInfo, t
 
 export type { Ack, ClientError, DrillWriter, WriterOptions };
 
-
 export const TABLE = 'pgfleet_drill';
 
 export const CREATE_TABLE = `CREATE TABLE IF NOT EXISTS ${TABLE} (id bigint PRIMARY KEY, run text NOT NULL, at timestamptz NOT NULL DEFAULT clock_timestamp(), server text)`;
@@ -20,15 +19,25 @@ export class Writer implements DrillWriter {
   private seq: number;
 
   /** `target`: connection parameters, or a function asked again at every reconnect (a backend may re-forward a port). */
-  constructor(private target: ConnectionInfo | (() => Promise<ConnectionInfo>), readonly run: string, private opts: WriterOptions = {}) {
+  constructor(
+    private target: ConnectionInfo | (() => Promise<ConnectionInfo>),
+    readonly run: string,
+    private opts: WriterOptions = {},
+  ) {
     this.seq = opts.firstId ?? Date.now() * 1000;
   }
 
   static async prepare(info: ConnectionInfo): Promise<void> {
     const c = new pg.Client(clientConfig(info));
-    c.on('error', () => { /* surfaces through the pending call */ });
+    c.on('error', () => {
+      /* surfaces through the pending call */
+    });
     await c.connect();
-    try { await c.query(CREATE_TABLE); } finally { await c.end().catch(() => {}); }
+    try {
+      await c.query(CREATE_TABLE);
+    } finally {
+      await c.end().catch(() => {});
+    }
   }
 
   start(): void {
@@ -48,7 +57,11 @@ export class Writer implements DrillWriter {
     const c = this.client as any;
     this.client = undefined;
     // Never wait on a connection that may hang (a partitioned server): cut the socket.
-    try { c?.connection?.stream?.destroy(); } catch { /* already closed */ }
+    try {
+      c?.connection?.stream?.destroy();
+    } catch {
+      /* already closed */
+    }
     c?.end().catch(() => {});
   }
 
@@ -62,12 +75,25 @@ export class Writer implements DrillWriter {
         if (!this.client) {
           const info = typeof this.target === 'function' ? await this.target() : this.target;
           const c = new pg.Client(clientConfig(info));
-          c.on('error', () => { if (this.client === c) this.drop(); });
-          await withTimeout(c.connect(), timeout, 'connect', () => { try { (c as any).connection?.stream?.destroy(); } catch { /* */ } });
+          c.on('error', () => {
+            if (this.client === c) this.drop();
+          });
+          await withTimeout(c.connect(), timeout, 'connect', () => {
+            try {
+              (c as any).connection?.stream?.destroy();
+            } catch {
+              /* */
+            }
+          });
           this.client = c;
         }
         const c = this.client;
-        const r = await withTimeout(c.query(`INSERT INTO ${TABLE} (id, run, server) VALUES ($1, $2, host(inet_server_addr())) RETURNING server`, [id, this.run]), timeout, 'insert', () => this.drop());
+        const r = await withTimeout(
+          c.query(`INSERT INTO ${TABLE} (id, run, server) VALUES ($1, $2, host(inet_server_addr())) RETURNING server`, [id, this.run]),
+          timeout,
+          'insert',
+          () => this.drop(),
+        );
         this.acks.push({ id, sentAt: t0, ackAt: Date.now(), server: r.rows[0].server });
       } catch (err) {
         this.errors.push({ id, at: Date.now(), message: (err as Error).message });
@@ -82,8 +108,17 @@ export class Writer implements DrillWriter {
 
 async function withTimeout<T>(p: Promise<T>, ms: number, what: string, onTimeout: () => void): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
-  const t = new Promise<never>((_, rej) => { timer = setTimeout(() => { onTimeout(); rej(new Error(`${what} timed out after ${ms} ms`)); }, ms); });
-  try { return await Promise.race([p, t]); } finally { clearTimeout(timer); }
+  const t = new Promise<never>((_, rej) => {
+    timer = setTimeout(() => {
+      onTimeout();
+      rej(new Error(`${what} timed out after ${ms} ms`));
+    }, ms);
+  });
+  try {
+    return await Promise.race([p, t]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** The longest stretch without an acknowledgement that ends after `from`: the write gap the fault caused. */

@@ -24,8 +24,12 @@ const goEnv = () => {
 export function run(cmd: string, args: string[], o: { env?: Record<string, string>; cwd?: string; input?: string | Buffer; quiet?: boolean } = {}): string {
   if (!o.quiet) console.log(`$ ${cmd} ${args.join(' ')}`);
   const r = spawnSync(cmd, args, {
-    cwd: o.cwd, input: o.input, env: { ...process.env, ...o.env }, maxBuffer: 256 << 20,
-    stdio: [o.input === undefined ? 'inherit' : 'pipe', 'pipe', 'inherit'], encoding: 'utf8',
+    cwd: o.cwd,
+    input: o.input,
+    env: { ...process.env, ...o.env },
+    maxBuffer: 256 << 20,
+    stdio: [o.input === undefined ? 'inherit' : 'pipe', 'pipe', 'inherit'],
+    encoding: 'utf8',
   });
   if (r.status !== 0) throw new Error(`${cmd} ${args.slice(0, 4).join(' ')}… failed (exit ${r.status ?? r.signal})${r.error ? `: ${r.error.message}` : ''}`);
   return r.stdout;
@@ -53,8 +57,11 @@ function prune(dir: string, pattern: RegExp, keep: string): void {
   for (const e of readdirSync(dir)) if (pattern.test(e) && join(dir, e) !== keep) rmSync(join(dir, e), { recursive: true, force: true });
 }
 
-const files = (dir: string, ext: RegExp): string[] => readdirSync(dir, { recursive: true, withFileTypes: true })
-  .filter((e) => e.isFile() && ext.test(e.name)).map((e) => join(e.parentPath, e.name)).sort();
+const files = (dir: string, ext: RegExp): string[] =>
+  readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile() && ext.test(e.name))
+    .map((e) => join(e.parentPath, e.name))
+    .sort();
 
 // ---------------------------------------------------------------------------------------------- Go binaries
 
@@ -62,15 +69,24 @@ type GoBinary = { name: string; module: string; pkg: string; ldflags?: string };
 
 const k8sLdflags = () => {
   const [major, minor] = KIND.kubernetes.slice(1).split('.');
-  return ['k8s.io/component-base/version', 'k8s.io/client-go/pkg/version'].flatMap((p) => [
-    `-X ${p}.gitVersion=${KIND.kubernetes}`, `-X ${p}.gitMajor=${major}`, `-X ${p}.gitMinor=${minor}`,
-    `-X ${p}.gitTreeState=clean`, `-X ${p}.buildDate=1970-01-01T00:00:00Z`,
-  ]).join(' ');
+  return ['k8s.io/component-base/version', 'k8s.io/client-go/pkg/version']
+    .flatMap((p) => [
+      `-X ${p}.gitVersion=${KIND.kubernetes}`,
+      `-X ${p}.gitMajor=${major}`,
+      `-X ${p}.gitMinor=${minor}`,
+      `-X ${p}.gitTreeState=clean`,
+      `-X ${p}.buildDate=1970-01-01T00:00:00Z`,
+    ])
+    .join(' ');
 };
 
 export const GO_BINARIES: GoBinary[] = [
-  ...['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kube-proxy', 'kubelet', 'kubeadm', 'kubectl']
-    .map((n) => ({ name: n, module: '.', pkg: `k8s.io/kubernetes/cmd/${n}`, ldflags: k8sLdflags() })),
+  ...['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kube-proxy', 'kubelet', 'kubeadm', 'kubectl'].map((n) => ({
+    name: n,
+    module: '.',
+    pkg: `k8s.io/kubernetes/cmd/${n}`,
+    ldflags: k8sLdflags(),
+  })),
   { name: 'kind', module: '.', pkg: 'sigs.k8s.io/kind' },
   { name: 'crictl', module: '.', pkg: 'sigs.k8s.io/cri-tools/cmd/crictl' },
   { name: 'pgfleet-net', module: '.', pkg: './cmd/pgfleet-net' },
@@ -91,9 +107,12 @@ export async function goBinaries(): Promise<string> {
   prune(kindCache(), /^bin-/, dir);
   mkdirSync(dir, { recursive: true });
   for (const b of missing) {
-    await step(`go build ${b.name} (${b.pkg})`, () => run('go', ['build', '-ldflags', `-s -w ${b.ldflags ?? ''}`.trim(), '-o', join(dir, `${b.name}.tmp`), b.pkg], {
-      cwd: join(kindDir, b.module), env: goEnv(),
-    }));
+    await step(`go build ${b.name} (${b.pkg})`, () =>
+      run('go', ['build', '-ldflags', `-s -w ${b.ldflags ?? ''}`.trim(), '-o', join(dir, `${b.name}.tmp`), b.pkg], {
+        cwd: join(kindDir, b.module),
+        env: goEnv(),
+      }),
+    );
     renameSync(join(dir, `${b.name}.tmp`), join(dir, b.name));
   }
   return dir;
@@ -104,13 +123,42 @@ export async function goBinaries(): Promise<string> {
 /** Debian packages of each root filesystem (debootstrap --variant=minbase --include). */
 export const ROOTFS = {
   /** A kind node: systemd as PID 1, containerd with Debian's runc and CNI plugins, what kubelet and kind's entrypoint call. */
-  node: ['systemd', 'systemd-sysv', 'dbus', 'iproute2', 'iptables', 'ca-certificates', 'containerd', 'runc', 'containernetworking-plugins',
-    'conntrack', 'ethtool', 'socat', 'mount', 'util-linux', 'kmod', 'procps', 'libseccomp2'],
+  node: [
+    'systemd',
+    'systemd-sysv',
+    'dbus',
+    'iproute2',
+    'iptables',
+    'ca-certificates',
+    'containerd',
+    'runc',
+    'containernetworking-plugins',
+    'conntrack',
+    'ethtool',
+    'socat',
+    'mount',
+    'util-linux',
+    'kmod',
+    'procps',
+    'libseccomp2',
+  ],
   /** The images that need more than one static binary: kube-proxy and pgfleet-net (iptables, conntrack), the storage helper (sh), kubectl. */
   base: ['iptables', 'conntrack', 'ca-certificates'],
   /** The database test image: Debian's PostgreSQL 15 and tools; Patroni from PyPI is added by `customizeDb`. */
-  db: ['ca-certificates', 'python3', 'python3-venv', 'python3-psycopg2', 'jq', 'postgresql-15', 'postgresql-client-15', 'pgbackrest', 'pgbouncer',
-    'prometheus-postgres-exporter', 'procps', 'netbase'],
+  db: [
+    'ca-certificates',
+    'python3',
+    'python3-venv',
+    'python3-psycopg2',
+    'jq',
+    'postgresql-15',
+    'postgresql-client-15',
+    'pgbackrest',
+    'pgbouncer',
+    'prometheus-postgres-exporter',
+    'procps',
+    'netbase',
+  ],
 } as const;
 
 const MIRROR = 'http://deb.debian.org/debian';
@@ -122,11 +170,19 @@ const MIRROR = 'http://deb.debian.org/debian';
 function inChroot<T>(dir: string, fn: (chroot: (argv: string[]) => string) => T): T {
   mkdirSync(join(dir, 'proc'), { recursive: true });
   run('mount', ['-t', 'proc', 'proc', join(dir, 'proc')], { quiet: true });
-  const saved = ['etc/hosts', 'etc/resolv.conf', 'etc/ssl/certs/ca-certificates.crt'].map((f) => [f, existsSync(join(dir, f)) ? readFileSync(join(dir, f)) : undefined] as const);
+  const saved = ['etc/hosts', 'etc/resolv.conf', 'etc/ssl/certs/ca-certificates.crt'].map(
+    (f) => [f, existsSync(join(dir, f)) ? readFileSync(join(dir, f)) : undefined] as const,
+  );
   try {
     for (const [f] of saved) cpSync(join('/', f), join(dir, f));
     // the host's pip settings name host paths (PIP_FIND_LINKS, PIP_CERT): the chroot has its own
-    const env = { DEBIAN_FRONTEND: 'noninteractive', PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C.UTF-8', PIP_FIND_LINKS: '', PIP_CERT: '/etc/ssl/certs/ca-certificates.crt' };
+    const env = {
+      DEBIAN_FRONTEND: 'noninteractive',
+      PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+      LANG: 'C.UTF-8',
+      PIP_FIND_LINKS: '',
+      PIP_CERT: '/etc/ssl/certs/ca-certificates.crt',
+    };
     return fn((argv) => run('chroot', [dir, ...argv], { env }));
   } finally {
     for (const [f, data] of saved) data === undefined ? rmSync(join(dir, f), { force: true }) : writeFileSync(join(dir, f), data);
@@ -145,7 +201,9 @@ export async function rootfs(name: keyof typeof ROOTFS, key: string, customize?:
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dirname(tar), { recursive: true });
   prune(dirname(tar), new RegExp(`^${name}-`), tar);
-  await step(`debootstrap ${name} (${ROOTFS[name].length} packages)`, () => run('debootstrap', ['--variant=minbase', `--include=${ROOTFS[name].join(',')}`, KIND.debian, dir, MIRROR], { input: '' }));
+  await step(`debootstrap ${name} (${ROOTFS[name].length} packages)`, () =>
+    run('debootstrap', ['--variant=minbase', `--include=${ROOTFS[name].join(',')}`, KIND.debian, dir, MIRROR], { input: '' }),
+  );
   if (customize) await step(`customise ${name}`, () => customize(dir));
   // no package lists or caches in an image
   for (const d of ['var/lib/apt/lists', 'var/cache/apt/archives', 'var/cache/debconf', 'root/.cache']) {
@@ -171,7 +229,11 @@ export function customizeDb(dir: string): void {
     chroot(['python3', '-m', 'venv', '--system-site-packages', '/opt/patroni']);
     chroot(['/opt/patroni/bin/pip', 'install', '--no-cache-dir', '--disable-pip-version-check', `patroni[kubernetes,etcd3]==${PATRONI}`]);
     chroot(['ln', '-sf', '/opt/patroni/bin/patroni', '/opt/patroni/bin/patronictl', '/usr/local/bin/']);
-    chroot(['sh', '-c', 'mkdir -p /var/run/postgresql /var/lib/postgresql/data /var/log/pgbackrest /var/spool/pgbackrest && chown -R 999:999 /var/run/postgresql /var/lib/postgresql /var/log/pgbackrest /var/spool/pgbackrest']);
+    chroot([
+      'sh',
+      '-c',
+      'mkdir -p /var/run/postgresql /var/lib/postgresql/data /var/log/pgbackrest /var/spool/pgbackrest && chown -R 999:999 /var/run/postgresql /var/lib/postgresql /var/log/pgbackrest /var/spool/pgbackrest',
+    ]);
   });
 }
 
@@ -179,7 +241,10 @@ export function customizeDb(dir: string): void {
 
 export type Docker = (args: string[], o?: { input?: string | Buffer; quiet?: boolean }) => string;
 
-export const dockerWith = (host: string): Docker => (args, o = {}) => run('docker', args, { env: { DOCKER_HOST: host, DOCKER_BUILDKIT: '0' }, ...o });
+export const dockerWith =
+  (host: string): Docker =>
+  (args, o = {}) =>
+    run('docker', args, { env: { DOCKER_HOST: host, DOCKER_BUILDKIT: '0' }, ...o });
 
 /** Whether the engine has `tag`; with `key`, only when the image was built from inputs of that key (its label). */
 export const hasImage = (docker: Docker, tag: string, key?: string) => {
@@ -217,14 +282,25 @@ export async function preloadImages(docker: Docker, rootDir: string, images: str
   rmSync(state, { recursive: true, force: true });
   mkdirSync(state, { recursive: true });
   const config = join(state, 'config.toml');
-  writeFileSync(config, [
-    'version = 2', `root = "${join(rootDir, 'var/lib/containerd')}"`, `state = "${state}/run"`,
-    'disabled_plugins = ["io.containerd.grpc.v1.cri"]',
-    '[grpc]', `  address = "${sock}"`, '[ttrpc]', `  address = "${sock}.ttrpc"`, '',
-  ].join('\n'));
+  writeFileSync(
+    config,
+    [
+      'version = 2',
+      `root = "${join(rootDir, 'var/lib/containerd')}"`,
+      `state = "${state}/run"`,
+      'disabled_plugins = ["io.containerd.grpc.v1.cri"]',
+      '[grpc]',
+      `  address = "${sock}"`,
+      '[ttrpc]',
+      `  address = "${sock}.ttrpc"`,
+      '',
+    ].join('\n'),
+  );
   const daemon = spawn('containerd', ['--config', config], { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
-  daemon.stderr.on('data', (d) => { log = (log + d).slice(-4000); });
+  daemon.stderr.on('data', (d) => {
+    log = (log + d).slice(-4000);
+  });
   try {
     for (let i = 0; !existsSync(sock); i++) {
       if (i > 100 || daemon.exitCode !== null) throw new Error(`containerd for the image preload did not start:\n${log}`);
@@ -256,4 +332,3 @@ export function copyTree(from: string, to: string): void {
     chmodSync(target, statSync(f).mode | 0o200);
   }
 }
-

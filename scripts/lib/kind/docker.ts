@@ -40,7 +40,12 @@ function snapshot(): FirewallSnapshot {
   const forward = sh('iptables', ['-w', '-S', 'FORWARD'], { ok: [1, 2, 3] }).stdout;
   return {
     forwardPolicy: /^-P FORWARD (\S+)/m.exec(forward)?.[1] ?? 'ACCEPT',
-    links: new Set(sh('ip', ['-o', 'link', 'show']).stdout.split('\n').map((l) => /^\d+: ([^:@]+)/.exec(l)?.[1]).filter((x): x is string => !!x)),
+    links: new Set(
+      sh('ip', ['-o', 'link', 'show'])
+        .stdout.split('\n')
+        .map((l) => /^\d+: ([^:@]+)/.exec(l)?.[1])
+        .filter((x): x is string => !!x),
+    ),
     ipForward: readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8').trim(),
   };
 }
@@ -88,7 +93,10 @@ export async function startEngine(runtimePath: string, log: (line: string) => vo
     return { host: 'unix:///var/run/docker.sock', own: false, stop: async () => {} };
   }
   const host = `unix://${OWN_DOCKER.socket}`;
-  if (answers(host)) throw new Error(`a pgfleet dockerd already answers on ${OWN_DOCKER.socket} (pidfile ${OWN_DOCKER.pidfile}): another tier-3 run is active; wait for it or stop that PID`);
+  if (answers(host))
+    throw new Error(
+      `a pgfleet dockerd already answers on ${OWN_DOCKER.socket} (pidfile ${OWN_DOCKER.pidfile}): another tier-3 run is active; wait for it or stop that PID`,
+    );
   if (!existsSync('/usr/sbin/dockerd')) throw new Error('dockerd is not installed: run `npm run setup:kind` (apt-get install docker.io)');
   mkdirSync(OWN_DOCKER.execRoot, { recursive: true });
   mkdirSync(OWN_DOCKER.dataRoot, { recursive: true });
@@ -96,18 +104,38 @@ export async function startEngine(runtimePath: string, log: (line: string) => vo
   const before = snapshot();
   const logFile = join(OWN_DOCKER.dataRoot, 'dockerd.log');
   const out = openSync(logFile, 'a');
-  const child = spawn('/usr/sbin/dockerd', [
-    '--host', host, '--data-root', OWN_DOCKER.dataRoot, '--exec-root', OWN_DOCKER.execRoot, '--pidfile', OWN_DOCKER.pidfile,
-    '--add-runtime', `${OWN_DOCKER.runtime}=${runtimePath}`, '--default-runtime', OWN_DOCKER.runtime,
-    // the project's own engine: nothing else on this machine talks to it
-    '--storage-driver', 'overlay2', '--exec-opt', 'native.cgroupdriver=cgroupfs',
-  ], { stdio: ['ignore', out, out], detached: true });
+  const child = spawn(
+    '/usr/sbin/dockerd',
+    [
+      '--host',
+      host,
+      '--data-root',
+      OWN_DOCKER.dataRoot,
+      '--exec-root',
+      OWN_DOCKER.execRoot,
+      '--pidfile',
+      OWN_DOCKER.pidfile,
+      '--add-runtime',
+      `${OWN_DOCKER.runtime}=${runtimePath}`,
+      '--default-runtime',
+      OWN_DOCKER.runtime,
+      // the project's own engine: nothing else on this machine talks to it
+      '--storage-driver',
+      'overlay2',
+      '--exec-opt',
+      'native.cgroupdriver=cgroupfs',
+    ],
+    { stdio: ['ignore', out, out], detached: true },
+  );
   const pid = child.pid!;
   child.unref();
   writeFileSync(OWN_DOCKER.firewall, JSON.stringify({ pid, ...before, links: [...before.links] }));
   const stop = () => stopOwnEngine(log);
   for (let i = 0; i < 120; i++) {
-    if (answers(host)) { log(`dockerd ${pid} started on ${host} (log: ${logFile})`); return { host, own: true, stop }; }
+    if (answers(host)) {
+      log(`dockerd ${pid} started on ${host} (log: ${logFile})`);
+      return { host, own: true, stop };
+    }
     if (!alive(pid)) break;
     await sleep(500);
   }
@@ -123,9 +151,19 @@ export async function stopOwnEngine(log: (line: string) => void = console.log): 
   if (!existsSync(OWN_DOCKER.firewall)) return;
   const saved = JSON.parse(readFileSync(OWN_DOCKER.firewall, 'utf8')) as FirewallSnapshot & { pid: number; links: string[] };
   const pid = saved.pid;
-  try { process.kill(pid, 'SIGTERM'); } catch { /* already gone */ }
+  try {
+    process.kill(pid, 'SIGTERM');
+  } catch {
+    /* already gone */
+  }
   for (let i = 0; i < 120 && alive(pid); i++) await sleep(250);
-  if (alive(pid)) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+  if (alive(pid)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
   restoreFirewall({ ...saved, links: new Set(saved.links) });
   rmSync(OWN_DOCKER.firewall, { force: true });
   log(`dockerd (PID ${pid}) stopped; FORWARD policy ${saved.forwardPolicy} restored`);
@@ -136,7 +174,9 @@ function alive(pid: number): boolean {
     process.kill(pid, 0);
     // a zombie is not alive: dockerd is detached, but its parent is this process until it exits
     return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  } catch { return false; }
+  } catch {
+    return false;
+  }
 }
 
 /** The nodes of a kind cluster on engine `host`, as the kube backend reaches them: each node is a container there. */
@@ -148,7 +188,11 @@ export function kindNodes(host: string): NodeAccess {
   };
   return {
     sh: (node, script, args) => docker(['exec', node, 'sh', '-c', script, 'sh', ...args]),
-    pause: async (node) => { await docker(['pause', node]); },
-    unpause: async (node) => { await docker(['unpause', node]); },
+    pause: async (node) => {
+      await docker(['pause', node]);
+    },
+    unpause: async (node) => {
+      await docker(['unpause', node]);
+    },
   };
 }

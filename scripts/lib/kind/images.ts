@@ -6,7 +6,23 @@
 import { mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync, copyFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { KIND, PATRONI } from '../versions.ts';
-import { ROOTFS, type Docker, buildImage, cacheKey, copyTree, customizeDb, hasImage, importImage, kindBaseFiles, kindCache, kindDir, preloadImages, rootfs, run, step } from './build.ts';
+import {
+  ROOTFS,
+  type Docker,
+  buildImage,
+  cacheKey,
+  copyTree,
+  customizeDb,
+  hasImage,
+  importImage,
+  kindBaseFiles,
+  kindCache,
+  kindDir,
+  preloadImages,
+  rootfs,
+  run,
+  step,
+} from './build.ts';
 
 const k8s = (name: string) => `registry.k8s.io/${name}:${KIND.kubernetes}`;
 
@@ -27,9 +43,16 @@ export async function buildImages(docker: Docker, bin: string): Promise<KindImag
   const ctx = join(kindCache(), 'work', 'context');
   /** An image of `from` plus binaries in /usr/local/bin (or at the root for `entrypoint`). */
   const image = (tag: string, from: string, binaries: string[], extra = '') => {
-    buildImage(docker, tag, [`FROM ${from}`, ...binaries.map((b) => `COPY ${b} /usr/local/bin/${b}`),
-      ...(from === 'scratch' ? ['ENV PATH=/usr/local/bin'] : []), extra].join('\n'), ctx, binKey,
-    () => { for (const b of binaries) copyFileSync(join(bin, b), join(ctx, b)); });
+    buildImage(
+      docker,
+      tag,
+      [`FROM ${from}`, ...binaries.map((b) => `COPY ${b} /usr/local/bin/${b}`), ...(from === 'scratch' ? ['ENV PATH=/usr/local/bin'] : []), extra].join('\n'),
+      ctx,
+      binKey,
+      () => {
+        for (const b of binaries) copyFileSync(join(bin, b), join(ctx, b));
+      },
+    );
     return tag;
   };
   const tag = (name: string) => `pgfleet.local/${name}:${binKey}`;
@@ -53,16 +76,24 @@ export async function buildImages(docker: Docker, bin: string): Promise<KindImag
   // keyed by the preloaded images' IDs: their tags (registry.k8s.io/…) stay when their content changes
   const ids = nodeImages.map((t) => docker(['image', 'inspect', '--format', '{{.Id}}', t], { quiet: true }).trim());
   const node = `pgfleet.local/kind-node:${KIND.kubernetes}-${cacheKey([nodeTar, binKey, ...ids, ...['etc/containerd/config.toml', 'kind/manifests/default-cni.yaml', 'kind/manifests/default-storage.yaml'].map((f) => ({ file: join(nodeFiles, f) }))])}`;
-  if (!hasImage(docker, node)) await step(`node image ${node}`, () => nodeImage(docker, node, bin, nodeTar, nodeImages, { netImage: tag('kind-net'), localPath: tag('local-path-provisioner'), helper: base }));
+  if (!hasImage(docker, node))
+    await step(`node image ${node}`, () =>
+      nodeImage(docker, node, bin, nodeTar, nodeImages, { netImage: tag('kind-net'), localPath: tag('local-path-provisioner'), helper: base }),
+    );
 
   const dbTar = await rootfs('db', cacheKey([...ROOTFS.db, PATRONI, customizeDb.toString()]), customizeDb);
   const db = `pgfleet.local/postgres:15-patroni${PATRONI}-${cacheKey([dbTar])}`;
   if (!hasImage(docker, db)) {
-    await step(`database test image ${db}`, () => importImage(docker, db, dbTar, [
-      'ENV PATH=/usr/lib/postgresql/15/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
-      'ENV PGDATA=/var/lib/postgresql/data/pgdata', 'ENV HOME=/tmp', 'USER 999:999',
-      'EXPOSE 5432 8008 8432', 'CMD ["patroni", "/etc/patroni/patroni.yml"]',
-    ]));
+    await step(`database test image ${db}`, () =>
+      importImage(docker, db, dbTar, [
+        'ENV PATH=/usr/lib/postgresql/15/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+        'ENV PGDATA=/var/lib/postgresql/data/pgdata',
+        'ENV HOME=/tmp',
+        'USER 999:999',
+        'EXPOSE 5432 8008 8432',
+        'CMD ["patroni", "/etc/patroni/patroni.yml"]',
+      ]),
+    );
   }
   // postgres_exporter's image starts the exporter (the chart gives it arguments only)
   const exporter = `${db}-exporter`;
@@ -70,13 +101,21 @@ export async function buildImages(docker: Docker, bin: string): Promise<KindImag
   // images of earlier versions: the project's own repositories only (a user's engine keeps everything else)
   const current = new Set([...nodeImages, kubectl, node, db, exporter]);
   const stale = docker(['image', 'ls', '--format', '{{.Repository}}:{{.Tag}}', '--filter', 'reference=pgfleet.local/*'], { quiet: true })
-    .split('\n').filter((t) => t && !current.has(t));
+    .split('\n')
+    .filter((t) => t && !current.has(t));
   if (stale.length) docker(['image', 'rm', ...stale], { quiet: true });
   return { node, chart: { db, exporter, kubectl }, bin };
 }
 
 /** The node: Debian rootfs + kind's base files + pgfleet's containerd config and manifests + binaries + images. */
-async function nodeImage(docker: Docker, tag: string, bin: string, nodeTar: string, images: string[], refs: { netImage: string; localPath: string; helper: string }) {
+async function nodeImage(
+  docker: Docker,
+  tag: string,
+  bin: string,
+  nodeTar: string,
+  images: string[],
+  refs: { netImage: string; localPath: string; helper: string },
+) {
   const dir = join(kindCache(), 'work', 'node');
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
@@ -84,10 +123,17 @@ async function nodeImage(docker: Docker, tag: string, bin: string, nodeTar: stri
     run('tar', ['--numeric-owner', '--xattrs', '-C', dir, '-xf', nodeTar], { quiet: true });
     copyTree(kindBaseFiles(), dir);
     copyTree(join(kindDir, 'node'), dir);
-    const edit = (file: string, pairs: [string, string][]) => writeFileSync(join(dir, file), pairs.reduce((s, [a, b]) => s.replaceAll(a, b), readFileSync(join(dir, file), 'utf8')));
+    const edit = (file: string, pairs: [string, string][]) =>
+      writeFileSync(
+        join(dir, file),
+        pairs.reduce((s, [a, b]) => s.replaceAll(a, b), readFileSync(join(dir, file), 'utf8')),
+      );
     edit('etc/containerd/config.toml', [['PAUSE_VERSION', KIND.pause]]);
     edit('kind/manifests/default-cni.yaml', [['KIND_NET_IMAGE', refs.netImage]]);
-    edit('kind/manifests/default-storage.yaml', [['LOCAL_PATH_IMAGE', refs.localPath], ['HELPER_IMAGE', refs.helper]]);
+    edit('kind/manifests/default-storage.yaml', [
+      ['LOCAL_PATH_IMAGE', refs.localPath],
+      ['HELPER_IMAGE', refs.helper],
+    ]);
     writeFileSync(join(dir, 'kind/version'), KIND.kubernetes);
     for (const b of ['kubelet', 'kubeadm', 'kubectl']) copyFileSync(join(bin, b), join(dir, 'usr/bin', b));
     for (const b of ['crictl', 'pgfleet-runc']) copyFileSync(join(bin, b), join(dir, 'usr/local/bin', b));

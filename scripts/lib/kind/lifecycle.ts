@@ -42,8 +42,14 @@ const TABLE = 'pgfleet_lifecycle';
  * ClusterIP matches nothing here: pgfleet-net filters after kube-proxy's rewrite).
  */
 function baseValues(e: E2E): string[] {
-  const addresses = e.kubectl(['get', 'endpointslices', '-n', 'default', '-l', 'kubernetes.io/service-name=kubernetes',
-    '-o', 'jsonpath={.items[*].endpoints[*].addresses[*]}'], { quiet: true }).trim().split(/\s+/).filter(Boolean);
+  const addresses = e
+    .kubectl(
+      ['get', 'endpointslices', '-n', 'default', '-l', 'kubernetes.io/service-name=kubernetes', '-o', 'jsonpath={.items[*].endpoints[*].addresses[*]}'],
+      { quiet: true },
+    )
+    .trim()
+    .split(/\s+/)
+    .filter(Boolean);
   if (!addresses.length) throw new Error('no endpoint address behind the kubernetes Service');
   const cidrs = addresses.map((a) => `${a}/${a.includes(':') ? 128 : 32}`);
   return ['shards=2', 'replicas=1', 'resources.requests.cpu=100m', `networkPolicy.kubeAPIServerCIDRs={${cidrs.join(',')}}`];
@@ -75,8 +81,23 @@ function publishPrevious(e: E2E, commit: string, version: string): void {
 
 /** `helm upgrade` without blocking the event loop (a writer may be running), then every workload rolled out. */
 async function upgrade(e: E2E, ns: string, version: string, values: string[]): Promise<void> {
-  const argv = ['upgrade', 'db', `oci://${e.registry}/charts/pgfleet`, '--version', version, '--plain-http', '--namespace', ns,
-    ...e.images, ...values.flatMap((kv) => ['--set', kv]), '--wait', '--timeout', '10m', '--kubeconfig', e.kubeconfig];
+  const argv = [
+    'upgrade',
+    'db',
+    `oci://${e.registry}/charts/pgfleet`,
+    '--version',
+    version,
+    '--plain-http',
+    '--namespace',
+    ns,
+    ...e.images,
+    ...values.flatMap((kv) => ['--set', kv]),
+    '--wait',
+    '--timeout',
+    '10m',
+    '--kubeconfig',
+    e.kubeconfig,
+  ];
   e.log(`$ helm ${argv.slice(0, 5).join(' ')} ${values.filter((v) => !v.startsWith('networkPolicy.')).join(' ')}`);
   const r = await exec([toolPath('helm'), ...argv], { timeoutMs: 12 * 60_000 });
   if (r.status !== 0) throw new Error(`helm upgrade failed: ${r.stderr.trim().split('\n').slice(-6).join('\n')}`);
@@ -86,16 +107,25 @@ async function upgrade(e: E2E, ns: string, version: string, values: string[]): P
   }
 }
 
-const cluster = (e: E2E, ns: string) => new KubeCluster({ context: e.context, namespace: ns, release: 'db', kubeconfig: e.kubeconfig, nodes: e.nodes, client: e.client });
+const cluster = (e: E2E, ns: string) =>
+  new KubeCluster({ context: e.context, namespace: ns, release: 'db', kubeconfig: e.kubeconfig, nodes: e.nodes, client: e.client });
 
 /** Every shard's member count and Patroni state, once each member runs or streams. */
 async function settled(c: KubeCluster, members: number): Promise<void> {
   for (const shard of await c.shards()) {
-    await waitFor(`${shard}: ${members} members, one primary, the rest streaming`, 300_000, async () => {
-      const m = await c.members(shard).catch(() => []);
-      return m.length === members && m.filter((x) => x.role === 'primary').length === 1
-        && m.every((x) => x.role === 'primary' ? x.state === 'running' : ['streaming', 'running'].includes(x.state));
-    }, 1000);
+    await waitFor(
+      `${shard}: ${members} members, one primary, the rest streaming`,
+      300_000,
+      async () => {
+        const m = await c.members(shard).catch(() => []);
+        return (
+          m.length === members &&
+          m.filter((x) => x.role === 'primary').length === 1 &&
+          m.every((x) => (x.role === 'primary' ? x.state === 'running' : ['streaming', 'running'].includes(x.state)))
+        );
+      },
+      1000,
+    );
   }
 }
 
@@ -119,7 +149,15 @@ async function seed(c: KubeCluster): Promise<void> {
 async function underWriter(e: E2E, c: KubeCluster, what: string, body: () => Promise<void>): Promise<void> {
   const shard = (await c.shards())[0]!;
   const endpoint = await c.writeEndpoint(shard);
-  await waitFor('the rw pooler to take the writer table', 120_000, async () => { await Writer.prepare(await c.connection(endpoint)); return true; }, 1000);
+  await waitFor(
+    'the rw pooler to take the writer table',
+    120_000,
+    async () => {
+      await Writer.prepare(await c.connection(endpoint));
+      return true;
+    },
+    1000,
+  );
   const w = await c.writer(endpoint, `lifecycle-${what}-${Date.now()}`, { intervalMs: 50 });
   w.start();
   try {
@@ -139,7 +177,9 @@ async function underWriter(e: E2E, c: KubeCluster, what: string, body: () => Pro
 export async function lifecycle(e: E2E, current: string): Promise<void> {
   const prev = previousRelease(current);
   const values = baseValues(e);
-  const ok = await e.check(`lifecycle: chart ${prev.version} (git ${prev.commit.slice(0, 12)}) packaged from git and pushed`, () => publishPrevious(e, prev.commit, prev.version));
+  const ok = await e.check(`lifecycle: chart ${prev.version} (git ${prev.commit.slice(0, 12)}) packaged from git and pushed`, () =>
+    publishPrevious(e, prev.commit, prev.version),
+  );
   const ns = ok ? await e.install('life', prev.version, values) : undefined;
   if (!ns) return;
   let expected: Record<string, string> = {};
@@ -149,15 +189,28 @@ export async function lifecycle(e: E2E, current: string): Promise<void> {
   };
   await e.check(`lifecycle: 1000 rows written to each shard on chart ${prev.version}`, async () => {
     const c = cluster(e, ns);
-    try { await seed(c); expected = await rows(c); } finally { await c.close(); }
+    try {
+      await seed(c);
+      expected = await rows(c);
+    } finally {
+      await c.close();
+    }
     if (Object.values(expected).some((v) => !v.startsWith('1000/'))) throw new Error(`rows: ${JSON.stringify(expected)}`);
   });
-  const upgraded = await e.check(`lifecycle: helm upgrade ${prev.version} -> ${current}: every pod rolled out and Ready, helm test passes, every row there`, async () => {
-    await upgrade(e, ns, current, values);
-    const c = cluster(e, ns);
-    try { await settled(c, 2); await same(c); } finally { await c.close(); }
-    e.helmTest(ns);
-  });
+  const upgraded = await e.check(
+    `lifecycle: helm upgrade ${prev.version} -> ${current}: every pod rolled out and Ready, helm test passes, every row there`,
+    async () => {
+      await upgrade(e, ns, current, values);
+      const c = cluster(e, ns);
+      try {
+        await settled(c, 2);
+        await same(c);
+      } finally {
+        await c.close();
+      }
+      e.helmTest(ns);
+    },
+  );
   if (!upgraded) return;
   for (const drill of ['failover', 'switchover']) {
     await e.check(`lifecycle: drill ${drill} after the upgrade: nothing acknowledged lost, every earlier row there`, async () => {
@@ -168,66 +221,117 @@ export async function lifecycle(e: E2E, current: string): Promise<void> {
         if (problems.length) throw new Error(problems.join('; '));
         await settled(c, 2);
         await same(c);
-      } finally { await c.close(); }
+      } finally {
+        await c.close();
+      }
     });
   }
   await e.check('lifecycle: replicas 1 -> 2 -> 1 under a writer through the rw pooler: nothing lost, nothing stuck', async () => {
     const c = cluster(e, ns);
     try {
-      await underWriter(e, c, 'replicas 1 -> 2', async () => { await upgrade(e, ns, current, [...values, 'replicas=2']); await settled(c, 3); });
-      await underWriter(e, c, 'replicas 2 -> 1', async () => { await upgrade(e, ns, current, [...values, 'replicas=1']); await settled(c, 2); });
+      await underWriter(e, c, 'replicas 1 -> 2', async () => {
+        await upgrade(e, ns, current, [...values, 'replicas=2']);
+        await settled(c, 3);
+      });
+      await underWriter(e, c, 'replicas 2 -> 1', async () => {
+        await upgrade(e, ns, current, [...values, 'replicas=1']);
+        await settled(c, 2);
+      });
       await same(c);
-    } finally { await c.close(); }
+    } finally {
+      await c.close();
+    }
   });
-  await e.check('lifecycle: shards 2 -> 3 under a writer; helm test writes through the new shard\'s rw pooler and reads through its ro pooler, verify-full', async () => {
-    const c = cluster(e, ns);
-    try {
-      await underWriter(e, c, 'shards 2 -> 3', async () => { await upgrade(e, ns, current, [...values, 'shards=3']); });
-      const grown = cluster(e, ns);
+  await e.check(
+    "lifecycle: shards 2 -> 3 under a writer; helm test writes through the new shard's rw pooler and reads through its ro pooler, verify-full",
+    async () => {
+      const c = cluster(e, ns);
       try {
-        await settled(grown, 2);
-        if ((await grown.shards()).length !== 3) throw new Error(`shards: ${(await grown.shards()).join(', ')}`);
-        await same(grown);
-      } finally { await grown.close(); }
-    } finally { await c.close(); }
-    e.helmTest(ns);
-  });
-  await e.check('lifecycle: helm upgrade changing bootstrap-only settings (work_mem, ttl) restarts no pod; the dcs-sync hook applies them to every member, and dropping work_mem again resets it', async () => {
-    const c = cluster(e, ns);
-    const pods = () => e.kubectl(['-n', ns, 'get', 'pods', '-l', 'app.kubernetes.io/component=database', '-o',
-      'jsonpath={range .items[*]}{.metadata.name}={.metadata.uid}/{.status.containerStatuses[*].restartCount} {end}'], { quiet: true }).trim();
-    const applied = async (workMem: string, ttl: number) => {
-      for (const shard of await c.shards()) {
-        await waitFor(`${shard}: ttl ${ttl} in the DCS and work_mem ${workMem} on every member`, 120_000, async () => {
-          if ((await c.dynamicConfig(shard)).ttl !== ttl) return false;
-          for (const m of await c.members(shard)) if ((await c.sql({ member: m.name }, 'SHOW work_mem'))[0]?.[0] !== workMem) return false;
-          return true;
-        }, 2000);
+        await underWriter(e, c, 'shards 2 -> 3', async () => {
+          await upgrade(e, ns, current, [...values, 'shards=3']);
+        });
+        const grown = cluster(e, ns);
+        try {
+          await settled(grown, 2);
+          if ((await grown.shards()).length !== 3) throw new Error(`shards: ${(await grown.shards()).join(', ')}`);
+          await same(grown);
+        } finally {
+          await grown.close();
+        }
+      } finally {
+        await c.close();
       }
-    };
-    try {
-      const before = pods();
-      await upgrade(e, ns, current, [...values, 'shards=3', 'postgresql.parameters.work_mem=8MB', 'patroni.ttl=25']);
-      await applied('8MB', 25);
-      await upgrade(e, ns, current, [...values, 'shards=3']);
-      await applied('4MB', 20);
-      if (pods() !== before) throw new Error(`database pods restarted or replaced: before ${before}; after ${pods()}`);
-      await same(c);
-    } finally { await c.close(); }
-  });
-  await e.check('lifecycle: helm uninstall, then install under the same name: no stale DCS object in the way, the kept volumes and credentials serve every row', async () => {
-    const volumes = () => e.kubectl(['-n', ns, 'get', 'pvc', '-o', 'name'], { quiet: true }).split('\n').filter(Boolean).sort();
-    const before = volumes();
-    e.helm(['uninstall', 'db', '--namespace', ns, '--wait', '--timeout', '5m'], { quiet: true });
-    const left = e.kubectl(['-n', ns, 'get', 'configmaps', '-l', 'cluster-name', '-o', 'name'], { quiet: true }).trim();
-    if (left) throw new Error(`DCS ConfigMaps left behind: ${left.replace(/\n/g, ', ')}`);
-    if (volumes().join() !== before.join()) throw new Error(`data volumes before uninstall: ${before.join(', ')}; after: ${volumes().join(', ')}`);
-    for (const kept of ['db-pgfleet-auth', 'db-pgfleet-tls-ca']) e.kubectl(['-n', ns, 'get', 'secret', kept], { quiet: true });
-    const again = await e.install('life', current, [...values, 'shards=3']);
-    if (again !== ns) throw new Error('the reinstall failed (see above)');
-    const c = cluster(e, ns);
-    try { await settled(c, 2); await same(c); } finally { await c.close(); }
-  });
+      e.helmTest(ns);
+    },
+  );
+  await e.check(
+    'lifecycle: helm upgrade changing bootstrap-only settings (work_mem, ttl) restarts no pod; the dcs-sync hook applies them to every member, and dropping work_mem again resets it',
+    async () => {
+      const c = cluster(e, ns);
+      const pods = () =>
+        e
+          .kubectl(
+            [
+              '-n',
+              ns,
+              'get',
+              'pods',
+              '-l',
+              'app.kubernetes.io/component=database',
+              '-o',
+              'jsonpath={range .items[*]}{.metadata.name}={.metadata.uid}/{.status.containerStatuses[*].restartCount} {end}',
+            ],
+            { quiet: true },
+          )
+          .trim();
+      const applied = async (workMem: string, ttl: number) => {
+        for (const shard of await c.shards()) {
+          await waitFor(
+            `${shard}: ttl ${ttl} in the DCS and work_mem ${workMem} on every member`,
+            120_000,
+            async () => {
+              if ((await c.dynamicConfig(shard)).ttl !== ttl) return false;
+              for (const m of await c.members(shard)) if ((await c.sql({ member: m.name }, 'SHOW work_mem'))[0]?.[0] !== workMem) return false;
+              return true;
+            },
+            2000,
+          );
+        }
+      };
+      try {
+        const before = pods();
+        await upgrade(e, ns, current, [...values, 'shards=3', 'postgresql.parameters.work_mem=8MB', 'patroni.ttl=25']);
+        await applied('8MB', 25);
+        await upgrade(e, ns, current, [...values, 'shards=3']);
+        await applied('4MB', 20);
+        if (pods() !== before) throw new Error(`database pods restarted or replaced: before ${before}; after ${pods()}`);
+        await same(c);
+      } finally {
+        await c.close();
+      }
+    },
+  );
+  await e.check(
+    'lifecycle: helm uninstall, then install under the same name: no stale DCS object in the way, the kept volumes and credentials serve every row',
+    async () => {
+      const volumes = () => e.kubectl(['-n', ns, 'get', 'pvc', '-o', 'name'], { quiet: true }).split('\n').filter(Boolean).sort();
+      const before = volumes();
+      e.helm(['uninstall', 'db', '--namespace', ns, '--wait', '--timeout', '5m'], { quiet: true });
+      const left = e.kubectl(['-n', ns, 'get', 'configmaps', '-l', 'cluster-name', '-o', 'name'], { quiet: true }).trim();
+      if (left) throw new Error(`DCS ConfigMaps left behind: ${left.replace(/\n/g, ', ')}`);
+      if (volumes().join() !== before.join()) throw new Error(`data volumes before uninstall: ${before.join(', ')}; after: ${volumes().join(', ')}`);
+      for (const kept of ['db-pgfleet-auth', 'db-pgfleet-tls-ca']) e.kubectl(['-n', ns, 'get', 'secret', kept], { quiet: true });
+      const again = await e.install('life', current, [...values, 'shards=3']);
+      if (again !== ns) throw new Error('the reinstall failed (see above)');
+      const c = cluster(e, ns);
+      try {
+        await settled(c, 2);
+        await same(c);
+      } finally {
+        await c.close();
+      }
+    },
+  );
   e.helm(['uninstall', 'db', '--namespace', ns, '--wait', '--timeout', '5m'], { quiet: true });
   e.kubectl(['delete', 'namespace', ns, '--wait=true', '--timeout=300s'], { quiet: true });
 }

@@ -5,7 +5,17 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { exec } from '../localpg.ts';
 import { parse as parseYaml } from 'yaml';
 import { toolPath } from '../tools.ts';
-import { sleep, waitFor, type Cluster, type ConnectionInfo, type DrillWriter, type Endpoint, type Member, type Signal, type WriterOptions } from '../cluster.ts';
+import {
+  sleep,
+  waitFor,
+  type Cluster,
+  type ConnectionInfo,
+  type DrillWriter,
+  type Endpoint,
+  type Member,
+  type Signal,
+  type WriterOptions,
+} from '../cluster.ts';
 import { Writer } from '../drills/writer.ts';
 import { CLIENT_POD, clientPodManifest, InClusterWriter } from './client.ts';
 import { appCredentials, DB_CONTAINER, ENV, PATRONI_CONFIG, SWITCHOVER_SCRIPT, TLS_CA_FILE } from '../contract.ts';
@@ -30,7 +40,13 @@ export type NodeAccess = {
  * a point-in-time restore is a release upgraded with restore values over an emptied shard).
  */
 export type KubeOptions = {
-  context: string; namespace: string; release?: string; kubectl?: string; kubeconfig?: string; nodes?: NodeAccess; client?: { node?: string };
+  context: string;
+  namespace: string;
+  release?: string;
+  kubectl?: string;
+  kubeconfig?: string;
+  nodes?: NodeAccess;
+  client?: { node?: string };
   upgrade?: (set: Record<string, string>) => Promise<void>;
   /** the S3 endpoint, when the caller runs it: stopped and started again by the s3-outage drill */
   s3?: { stop(): Promise<void>; start(): Promise<void> };
@@ -69,12 +85,17 @@ export class KubeCluster implements Cluster {
   private forwards = new Map<string, { child: ChildProcess; port: number }>();
   private run: Runner;
 
-  constructor(readonly opts: KubeOptions, run?: Runner) {
+  constructor(
+    readonly opts: KubeOptions,
+    run?: Runner,
+  ) {
     // Never a synchronous spawn: the drills' writer shares this event loop, and a blocked loop is a write gap.
-    this.run = run ?? (async (args, input, timeoutMs) => {
-      const r = await exec([opts.kubectl ?? toolPath('kubectl'), ...args], { input, timeoutMs: timeoutMs ?? 300_000 });
-      return { status: r.status ?? 1, stdout: r.stdout, stderr: r.stderr || (r.signal ? `killed by ${r.signal} (timeout)` : '') };
-    });
+    this.run =
+      run ??
+      (async (args, input, timeoutMs) => {
+        const r = await exec([opts.kubectl ?? toolPath('kubectl'), ...args], { input, timeoutMs: timeoutMs ?? 300_000 });
+        return { status: r.status ?? 1, stdout: r.stdout, stderr: r.stderr || (r.signal ? `killed by ${r.signal} (timeout)` : '') };
+      });
   }
 
   /** Arguments every call starts with. */
@@ -90,13 +111,25 @@ export class KubeCluster implements Cluster {
   }
 
   private instanceSelector(component: string, extra: Record<string, string> = {}): string {
-    const labels: Record<string, string> = { 'app.kubernetes.io/component': component, ...(this.opts.release ? { 'app.kubernetes.io/instance': this.opts.release } : {}), ...extra };
-    return Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(',');
+    const labels: Record<string, string> = {
+      'app.kubernetes.io/component': component,
+      ...(this.opts.release ? { 'app.kubernetes.io/instance': this.opts.release } : {}),
+      ...extra,
+    };
+    return Object.entries(labels)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(',');
   }
 
-  shardsArgs(): string[] { return ['get', 'statefulsets', '-l', this.instanceSelector('database'), '-o', 'json']; }
-  podsArgs(shard: string): string[] { return ['get', 'pods', '-l', `cluster-name=${shard}`, '-o', 'json']; }
-  patronictlArgs(pod: string, args: string[]): string[] { return ['exec', pod, '-c', DB_CONTAINER, '--', 'patronictl', '-c', PATRONI_CONFIG, ...args]; }
+  shardsArgs(): string[] {
+    return ['get', 'statefulsets', '-l', this.instanceSelector('database'), '-o', 'json'];
+  }
+  podsArgs(shard: string): string[] {
+    return ['get', 'pods', '-l', `cluster-name=${shard}`, '-o', 'json'];
+  }
+  patronictlArgs(pod: string, args: string[]): string[] {
+    return ['exec', pod, '-c', DB_CONTAINER, '--', 'patronictl', '-c', PATRONI_CONFIG, ...args];
+  }
 
   killArgs(pod: string, signal: Signal): string[] {
     // Pod deletion sends SIGTERM and waits the grace period; --grace-period=0 --force is the SIGKILL.
@@ -106,18 +139,30 @@ export class KubeCluster implements Cluster {
   /** Deny-all NetworkPolicy for an isolated pod (the chart's own policies skip pods carrying ISOLATED_LABEL). */
   isolationPolicy(pod: string): object {
     return {
-      apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy',
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'NetworkPolicy',
       metadata: { name: `pgfleet-drill-isolate-${pod}`.slice(0, 63), labels: { 'pgfleet.io/drill': 'isolate' } },
-      spec: { podSelector: { matchLabels: { 'statefulset.kubernetes.io/pod-name': pod, [ISOLATED_LABEL]: 'true' } }, policyTypes: ['Ingress', 'Egress'], ingress: [], egress: [] },
+      spec: {
+        podSelector: { matchLabels: { 'statefulset.kubernetes.io/pod-name': pod, [ISOLATED_LABEL]: 'true' } },
+        policyTypes: ['Ingress', 'Egress'],
+        ingress: [],
+        egress: [],
+      },
     };
   }
 
   partitionArgs(pod: string): string[][] {
-    return [['apply', '-f', '-'], ['label', 'pod', pod, `${ISOLATED_LABEL}=true`, '--overwrite']];
+    return [
+      ['apply', '-f', '-'],
+      ['label', 'pod', pod, `${ISOLATED_LABEL}=true`, '--overwrite'],
+    ];
   }
 
   healArgs(): string[][] {
-    return [['delete', 'networkpolicy', '-l', 'pgfleet.io/drill=isolate', '--ignore-not-found'], ['label', 'pods', '-l', ISOLATED_LABEL, `${ISOLATED_LABEL}-`]];
+    return [
+      ['delete', 'networkpolicy', '-l', 'pgfleet.io/drill=isolate', '--ignore-not-found'],
+      ['label', 'pods', '-l', ISOLATED_LABEL, `${ISOLATED_LABEL}-`],
+    ];
   }
 
   /** The chart's switchover script on the leader: poolers paused around Patroni's switchover (clients wait, none fail). */
@@ -127,13 +172,27 @@ export class KubeCluster implements Cluster {
 
   /** psql inside the pod as the superuser over the Unix socket (passwords from the container's own env). */
   memberSqlArgs(pod: string, query: string, database: string): string[] {
-    return ['exec', pod, '-c', DB_CONTAINER, '--', 'sh', '-c',
-      'PGPASSWORD="$PATRONI_SUPERUSER_PASSWORD" exec psql -X -q -A -t -F "$0" -v ON_ERROR_STOP=1 -h /var/run/postgresql -d "$1" -c "$2"', SEP, database, query];
+    return [
+      'exec',
+      pod,
+      '-c',
+      DB_CONTAINER,
+      '--',
+      'sh',
+      '-c',
+      'PGPASSWORD="$PATRONI_SUPERUSER_PASSWORD" exec psql -X -q -A -t -F "$0" -v ON_ERROR_STOP=1 -h /var/run/postgresql -d "$1" -c "$2"',
+      SEP,
+      database,
+      query,
+    ];
   }
 
   wipeArgs(pod: string): string[][] {
     // The StatefulSet recreates the pod with a fresh claim from its volumeClaimTemplate.
-    return [['delete', 'pvc', `data-${pod}`, '--wait=false'], ['delete', 'pod', pod, '--wait=true']];
+    return [
+      ['delete', 'pvc', `data-${pod}`, '--wait=false'],
+      ['delete', 'pod', pod, '--wait=true'],
+    ];
   }
 
   portForwardArgs(pod: string, port: number): string[] {
@@ -145,9 +204,19 @@ export class KubeCluster implements Cluster {
    * kube-proxy reads it): the pod, its address and the target port.
    */
   async readyEndpoints(service: string): Promise<{ pod?: string; address: string; port: number }[]> {
-    const slices = JSON.parse(await this.kubectl(['get', 'endpointslices', '-l', `kubernetes.io/service-name=${service}`, '-o', 'json'], undefined, 15_000)).items as any[];
-    return slices.flatMap((sl) => (sl.endpoints ?? []).filter((e: any) => e.conditions?.ready !== false)
-      .flatMap((e: any) => (e.addresses as string[]).map((address) => ({ pod: e.targetRef?.kind === 'Pod' ? e.targetRef.name as string : undefined, address, port: sl.ports?.[0]?.port as number }))));
+    const slices = JSON.parse(await this.kubectl(['get', 'endpointslices', '-l', `kubernetes.io/service-name=${service}`, '-o', 'json'], undefined, 15_000))
+      .items as any[];
+    return slices.flatMap((sl) =>
+      (sl.endpoints ?? [])
+        .filter((e: any) => e.conditions?.ready !== false)
+        .flatMap((e: any) =>
+          (e.addresses as string[]).map((address) => ({
+            pod: e.targetRef?.kind === 'Pod' ? (e.targetRef.name as string) : undefined,
+            address,
+            port: sl.ports?.[0]?.port as number,
+          })),
+        ),
+    );
   }
 
   /**
@@ -162,7 +231,9 @@ export class KubeCluster implements Cluster {
   }
 
   async shards(): Promise<string[]> {
-    return JSON.parse(await this.kubectl(this.shardsArgs())).items.map((s: any) => s.metadata.name).sort();
+    return JSON.parse(await this.kubectl(this.shardsArgs()))
+      .items.map((s: any) => s.metadata.name)
+      .sort();
   }
 
   private async pods(shard: string): Promise<any[]> {
@@ -178,7 +249,11 @@ export class KubeCluster implements Cluster {
   private async patronictl(pods: any[], args: string[]): Promise<string> {
     const errors: string[] = [];
     for (const p of this.reachable(pods)) {
-      try { return await this.kubectl(this.patronictlArgs(p.metadata.name, args), undefined, 15_000); } catch (err) { errors.push((err as Error).message); }
+      try {
+        return await this.kubectl(this.patronictlArgs(p.metadata.name, args), undefined, 15_000);
+      } catch (err) {
+        errors.push((err as Error).message);
+      }
     }
     throw new Error(`patronictl ${args.join(' ')}: no pod answered${errors.length ? `: ${errors.at(-1)}` : ''}`);
   }
@@ -188,13 +263,26 @@ export class KubeCluster implements Cluster {
     for (const s of shard ? [shard] : await this.shards()) {
       const pods = await this.pods(s);
       let list: any[] = [];
-      try { list = JSON.parse(await this.patronictl(pods, ['list', '--format', 'json'])); } catch { /* every member unknown */ }
+      try {
+        list = JSON.parse(await this.patronictl(pods, ['list', '--format', 'json']));
+      } catch {
+        /* every member unknown */
+      }
       for (const p of pods) {
         const m = list.find((x) => x.Member === p.metadata.name);
         const role = m ? (/leader/i.test(m.Role) ? 'primary' : 'replica') : 'unknown';
         // Patroni 4 reports `Replay Lag` in MB (3.x: `Lag in MB`)
         const lagMb = [m?.['Replay Lag'], m?.['Lag in MB']].find((x) => typeof x === 'number');
-        out.push({ name: p.metadata.name, shard: s, role, state: m?.State ?? (p.status?.phase ?? 'unknown').toLowerCase(), host: p.status?.podIP ?? '', timeline: m?.TL, lag: lagMb === undefined ? undefined : lagMb * 2 ** 20, sync: /sync/i.test(m?.Role ?? '') });
+        out.push({
+          name: p.metadata.name,
+          shard: s,
+          role,
+          state: m?.State ?? (p.status?.phase ?? 'unknown').toLowerCase(),
+          host: p.status?.podIP ?? '',
+          timeline: m?.TL,
+          lag: lagMb === undefined ? undefined : lagMb * 2 ** 20,
+          sync: /sync/i.test(m?.Role ?? ''),
+        });
       }
     }
     return out;
@@ -250,29 +338,39 @@ export class KubeCluster implements Cluster {
 
   /** Ready, and listed as a ready endpoint of every Service that selects it (clients reach it again). */
   private async servedAgain(pod: string, timeoutMs: number): Promise<void> {
-    await waitFor(`${pod} to be Ready and behind its Services`, timeoutMs, async () => {
-      const p = await this.pod(pod);
-      if (!p.status?.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True')) return false;
-      const labels = p.metadata.labels ?? {};
-      const services = JSON.parse(await this.kubectl(['get', 'services', '-o', 'json'])).items
-        .filter((svc: any) => svc.spec.selector && Object.entries(svc.spec.selector).every(([k, v]) => labels[k] === v))
-        .map((svc: any) => svc.metadata.name as string);
-      for (const name of services) {
-        if (!(await this.readyEndpoints(name)).some((e) => e.pod === pod && e.address === p.status.podIP)) return false;
-      }
-      return true;
-    }, 500);
+    await waitFor(
+      `${pod} to be Ready and behind its Services`,
+      timeoutMs,
+      async () => {
+        const p = await this.pod(pod);
+        if (!p.status?.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True')) return false;
+        const labels = p.metadata.labels ?? {};
+        const services = JSON.parse(await this.kubectl(['get', 'services', '-o', 'json']))
+          .items.filter((svc: any) => svc.spec.selector && Object.entries(svc.spec.selector).every(([k, v]) => labels[k] === v))
+          .map((svc: any) => svc.metadata.name as string);
+        for (const name of services) {
+          if (!(await this.readyEndpoints(name)).some((e) => e.pod === pod && e.address === p.status.podIP)) return false;
+        }
+        return true;
+      },
+      500,
+    );
   }
 
   async start(pod: string, timeoutMs = 300_000): Promise<void> {
     // The kubelet restarts killed containers and the controller recreates a deleted pod, by themselves.
     const before = this.killed.get(pod);
-    await waitFor(`${pod} to be restarted or recreated`, timeoutMs, async () => {
-      const r = await this.run([...this.base(), 'get', 'pod', pod, '-o', 'json']);
-      if (r.status !== 0) return false;
-      const p = JSON.parse(r.stdout);
-      return !before || p.metadata.uid !== before.uid || KubeCluster.restarts(p) > before.restarts;
-    }, 500);
+    await waitFor(
+      `${pod} to be restarted or recreated`,
+      timeoutMs,
+      async () => {
+        const r = await this.run([...this.base(), 'get', 'pod', pod, '-o', 'json']);
+        if (r.status !== 0) return false;
+        const p = JSON.parse(r.stdout);
+        return !before || p.metadata.uid !== before.uid || KubeCluster.restarts(p) > before.restarts;
+      },
+      500,
+    );
     this.killed.delete(pod);
     await this.servedAgain(pod, timeoutMs);
   }
@@ -299,8 +397,12 @@ export class KubeCluster implements Cluster {
     this.stoppedNodes.delete(node);
   }
 
-  async stopS3(): Promise<void> { await this.s3().stop(); }
-  async startS3(): Promise<void> { await this.s3().start(); }
+  async stopS3(): Promise<void> {
+    await this.s3().stop();
+  }
+  async startS3(): Promise<void> {
+    await this.s3().start();
+  }
 
   private s3(): NonNullable<KubeOptions['s3']> {
     if (!this.opts.s3) throw new Error('this cluster was set up without an S3 endpoint it controls (KubeOptions.s3)');
@@ -358,8 +460,8 @@ export class KubeCluster implements Cluster {
     if (known) return known;
     const exists = async (n: string) => (await this.run([...this.base(), 'get', 'service', n])).status === 0;
     let svc: { name: string; port: number; tls?: boolean };
-    if (e.service === 'rw' && await exists(`${e.shard}-pgbouncer-rw`)) svc = { name: `${e.shard}-pgbouncer-rw`, port: 6432 };
-    else if (e.service === 'ro' && await exists(`${e.shard}-pgbouncer-ro`)) svc = { name: `${e.shard}-pgbouncer-ro`, port: 6432 };
+    if (e.service === 'rw' && (await exists(`${e.shard}-pgbouncer-rw`))) svc = { name: `${e.shard}-pgbouncer-rw`, port: 6432 };
+    else if (e.service === 'ro' && (await exists(`${e.shard}-pgbouncer-ro`))) svc = { name: `${e.shard}-pgbouncer-ro`, port: 6432 };
     else svc = { name: `${e.shard}-${e.service === 'rw' || e.service === 'primary' ? 'primary' : 'replicas'}`, port: 5432 };
     if (svc.port === 6432) svc.tls = await this.poolerTls(svc.name);
     this.services.set(key, svc);
@@ -373,7 +475,11 @@ export class KubeCluster implements Cluster {
     if (cached) return cached;
     const pod = this.reachable(await this.pods(shard))[0];
     if (!pod) throw new Error(`no reachable pod in ${shard} to read the credentials from`);
-    const env = Object.fromEntries((await this.kubectl(['exec', pod.metadata.name, '-c', DB_CONTAINER, '--', 'env'])).split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+    const env = Object.fromEntries(
+      (await this.kubectl(['exec', pod.metadata.name, '-c', DB_CONTAINER, '--', 'env']))
+        .split('\n')
+        .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+    );
     if (!env[ENV.appUser] || !env[ENV.appDb]) {
       // A release older than chart 0.11.2 (the lifecycle's previous one) names them only in its release state.
       const state = JSON.parse(await this.kubectl(['get', 'configmaps', '-l', this.instanceSelector('release-state'), '-o', 'json'])).items[0]?.data ?? {};
@@ -401,10 +507,17 @@ export class KubeCluster implements Cluster {
       const child = spawn(this.opts.kubectl ?? toolPath('kubectl'), this.portForwardArgs(target.pod, target.port), { stdio: ['ignore', 'pipe', 'pipe'] });
       const port = await new Promise<number>((resolve, reject) => {
         let out = '';
-        child.stdout!.on('data', (d) => { out += d; const m = /127\.0\.0\.1:(\d+)/.exec(out); if (m) resolve(Number(m[1])); });
+        child.stdout!.on('data', (d) => {
+          out += d;
+          const m = /127\.0\.0\.1:(\d+)/.exec(out);
+          if (m) resolve(Number(m[1]));
+        });
         child.on('exit', (code) => reject(new Error(`kubectl port-forward pod/${target.pod} (service ${svc.name}) exited ${code}`)));
         // as long as a client's connect timeout: a pod on a dead node never answers
-        setTimeout(() => { child.kill(); reject(new Error(`kubectl port-forward pod/${target.pod} (service ${svc.name}): no port after 5 s`)); }, 5_000);
+        setTimeout(() => {
+          child.kill();
+          reject(new Error(`kubectl port-forward pod/${target.pod} (service ${svc.name}): no port after 5 s`));
+        }, 5_000);
       });
       forward = { child, port };
       this.forwards.set(key, forward);
@@ -429,8 +542,11 @@ export class KubeCluster implements Cluster {
     const image = pod?.spec.containers.find((c: any) => c.name === DB_CONTAINER)?.image;
     if (!image) throw new Error('no database pod to take the client image from');
     const policies = JSON.parse(await this.kubectl(['get', 'networkpolicies', '-o', 'json'])).items as any[];
-    const label = policies.flatMap((np) => np.spec.ingress ?? []).flatMap((r: any) => r.from ?? [])
-      .flatMap((f: any) => Object.keys(f.podSelector?.matchLabels ?? {})).find((k: string) => k.endsWith('-client'));
+    const label = policies
+      .flatMap((np) => np.spec.ingress ?? [])
+      .flatMap((r: any) => r.from ?? [])
+      .flatMap((f: any) => Object.keys(f.podSelector?.matchLabels ?? {}))
+      .find((k: string) => k.endsWith('-client'));
     await this.kubectl(['delete', 'pod', CLIENT_POD, '--ignore-not-found', '--wait=true']);
     await this.kubectl(['apply', '-f', '-'], JSON.stringify(clientPodManifest(image, label ? { [label]: 'true' } : {}, this.opts.client?.node)));
     await this.kubectl(['wait', `pod/${CLIENT_POD}`, '--for=condition=Ready', '--timeout=120s'], undefined, 130_000);
@@ -442,7 +558,12 @@ export class KubeCluster implements Cluster {
     await (this.client ??= this.startClient());
     const svc = await this.serviceFor(endpoint);
     const cred = await this.credentials(endpoint.shard);
-    return new InClusterWriter([this.opts.kubectl ?? toolPath('kubectl'), ...this.base()], { host: svc.name, port: svc.port, ...cred, tls: svc.tls ?? Boolean(cred.ca) }, run, opts);
+    return new InClusterWriter(
+      [this.opts.kubectl ?? toolPath('kubectl'), ...this.base()],
+      { host: svc.name, port: svc.port, ...cred, tls: svc.tls ?? Boolean(cred.ca) },
+      run,
+      opts,
+    );
   }
 
   async writeEndpoint(shard: string): Promise<Endpoint> {
@@ -453,7 +574,10 @@ export class KubeCluster implements Cluster {
     let pod: string;
     if ('member' in endpoint) pod = endpoint.member;
     else {
-      const p = endpoint.service === 'primary' || endpoint.service === 'rw' ? await this.primary(endpoint.shard) : (await this.members(endpoint.shard)).find((m) => m.role === 'replica');
+      const p =
+        endpoint.service === 'primary' || endpoint.service === 'rw'
+          ? await this.primary(endpoint.shard)
+          : (await this.members(endpoint.shard)).find((m) => m.role === 'replica');
       if (!p) throw new Error(`no ${endpoint.service} member in ${endpoint.shard}`);
       pod = p.name;
     }
@@ -461,7 +585,10 @@ export class KubeCluster implements Cluster {
     const db = opts.database ?? (await this.credentials(shard)).database;
     const r = await this.run([...this.base(), '--request-timeout', `${Math.ceil((opts.timeoutMs ?? 30_000) / 1000)}s`, ...this.memberSqlArgs(pod, query, db)]);
     if (r.status !== 0) throw new Error(`psql in ${pod} failed: ${r.stderr.trim()}`);
-    return r.stdout.split('\n').filter(Boolean).map((l) => l.split(SEP));
+    return r.stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => l.split(SEP));
   }
 
   async wipe(pod: string): Promise<void> {
@@ -475,11 +602,16 @@ export class KubeCluster implements Cluster {
   }
 
   backupJobArgs(cronjob: string, job: string): string[][] {
-    return [['create', 'job', job, `--from=cronjob/${cronjob}`], ['wait', '--for=condition=complete', `job/${job}`, '--timeout=900s']];
+    return [
+      ['create', 'job', job, `--from=cronjob/${cronjob}`],
+      ['wait', '--for=condition=complete', `job/${job}`, '--timeout=900s'],
+    ];
   }
 
   async backup(shard: string, type: 'full' | 'diff' | 'incr' = 'full'): Promise<string> {
-    const cjs = JSON.parse(await this.kubectl(['get', 'cronjobs', '-l', this.instanceSelector('backup'), '-o', 'json'])).items.map((c: any) => c.metadata.name as string);
+    const cjs = JSON.parse(await this.kubectl(['get', 'cronjobs', '-l', this.instanceSelector('backup'), '-o', 'json'])).items.map(
+      (c: any) => c.metadata.name as string,
+    );
     const cj = cjs.find((n: string) => n.startsWith(shard) && n.endsWith(type)) ?? cjs.find((n: string) => n.startsWith(shard));
     if (!cj) throw new Error(`no backup CronJob for ${shard} (found: ${cjs.join(', ') || 'none'})`);
     const job = `${cj}-drill-${Date.now().toString(36)}`.slice(0, 63);
@@ -506,11 +638,23 @@ export class KubeCluster implements Cluster {
     if (!this.opts.upgrade) throw new Error('the kube backend restores through helm upgrade: give it KubeOptions.upgrade');
     const replicas = Number(JSON.parse(await this.kubectl(['get', 'statefulset', shard, '-o', 'json'])).spec.replicas);
     for (const a of this.emptyShardArgs(shard, replicas)) await this.kubectl(a, undefined, 330_000);
-    await this.opts.upgrade({ 'restore.enabled': 'true', 'restore.target.type': 'time', 'restore.target.time': target.toISOString().replace('T', ' ').replace('Z', '+00') });
-    await waitFor(`${shard} restored: a running primary and ${replicas - 1} streaming replicas`, 900_000, async () => {
-      const ms = await this.members(shard);
-      return ms.some((m) => m.role === 'primary' && m.state === 'running') && ms.filter((m) => m.role === 'replica' && m.state === 'streaming').length === replicas - 1;
-    }, 3000);
+    await this.opts.upgrade({
+      'restore.enabled': 'true',
+      'restore.target.type': 'time',
+      'restore.target.time': target.toISOString().replace('T', ' ').replace('Z', '+00'),
+    });
+    await waitFor(
+      `${shard} restored: a running primary and ${replicas - 1} streaming replicas`,
+      900_000,
+      async () => {
+        const ms = await this.members(shard);
+        return (
+          ms.some((m) => m.role === 'primary' && m.state === 'running') &&
+          ms.filter((m) => m.role === 'replica' && m.state === 'streaming').length === replicas - 1
+        );
+      },
+      3000,
+    );
   }
 
   async close(): Promise<void> {

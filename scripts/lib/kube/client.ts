@@ -16,17 +16,26 @@ const CA_FILE = '/tmp/pgfleet-drill-ca.crt';
 /** The client pod: restricted, no token, `labels` (the release's client label), on `node` when given. */
 export function clientPodManifest(image: string, labels: Record<string, string>, node?: string): object {
   return {
-    apiVersion: 'v1', kind: 'Pod',
+    apiVersion: 'v1',
+    kind: 'Pod',
     metadata: { name: CLIENT_POD, labels: { ...labels, 'pgfleet.io/drill': 'client' } },
     spec: {
-      restartPolicy: 'Never', terminationGracePeriodSeconds: 0, automountServiceAccountToken: false, enableServiceLinks: false,
+      restartPolicy: 'Never',
+      terminationGracePeriodSeconds: 0,
+      automountServiceAccountToken: false,
+      enableServiceLinks: false,
       ...(node ? { nodeSelector: { 'kubernetes.io/hostname': node } } : {}),
       securityContext: { runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } },
-      containers: [{
-        name: 'client', image, imagePullPolicy: 'IfNotPresent', command: ['sleep', 'infinity'],
-        resources: { requests: { cpu: '10m', memory: '32Mi' }, limits: { memory: '128Mi' } },
-        securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
-      }],
+      containers: [
+        {
+          name: 'client',
+          image,
+          imagePullPolicy: 'IfNotPresent',
+          command: ['sleep', 'infinity'],
+          resources: { requests: { cpu: '10m', memory: '32Mi' }, limits: { memory: '128Mi' } },
+          securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
+        },
+      ],
     },
   };
 }
@@ -44,15 +53,40 @@ export class InClusterWriter implements DrillWriter {
   private exited?: Promise<void>;
   private stopping = false;
 
-  constructor(private kubectl: string[], private target: WriterTarget, readonly run: string, private opts: WriterOptions = {}) {}
+  constructor(
+    private kubectl: string[],
+    private target: WriterTarget,
+    readonly run: string,
+    private opts: WriterOptions = {},
+  ) {}
 
   start(): void {
     const t = this.target;
-    const dsn = Object.entries({ host: t.host, port: t.port, dbname: t.database, user: t.user, password: t.password, connect_timeout: 5,
-      sslmode: t.tls ? 'verify-ca' : 'disable', ...(t.tls ? { sslrootcert: CA_FILE } : {}) }).map(([k, v]) => `${k}=${conninfo(v)}`).join(' ');
-    const settings = { dsn, ca: t.tls ? t.ca : undefined, caFile: CA_FILE, table: TABLE, run: this.run,
-      firstId: this.opts.firstId ?? Date.now() * 1000, intervalMs: this.opts.intervalMs ?? 20, timeoutMs: this.opts.timeoutMs ?? 5000 };
-    const child = spawn(this.kubectl[0]!, [...this.kubectl.slice(1), 'exec', '-i', CLIENT_POD, '--', 'python3', '-u', '-c', SCRIPT], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const dsn = Object.entries({
+      host: t.host,
+      port: t.port,
+      dbname: t.database,
+      user: t.user,
+      password: t.password,
+      connect_timeout: 5,
+      sslmode: t.tls ? 'verify-ca' : 'disable',
+      ...(t.tls ? { sslrootcert: CA_FILE } : {}),
+    })
+      .map(([k, v]) => `${k}=${conninfo(v)}`)
+      .join(' ');
+    const settings = {
+      dsn,
+      ca: t.tls ? t.ca : undefined,
+      caFile: CA_FILE,
+      table: TABLE,
+      run: this.run,
+      firstId: this.opts.firstId ?? Date.now() * 1000,
+      intervalMs: this.opts.intervalMs ?? 20,
+      timeoutMs: this.opts.timeoutMs ?? 5000,
+    };
+    const child = spawn(this.kubectl[0]!, [...this.kubectl.slice(1), 'exec', '-i', CLIENT_POD, '--', 'python3', '-u', '-c', SCRIPT], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     this.child = child;
     child.stdin!.write(`${JSON.stringify(settings)}\n`);
     createInterface({ input: child.stdout! }).on('line', (line) => {
@@ -61,12 +95,17 @@ export class InClusterWriter implements DrillWriter {
       else if (m.e) this.errors.push({ id: m.e[0], at: m.e[1], message: m.e[2] });
     });
     let stderr = '';
-    child.stderr!.on('data', (d) => { stderr += d; });
-    this.exited = new Promise((resolve) => child.on('exit', (code) => {
-      // the writer itself gone before it was told to stop: the drill must not read that as a quiet client
-      if (!this.stopping) this.errors.push({ id: -1, at: Date.now(), message: `in-cluster writer ended (exit ${code}): ${stderr.trim().split('\n').at(-1) ?? ''}` });
-      resolve();
-    }));
+    child.stderr!.on('data', (d) => {
+      stderr += d;
+    });
+    this.exited = new Promise((resolve) =>
+      child.on('exit', (code) => {
+        // the writer itself gone before it was told to stop: the drill must not read that as a quiet client
+        if (!this.stopping)
+          this.errors.push({ id: -1, at: Date.now(), message: `in-cluster writer ended (exit ${code}): ${stderr.trim().split('\n').at(-1) ?? ''}` });
+        resolve();
+      }),
+    );
   }
 
   async stop(): Promise<void> {

@@ -1,10 +1,12 @@
 // Reaching a running local cluster from another process (`npm run local -- psql|patronictl|status`): the
-// endpoints `up()` recorded, and kubectl-exec into a running container by its recorded PID.
+// endpoints `up()` publishes and records, and kubectl-exec into a running container by its recorded PID.
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PATRONI_BIN, PG_BIN } from './packages.ts';
-import { alive, type State } from './state.ts';
+import type { ConnectionInfo } from '../cluster.ts';
+import { setHostsBlock } from './net.ts';
+import { alive, saveState, type State } from './state.ts';
 
 export type ServiceKind = 'rw' | 'ro' | 'primary' | 'replicas';
 
@@ -36,9 +38,61 @@ export function mainPidOf(wrapperPid: number): number | undefined {
  * network, as kubectl exec does), with the terminal attached; returns the exit code.
  */
 export function containerExec(s: State, container: string, argv: string[]): number {
-  const target = s.pids.filter((p) => p.what.endsWith(`/${container}`) && alive(p.pid)).map((p) => mainPidOf(p.pid)).find((pid) => pid && alive(pid));
-  if (!target) { console.error(`no running ${container} container in ${s.name}`); return 1; }
-  const r = spawnSync('nsenter', ['--target', String(target), '--mount', '--pid', '--net', '--', 'setpriv', '--reuid=postgres', '--regid=postgres', '--init-groups', '--',
-    'env', `PATH=${CONTAINER_PATH()}`, 'LANG=C.UTF-8', ...argv], { stdio: 'inherit' });
+  const target = s.pids
+    .filter((p) => p.what.endsWith(`/${container}`) && alive(p.pid))
+    .map((p) => mainPidOf(p.pid))
+    .find((pid) => pid && alive(pid));
+  if (!target) {
+    console.error(`no running ${container} container in ${s.name}`);
+    return 1;
+  }
+  const r = spawnSync(
+    'nsenter',
+    [
+      '--target',
+      String(target),
+      '--mount',
+      '--pid',
+      '--net',
+      '--',
+      'setpriv',
+      '--reuid=postgres',
+      '--regid=postgres',
+      '--init-groups',
+      '--',
+      'env',
+      `PATH=${CONTAINER_PATH()}`,
+      'LANG=C.UTF-8',
+      ...argv,
+    ],
+    { stdio: 'inherit' },
+  );
   return r.status ?? 1;
+}
+
+export type PublishedService = { shard: string; kind: ServiceKind; service: string; connection: ConnectionInfo };
+
+/**
+ * What a client on this machine uses: each Service under its cluster DNS name (`<svc>.<namespace>.svc`, one of the
+ * certificate's names), resolvable here through a block in /etc/hosts that teardown removes; `sslmode=verify-full`
+ * with the cluster CA written to the state directory where the endpoint speaks TLS. Recorded in endpoints.json
+ * for `npm run local -- psql|status`.
+ */
+export function publishEndpoints(s: State, namespace: string, ca: string | undefined, services: PublishedService[]): LocalEndpoint[] {
+  const caFile = join(s.dir, CA_FILE);
+  if (ca) writeFileSync(caFile, ca, { mode: 0o644 });
+  const fqdn = (svc: string) => `${svc}.${namespace}.svc`;
+  const out = services.map(({ shard, kind, service, connection: c }): LocalEndpoint => {
+    const params = c.tls ? `sslmode=verify-full&sslrootcert=${encodeURIComponent(caFile)}` : 'sslmode=disable';
+    const url = `postgresql://${encodeURIComponent(c.user)}:${encodeURIComponent(c.password)}@${fqdn(service)}:${c.port}/${encodeURIComponent(c.database)}?${params}`;
+    return { shard, kind, service, host: c.host, port: c.port, tls: c.tls, url };
+  });
+  setHostsBlock(
+    s.name,
+    out.map((e) => [e.host, [fqdn(e.service)]]),
+  );
+  s.hostsBlock = true;
+  saveState(s);
+  writeFileSync(join(s.dir, ENDPOINTS_FILE), JSON.stringify(out, null, 2), { mode: 0o600 });
+  return out;
 }

@@ -4,19 +4,19 @@
 // LocalCluster puts the parts together behind the Cluster interface: manifests.ts (chart to pods), kubelet.ts
 // (containers), services.ts (network, DNS, Services), daemons.ts (etcd, S3) and patroni.ts (members, SQL).
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, openSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { root } from '../tools.ts';
 import { clientConfig, waitFor, type Cluster, type ConnectionInfo, type Endpoint, type Member, type Signal } from '../cluster.ts';
 import { appCredentials, type AppCredentials } from '../contract.ts';
 import { objectData } from './pod.ts';
-import { isolate, setHostsBlock, unisolate } from './net.ts';
+import { isolate, unisolate } from './net.ts';
 import { alive, loadState, running, stateRoot, teardown } from './state.ts';
 import { requireLocalPrerequisites } from './packages.ts';
-import { CA_FILE, ENDPOINTS_FILE, type LocalEndpoint, type ServiceKind } from './access.ts';
+import { publishEndpoints, type LocalEndpoint, type PublishedService, type ServiceKind } from './access.ts';
 import { LocalNode, type LocalOptions } from './node.ts';
-import { backupsRendered, dcsPrefix, planPods, renderManifests, SECRETS_FILE } from './manifests.ts';
+import { backupJob, backupsRendered, dcsPrefix, planPods, renderManifests, SECRETS_FILE } from './manifests.ts';
 import { Kubelet } from './kubelet.ts';
 import { Services } from './services.ts';
 import { deleteDcsKeys, startEtcd, startS3 } from './daemons.ts';
@@ -51,10 +51,22 @@ export class LocalCluster implements Cluster {
     if (stale?.owner && stale.owner !== process.pid && alive(stale.owner) && running(stale)) {
       throw new Error(`a local cluster named ${c.name} is already running (PID ${stale.owner}): stop it first, or pick another --name`);
     }
-    if (stale && running(stale)) { node.log(`cleaning up what a previous run of ${c.name} left running`); await teardown(stale, { keepData: true }); }
+    if (stale && running(stale)) {
+      node.log(`cleaning up what a previous run of ${c.name} left running`);
+      await teardown(stale, { keepData: true });
+    }
     if (!opts.persist) rmSync(c.dir, { recursive: true, force: true });
-    else if (existsSync(join(c.dir, SECRETS_FILE))) node.log(`reusing the data and credentials kept in ${c.dir} (npm run local -- down ${c.name} --purge wipes them)`);
-    node.state = { name: c.name, dir: c.dir, namespaces: [], pids: [], startedAt: new Date().toISOString(), owner: process.pid, persist: Boolean(opts.persist) };
+    else if (existsSync(join(c.dir, SECRETS_FILE)))
+      node.log(`reusing the data and credentials kept in ${c.dir} (npm run local -- down ${c.name} --purge wipes them)`);
+    node.state = {
+      name: c.name,
+      dir: c.dir,
+      namespaces: [],
+      pids: [],
+      startedAt: new Date().toISOString(),
+      owner: process.pid,
+      persist: Boolean(opts.persist),
+    };
     node.save();
     c.startReaper();
     try {
@@ -81,7 +93,10 @@ export class LocalCluster implements Cluster {
   private startReaper(): void {
     const fd = openSync(join(this.dir, 'reaper.log'), 'a');
     const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'scripts', 'lib', 'local', 'reaper.ts'), this.name, String(process.pid)], {
-      cwd: root, detached: true, stdio: ['ignore', fd, fd], env: { ...process.env, PGFLEET_LOCAL_DIR: stateRoot() },
+      cwd: root,
+      detached: true,
+      stdio: ['ignore', fd, fd],
+      env: { ...process.env, PGFLEET_LOCAL_DIR: stateRoot() },
     });
     closeSync(fd);
     child.unref();
@@ -112,8 +127,15 @@ export class LocalCluster implements Cluster {
   }
 
   async poolers(shard: string, pool?: 'rw' | 'ro'): Promise<string[]> {
-    return this.node.pods.filter((p) => p.kind === 'Deployment' && p.shard === shard && p.labels['app.kubernetes.io/component'] === 'pgbouncer'
-      && (pool === undefined || p.labels['pgfleet.io/pool'] === pool)).map((p) => p.name);
+    return this.node.pods
+      .filter(
+        (p) =>
+          p.kind === 'Deployment' &&
+          p.shard === shard &&
+          p.labels['app.kubernetes.io/component'] === 'pgbouncer' &&
+          (pool === undefined || p.labels['pgfleet.io/pool'] === pool),
+      )
+      .map((p) => p.name);
   }
 
   async kill(pod: string, signal: Signal): Promise<void> {
@@ -151,7 +173,11 @@ export class LocalCluster implements Cluster {
     return patroni.switchover(this.node, this.kubelet, shard, candidate);
   }
 
-  async exec(pod: string, argv: string[], opts: { timeoutMs?: number; env?: Record<string, string>; container?: string } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  async exec(
+    pod: string,
+    argv: string[],
+    opts: { timeoutMs?: number; env?: Record<string, string>; container?: string } = {},
+  ): Promise<{ code: number | null; stdout: string; stderr: string }> {
     return this.kubelet.exec(this.node.pod(pod), argv, opts);
   }
 
@@ -184,16 +210,21 @@ export class LocalCluster implements Cluster {
   }
 
   async sql(endpoint: Endpoint, query: string, opts: { timeoutMs?: number; database?: string } = {}): Promise<string[][]> {
-    if ('member' in endpoint) return patroni.memberSql(this.kubelet, this.node.pod(endpoint.member), query, opts.database ?? this.appCredentials().database, opts.timeoutMs);
+    if ('member' in endpoint)
+      return patroni.memberSql(this.kubelet, this.node.pod(endpoint.member), query, opts.database ?? this.appCredentials().database, opts.timeoutMs);
     const info = await this.connection(endpoint);
     const client = new pg.Client({ ...clientConfig(info), database: opts.database ?? info.database, query_timeout: opts.timeoutMs ?? 30_000 });
-    client.on('error', () => { /* surfaces through the pending call */ });
+    client.on('error', () => {
+      /* surfaces through the pending call */
+    });
     await client.connect();
     try {
       const r = await client.query({ text: query, rowMode: 'array' });
       const rows = Array.isArray(r) ? r.at(-1)!.rows : r.rows;
       return rows.map((row: unknown[]) => row.map((v) => (v === null ? '' : v instanceof Date ? v.toISOString() : String(v))));
-    } finally { await client.end().catch(() => {}); }
+    } finally {
+      await client.end().catch(() => {});
+    }
   }
 
   async wipe(pod: string): Promise<void> {
@@ -209,19 +240,10 @@ export class LocalCluster implements Cluster {
 
   /** Runs the shard's backup CronJob once (the Job its jobTemplate describes), as the CronJob controller would. */
   async backup(shard: string, type: 'full' | 'diff' | 'incr' = 'full'): Promise<string> {
-    const objects = this.node.objects;
-    const idx = objects.find((o) => o.kind === 'StatefulSet' && o.metadata.name === shard)?.spec.template.metadata?.labels?.['pgfleet.io/shard'];
-    const cjs = objects.filter((o) => o.kind === 'CronJob' && o.metadata.labels?.['app.kubernetes.io/component'] === 'backup' && o.metadata.labels?.['pgfleet.io/shard'] === idx && o.metadata.labels?.['pgfleet.io/backup-type']);
-    const cj = cjs.find((o) => o.metadata.labels!['pgfleet.io/backup-type'] === type) ?? cjs[0];
-    if (!cj) throw new Error(`no backup CronJob rendered for ${shard}`);
-    let spec = cj.spec.jobTemplate.spec.template.spec;
-    if (cj.metadata.labels!['pgfleet.io/backup-type'] !== type) {
-      // Only another type's schedule is rendered: the same Job with the requested type (its last argument).
-      spec = JSON.parse(JSON.stringify(spec).replace(`"${cj.metadata.labels!['pgfleet.io/backup-type']}"]`, `"${type}"]`));
-    }
-    const name = `${cj.metadata.name}-${++this.jobs}`;
+    const { cronJob, spec, labels } = backupJob(this.node.objects, shard, type);
+    const name = `${cronJob}-${++this.jobs}`;
     this.node.log(`job ${name}: ${type} backup of ${shard}`);
-    const out = await this.kubelet.runJob(name, spec, cj.spec.jobTemplate.spec.template.metadata?.labels ?? {});
+    const out = await this.kubelet.runJob(name, spec, labels);
     return /new backup label = (\S+)/.exec(out)?.[1] ?? name;
   }
 
@@ -250,33 +272,17 @@ export class LocalCluster implements Cluster {
   /** Nothing to close: every client the local backend opens is ended by the call that opened it. */
   async close(): Promise<void> {}
 
-  /**
-   * What a client on this machine uses: each Service under its cluster DNS name (`<svc>.<namespace>.svc`, one of the
-   * certificate's names), resolvable here through a block in /etc/hosts that teardown removes; `sslmode=verify-full`
-   * with the cluster CA written to the state directory where the endpoint speaks TLS. Recorded in endpoints.json
-   * for `npm run local -- psql|status`.
-   */
+  /** Publishes every shard's Services for clients on this machine (access.ts). */
   private async publishEndpoints(): Promise<void> {
-    const ca = this.tlsCa();
-    const caFile = join(this.dir, CA_FILE);
-    if (ca) writeFileSync(caFile, ca, { mode: 0o644 });
-    const fqdn = (svc: string) => `${svc}.${this.namespace}.svc`;
-    const out: LocalEndpoint[] = [];
+    const services: PublishedService[] = [];
     for (const shard of await this.shards()) {
       for (const kind of ['rw', 'ro', 'primary', 'replicas'] as ServiceKind[]) {
         const service = this.svc.name({ service: kind, shard });
         if ((kind === 'rw' || kind === 'ro') && service === this.svc.name({ service: kind === 'rw' ? 'primary' : 'replicas', shard })) continue;
-        const c = await this.connection({ service: kind, shard });
-        const params = c.tls ? `sslmode=verify-full&sslrootcert=${encodeURIComponent(caFile)}` : 'sslmode=disable';
-        const url = `postgresql://${encodeURIComponent(c.user)}:${encodeURIComponent(c.password)}@${fqdn(service)}:${c.port}/${encodeURIComponent(c.database)}?${params}`;
-        out.push({ shard, kind, service, host: c.host, port: c.port, tls: c.tls, url });
+        services.push({ shard, kind, service, connection: await this.connection({ service: kind, shard }) });
       }
     }
-    setHostsBlock(this.name, out.map((e) => [e.host, [fqdn(e.service)]]));
-    this.node.state.hostsBlock = true;
-    this.node.save();
-    writeFileSync(join(this.dir, ENDPOINTS_FILE), JSON.stringify(out, null, 2), { mode: 0o600 });
-    this.published = out;
+    this.published = publishEndpoints(this.node.state, this.namespace, this.tlsCa(), services);
   }
 
   /** The endpoints up() published (connection strings that work verbatim from this machine). */

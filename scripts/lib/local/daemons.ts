@@ -15,9 +15,33 @@ export async function startEtcd(node: LocalNode, kubelet: Kubelet): Promise<void
   sh('chown', ['postgres:postgres', dir]);
   const ip = node.etcdIp;
   node.log(`etcd at ${ip}:2379`);
-  kubelet.keepRunning(() => kubelet.spawnIn(`${node.name}-etcd`, ['etcd', '--name', 'etcd', '--data-dir', join(dir, 'data'), '--listen-client-urls', 'http://0.0.0.0:2379',
-    '--advertise-client-urls', `http://${ip}:2379`, '--listen-peer-urls', `http://${ip}:2380`, '--initial-advertise-peer-urls', `http://${ip}:2380`,
-    '--initial-cluster', `etcd=http://${ip}:2380`, '--initial-cluster-state', 'new'], {}, join(dir, 'etcd.log'), 'etcd'));
+  kubelet.keepRunning(() =>
+    kubelet.spawnIn(
+      `${node.name}-etcd`,
+      [
+        'etcd',
+        '--name',
+        'etcd',
+        '--data-dir',
+        join(dir, 'data'),
+        '--listen-client-urls',
+        'http://0.0.0.0:2379',
+        '--advertise-client-urls',
+        `http://${ip}:2379`,
+        '--listen-peer-urls',
+        `http://${ip}:2380`,
+        '--initial-advertise-peer-urls',
+        `http://${ip}:2380`,
+        '--initial-cluster',
+        `etcd=http://${ip}:2380`,
+        '--initial-cluster-state',
+        'new',
+      ],
+      {},
+      join(dir, 'etcd.log'),
+      'etcd',
+    ),
+  );
   await waitFor('etcd to answer', 30_000, async () => (await fetch(`http://${ip}:2379/health`, { signal: AbortSignal.timeout(1000) })).ok);
 }
 
@@ -31,7 +55,10 @@ export function deleteDcsKeys(node: LocalNode, prefix: string): number {
 export async function startS3(node: LocalNode, kubelet: Kubelet): Promise<void> {
   if (!backupsRendered(node.objects)) return;
   const dir = join(node.dir, 's3');
-  const conf = node.objects.filter((o) => o.kind === 'ConfigMap').flatMap((o) => Object.values<string>(o.data ?? {})).join('\n');
+  const conf = node.objects
+    .filter((o) => o.kind === 'ConfigMap')
+    .flatMap((o) => Object.values<string>(o.data ?? {}))
+    .join('\n');
   const bucket = /repo1-s3-bucket=(\S+)/.exec(conf)?.[1] ?? 'pgfleet';
   const script = s3rverScript(dir, { bucket, address: '0.0.0.0', names: [S3_SERVICE, node.s3Ip] });
   sh('chown', ['-R', 'postgres:postgres', dir]);

@@ -26,7 +26,9 @@ export async function probeOnce(probe: Probe, ip: string, containers: any[], exe
       const r = await fetch(`http://${ip}:${port}${probe.httpGet.path ?? '/'}`, { signal: AbortSignal.timeout(timeoutMs) });
       await r.body?.cancel();
       return r.status >= 200 && r.status < 400;
-    } catch { return false; }
+    } catch {
+      return false;
+    }
   }
   if (probe.tcpSocket) return tcpOpen(ip, resolvePort(probe.tcpSocket.port, containers), timeoutMs);
   if (probe.exec) return exec(probe.exec.command, timeoutMs);
@@ -35,8 +37,14 @@ export async function probeOnce(probe: Probe, ip: string, containers: any[], exe
 
 export function tcpOpen(host: string, port: number, timeoutMs: number): Promise<boolean> {
   return new Promise((resolve) => {
-    const s = connect({ host, port, timeout: timeoutMs }, () => { s.destroy(); resolve(true); });
-    s.on('error', () => resolve(false)).on('timeout', () => { s.destroy(); resolve(false); });
+    const s = connect({ host, port, timeout: timeoutMs }, () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.on('error', () => resolve(false)).on('timeout', () => {
+      s.destroy();
+      resolve(false);
+    });
   });
 }
 
@@ -48,7 +56,10 @@ export class Readiness {
   private timer?: NodeJS.Timeout;
   private stopped = false;
 
-  constructor(private probe: Probe | undefined, private attempt: (p: Probe) => Promise<boolean>) {
+  constructor(
+    private probe: Probe | undefined,
+    private attempt: (p: Probe) => Promise<boolean>,
+  ) {
     this.ready = !probe;
   }
 
@@ -68,8 +79,13 @@ export class Readiness {
     const p = this.probe!;
     const ok = await this.attempt(p);
     if (this.stopped) return;
-    if (ok) { this.bad = 0; if (++this.ok >= (p.successThreshold ?? 1)) this.ready = true; }
-    else { this.ok = 0; if (++this.bad >= (p.failureThreshold ?? 3)) this.ready = false; }
+    if (ok) {
+      this.bad = 0;
+      if (++this.ok >= (p.successThreshold ?? 1)) this.ready = true;
+    } else {
+      this.ok = 0;
+      if (++this.bad >= (p.failureThreshold ?? 3)) this.ready = false;
+    }
   }
 
   private schedule(ms: number): void {
@@ -92,7 +108,11 @@ export type DcsView = { revision: number; members: Map<string, MemberKey>; leade
 export async function dcsView(etcd: string, prefix: string): Promise<DcsView> {
   const b64 = (s: string) => Buffer.from(s).toString('base64');
   const end = prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
-  const r = await fetch(`http://${etcd}/v3/kv/range`, { method: 'POST', body: JSON.stringify({ key: b64(prefix), range_end: b64(end) }), signal: AbortSignal.timeout(1000) });
+  const r = await fetch(`http://${etcd}/v3/kv/range`, {
+    method: 'POST',
+    body: JSON.stringify({ key: b64(prefix), range_end: b64(end) }),
+    signal: AbortSignal.timeout(1000),
+  });
   if (!r.ok) throw new Error(`etcd range ${prefix}: HTTP ${r.status}`);
   const body = (await r.json()) as { header: { revision: string }; kvs?: { key: string; value: string; mod_revision: string }[] };
   const view: DcsView = { revision: Number(body.header.revision), members: new Map(), leaders: new Map() };
@@ -101,13 +121,18 @@ export async function dcsView(etcd: string, prefix: string): Promise<DcsView> {
     const value = Buffer.from(kv.value ?? '', 'base64').toString();
     const modRevision = Number(kv.mod_revision);
     const leader = /^(.*)\/leader$/.exec(key.slice(prefix.length));
-    if (leader) { view.leaders.set(leader[1]!, { name: value, modRevision }); continue; }
+    if (leader) {
+      view.leaders.set(leader[1]!, { name: value, modRevision });
+      continue;
+    }
     const m = /\/members\/([^/]+)$/.exec(key);
     if (!m) continue;
     try {
       const data = JSON.parse(value);
       if (typeof data.role === 'string') view.members.set(m[1]!, { role: data.role, state: String(data.state ?? ''), modRevision });
-    } catch { /* not a member document */ }
+    } catch {
+      /* not a member document */
+    }
   }
   return view;
 }

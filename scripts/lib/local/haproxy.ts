@@ -35,7 +35,14 @@ export function haproxyCommand(socket: string, command: string, timeoutMs = 2000
   return new Promise((resolve, reject) => {
     let out = '';
     const s = connect({ path: socket }, () => s.end(`${command}\n`));
-    s.setTimeout(timeoutMs, () => { s.destroy(); reject(new Error(`HAProxy runtime API: ${command}: timed out`)); });
-    s.on('data', (d) => { out += d; }).on('error', reject).on('close', () => resolve(out.trim()));
+    s.setTimeout(timeoutMs, () => {
+      s.destroy();
+      reject(new Error(`HAProxy runtime API: ${command}: timed out`));
+    });
+    s.on('data', (d) => {
+      out += d;
+    })
+      .on('error', reject)
+      .on('close', () => resolve(out.trim()));
   });
 }

@@ -5,26 +5,15 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sleep, waitFor, type Signal } from '../cluster.ts';
-import { containerEnv, expand, materialiseVolumes, type MountMap } from './pod.ts';
+import { AS_POSTGRES, containerEnv, expand, imageEntrypoint, materialiseVolumes, wrap, type MountMap } from './pod.ts';
 import { namespacePids, sh } from './net.ts';
 import { Readiness, probeOnce } from './endpoints.ts';
 import { INSTALL_HINT } from './packages.ts';
 import { CONTAINER_PATH, mainPidOf } from './access.ts';
 import type { LocalNode, Pod } from './node.ts';
 
-const DROP = ['setpriv', '--reuid=postgres', '--regid=postgres', '--init-groups', '--'];
 // Patroni's virtualenv first: its patroni, and the python3 the chart's scripts run (`#!/usr/bin/env python3`).
 const PATH = CONTAINER_PATH();
-
-/** Local binaries standing in for the entrypoints of images whose containers the chart renders without a command. */
-const ENTRYPOINTS: [RegExp, string[]][] = [
-  [/\/postgres-exporter(:|@|$)/, ['/usr/bin/prometheus-postgres-exporter']],
-  [/\/pgbouncer-exporter(:|@|$)/, ['/usr/bin/prometheus-pgbouncer-exporter']],
-];
-
-function imageEntrypoint(image: string | undefined): string[] | undefined {
-  return ENTRYPOINTS.find(([re]) => re.test(image ?? ''))?.[1];
-}
 
 const mainPid = (child: ChildProcess) => (child.pid ? mainPidOf(child.pid) : undefined);
 
@@ -43,7 +32,10 @@ export class Kubelet {
   spawnIn(ns: string, argv: string[], env: Record<string, string>, logFile: string, what: string, cwd = this.node.dir, mounts?: MountMap): ChildProcess {
     const fd = openSync(logFile, 'a');
     const child = spawn('ip', ['netns', 'exec', ns, ...wrap(argv, mounts ?? [], mounts !== undefined)], {
-      env: { PATH, LANG: 'C.UTF-8', ...env }, cwd, detached: true, stdio: ['ignore', fd, fd],
+      env: { PATH, LANG: 'C.UTF-8', ...env },
+      cwd,
+      detached: true,
+      stdio: ['ignore', fd, fd],
     });
     closeSync(fd);
     const state = this.node.state;
@@ -70,7 +62,10 @@ export class Kubelet {
         if (Date.now() - startedAt > 10_000) backoff = 1000;
         const delay = backoff;
         backoff = Math.min(backoff * 2, 30_000);
-        if (!this.node.stopping && wanted()) setTimeout(() => { if (!this.node.stopping && wanted()) run(); }, delay);
+        if (!this.node.stopping && wanted())
+          setTimeout(() => {
+            if (!this.node.stopping && wanted()) run();
+          }, delay);
       });
     };
     run();
@@ -92,7 +87,11 @@ export class Kubelet {
     const volumes = new Map<string, any>((p.spec.volumes ?? []).map((v: any) => [v.name, v]));
     const mounts: MountMap = (c.volumeMounts ?? []).map((m: any) => {
       const vol = volumes.get(m.name);
-      const dir = !vol ? join(p.dir, `pvc-${m.name}`) : vol.persistentVolumeClaim ? join(p.dir, `pvc-${vol.persistentVolumeClaim.claimName}`) : join(p.dir, 'volumes', m.name);
+      const dir = !vol
+        ? join(p.dir, `pvc-${m.name}`)
+        : vol.persistentVolumeClaim
+          ? join(p.dir, `pvc-${vol.persistentVolumeClaim.claimName}`)
+          : join(p.dir, 'volumes', m.name);
       return { mountPath: m.mountPath, hostPath: m.subPath ? join(dir, m.subPath) : dir };
     });
     const env = containerEnv(c, { name: p.name, namespace: this.node.namespace, ip: p.ip, labels: p.labels }, this.node.objects);
@@ -128,16 +127,24 @@ export class Kubelet {
         continue;
       }
       const { argv, env, mounts } = this.prepare(p, c);
-      this.keepRunning(() => {
-        const child = this.spawnIn(p.ns, argv, env, join(p.dir, `${c.name}.log`), `${p.name}/${c.name}`, p.dir, mounts);
-        p.procs.set(c.name, child);
-        // A (re)started container is not ready until its readinessProbe passes.
-        p.readiness.get(c.name)?.stop();
-        const readiness = new Readiness(c.readinessProbe, (probe) => probeOnce(probe, p.ip, p.spec.containers, async (cmd, timeoutMs) => (await this.exec(p, cmd, { container: c.name, timeoutMs })).code === 0)).start();
-        p.readiness.set(c.name, readiness);
-        child.on('exit', () => { if (p.procs.get(c.name) === child) p.procs.delete(c.name); readiness.stop(); });
-        return child;
-      }, () => generation === p.generation && !p.down && !p.procs.has(c.name));
+      this.keepRunning(
+        () => {
+          const child = this.spawnIn(p.ns, argv, env, join(p.dir, `${c.name}.log`), `${p.name}/${c.name}`, p.dir, mounts);
+          p.procs.set(c.name, child);
+          // A (re)started container is not ready until its readinessProbe passes.
+          p.readiness.get(c.name)?.stop();
+          const readiness = new Readiness(c.readinessProbe, (probe) =>
+            probeOnce(probe, p.ip, p.spec.containers, async (cmd, timeoutMs) => (await this.exec(p, cmd, { container: c.name, timeoutMs })).code === 0),
+          ).start();
+          p.readiness.set(c.name, readiness);
+          child.on('exit', () => {
+            if (p.procs.get(c.name) === child) p.procs.delete(c.name);
+            readiness.stop();
+          });
+          return child;
+        },
+        () => generation === p.generation && !p.down && !p.procs.has(c.name),
+      );
     }
     this.node.log(`pod ${p.name} (${p.ip}) started: ${[...p.procs.keys()].join(', ')}`);
   }
@@ -163,15 +170,23 @@ export class Kubelet {
       this.signal(p, 'SIGKILL');
     } else {
       const deadline = Date.now() + p.terminationGraceS * 1000;
-      await Promise.all([...p.procs].map(async ([name, child]) => {
-        const hook = p.spec.containers.find((c: any) => c.name === name)?.lifecycle?.preStop?.exec?.command;
-        if (hooks && hook?.length) {
-          const r = await this.exec(p, hook, { container: name, timeoutMs: Math.max(1000, deadline - Date.now()) });
-          writeFileSync(join(p.dir, `${name}-prestop.log`), `${new Date().toISOString()} exit ${r.code}\n${r.stdout}${r.stderr}`, { flag: 'a' });
-        }
-        const pid = mainPid(child);
-        if (pid) { try { process.kill(pid, 'SIGTERM'); } catch { /* gone */ } }
-      }));
+      await Promise.all(
+        [...p.procs].map(async ([name, child]) => {
+          const hook = p.spec.containers.find((c: any) => c.name === name)?.lifecycle?.preStop?.exec?.command;
+          if (hooks && hook?.length) {
+            const r = await this.exec(p, hook, { container: name, timeoutMs: Math.max(1000, deadline - Date.now()) });
+            writeFileSync(join(p.dir, `${name}-prestop.log`), `${new Date().toISOString()} exit ${r.code}\n${r.stdout}${r.stderr}`, { flag: 'a' });
+          }
+          const pid = mainPid(child);
+          if (pid) {
+            try {
+              process.kill(pid, 'SIGTERM');
+            } catch {
+              /* gone */
+            }
+          }
+        }),
+      );
       while (Date.now() < deadline && p.procs.size) await sleep(100);
       this.signal(p, 'SIGKILL');
     }
@@ -180,7 +195,13 @@ export class Kubelet {
 
   /** Sends `signal` to every process of the pod (every container, and the wrappers that hold its namespaces). */
   signal(p: Pod, signal: NodeJS.Signals): void {
-    for (const pid of namespacePids(p.ns)) { try { process.kill(pid, signal); } catch { /* gone */ } }
+    for (const pid of namespacePids(p.ns)) {
+      try {
+        process.kill(pid, signal);
+      } catch {
+        /* gone */
+      }
+    }
   }
 
   /**
@@ -193,24 +214,55 @@ export class Kubelet {
     if (!c) throw new Error(`pod ${p.name} has no container ${opts.container}`);
     const { env, mounts } = this.view(p, c);
     const main = p.procs.get(c.name) && mainPid(p.procs.get(c.name)!);
-    const cmd = main ? ['nsenter', '--target', String(main), '--mount', '--pid', '--net', '--', ...DROP, ...argv] : ['ip', 'netns', 'exec', p.ns, ...wrap(argv, mounts, true)];
+    const cmd = main
+      ? ['nsenter', '--target', String(main), '--mount', '--pid', '--net', '--', ...AS_POSTGRES, ...argv]
+      : ['ip', 'netns', 'exec', p.ns, ...wrap(argv, mounts, true)];
     return new Promise((resolve) => {
       const child = spawn(cmd[0]!, cmd.slice(1), {
-        env: { PATH, LANG: 'C.UTF-8', ...env, ...(opts.env ?? {}) }, cwd: p.dir, stdio: ['ignore', 'pipe', 'pipe'],
+        env: { PATH, LANG: 'C.UTF-8', ...env, ...(opts.env ?? {}) },
+        cwd: p.dir,
+        stdio: ['ignore', 'pipe', 'pipe'],
       });
       let stdout = '';
       let stderr = '';
-      child.stdout.on('data', (d) => { stdout += d; });
-      child.stderr.on('data', (d) => { stderr += d; });
-      const timer = setTimeout(() => { child.kill('SIGKILL'); stderr += `\n(timed out after ${opts.timeoutMs} ms)`; }, opts.timeoutMs ?? 30_000);
-      child.on('exit', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
+      child.stdout.on('data', (d) => {
+        stdout += d;
+      });
+      child.stderr.on('data', (d) => {
+        stderr += d;
+      });
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        stderr += `\n(timed out after ${opts.timeoutMs} ms)`;
+      }, opts.timeoutMs ?? 30_000);
+      child.on('exit', (code) => {
+        clearTimeout(timer);
+        resolve({ code, stdout, stderr });
+      });
     });
   }
 
   /** Runs a Job's pod (e.g. a CronJob's jobTemplate) to completion in the job namespace; throws on failure. */
   async runJob(name: string, spec: any, labels: Record<string, string> = {}): Promise<string> {
     const node = this.node;
-    const p: Pod = { name, kind: 'Job', owner: name, labels, templateLabels: labels, spec, ns: `${node.name}-job`, veth: '', ip: node.jobIp, dir: join(node.dir, 'jobs', name), procs: new Map(), down: false, generation: 0, readiness: new Map(), minRevision: 0, terminationGraceS: 0 };
+    const p: Pod = {
+      name,
+      kind: 'Job',
+      owner: name,
+      labels,
+      templateLabels: labels,
+      spec,
+      ns: `${node.name}-job`,
+      veth: '',
+      ip: node.jobIp,
+      dir: join(node.dir, 'jobs', name),
+      procs: new Map(),
+      down: false,
+      generation: 0,
+      readiness: new Map(),
+      minRevision: 0,
+      terminationGraceS: 0,
+    };
     mkdirSync(p.dir, { recursive: true });
     let out = '';
     for (const c of [...(spec.initContainers ?? []), ...spec.containers]) {
@@ -221,16 +273,4 @@ export class Kubelet {
     this.signal(p, 'SIGKILL');
     return out;
   }
-}
-
-/**
- * argv run as postgres, after bind-mounting the volumes (parents first) in a private mount namespace; with
- * `pidns`, as PID 1 of a new PID namespace (unshare forks it; its parent only waits).
- */
-function wrap(argv: string[], mounts: MountMap, pidns = false): string[] {
-  if (!mounts.length && !pidns) return [...DROP, ...argv];
-  const sorted = [...mounts].sort((a, b) => a.mountPath.length - b.mountPath.length);
-  const script = 'set -e; while [ "$1" != -- ]; do if [ -d "$1" ]; then mkdir -p "$2"; else mkdir -p "$(dirname "$2")"; [ -e "$2" ] || : > "$2"; fi; mount --bind "$1" "$2"; shift 2; done; shift; exec "$@"';
-  const pid = pidns ? ['--pid', '--fork', '--kill-child', '--mount-proc'] : [];
-  return ['unshare', '--mount', '--propagation', 'private', ...pid, '--', '/bin/sh', '-c', script, 'pod', ...sorted.flatMap((m) => [m.hostPath, m.mountPath]), '--', ...DROP, ...argv];
 }

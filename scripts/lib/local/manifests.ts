@@ -22,14 +22,25 @@ type Overrides = SetValues;
 
 /** What Kubernetes would be told on top of the user's values: etcd3 as the DCS, the local S3 store for backups. */
 function overrides(node: LocalNode, extra: Overrides): Overrides {
-  const set: Overrides = { ...(node.opts.set ?? {}), 'patroni.dcs.type': 'etcd3', 'patroni.dcs.etcd3.hosts': `{${ETCD_SERVICE}:2379}`, 'patroni.dcs.etcd3.protocol': 'http' };
+  const set: Overrides = {
+    ...(node.opts.set ?? {}),
+    'patroni.dcs.type': 'etcd3',
+    'patroni.dcs.etcd3.hosts': `{${ETCD_SERVICE}:2379}`,
+    'patroni.dcs.etcd3.protocol': 'http',
+  };
   const schema = JSON.parse(readFileSync(join(node.opts.chart ?? chartDir, 'values.schema.json'), 'utf8'));
   if (schema.properties?.backups?.properties?.s3) {
     // The repository is the local s3rver (TLS, self-signed, path-style); its keys and the cipher passphrase live
     // in Secrets the user would have created (synthesised below, never in values).
     Object.assign(set, {
-      'backups.s3.endpoint': S3_SERVICE, 'backups.s3.port': S3RVER.port, 'backups.s3.bucket': 'pgfleet', 'backups.s3.region': 'us-east-1',
-      'backups.s3.uriStyle': 'path', 'backups.s3.verifyTls': false, 'backups.s3.keyType': 'shared', 'backups.s3.existingSecret': S3_SECRET,
+      'backups.s3.endpoint': S3_SERVICE,
+      'backups.s3.port': S3RVER.port,
+      'backups.s3.bucket': 'pgfleet',
+      'backups.s3.region': 'us-east-1',
+      'backups.s3.uriStyle': 'path',
+      'backups.s3.verifyTls': false,
+      'backups.s3.keyType': 'shared',
+      'backups.s3.existingSecret': S3_SECRET,
       'backups.encryption.existingSecret': CIPHER_SECRET,
     });
   }
@@ -37,13 +48,36 @@ function overrides(node: LocalNode, extra: Overrides): Overrides {
 }
 
 export function renderManifests(node: LocalNode, extra: Overrides = {}): K8sObject[] {
-  node.log(`rendering the chart (helm template, etcd3 DCS${Object.keys(extra).length ? `, ${Object.entries(extra).map(([k, v]) => `${k}=${v}`).join(' ')}` : ''})`);
-  const r = render({ values: node.opts.values, set: overrides(node, extra), release: node.opts.release ?? 'db', namespace: node.namespace, chart: node.opts.chart });
+  node.log(
+    `rendering the chart (helm template, etcd3 DCS${
+      Object.keys(extra).length
+        ? `, ${Object.entries(extra)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(' ')}`
+        : ''
+    })`,
+  );
+  const r = render({
+    values: node.opts.values,
+    set: overrides(node, extra),
+    release: node.opts.release ?? 'db',
+    namespace: node.namespace,
+    chart: node.opts.chart,
+  });
   // Kubernetes reads manifests as YAML 1.1 (defaultMode: 0640 is octal there, decimal 640 in YAML 1.2).
-  const objects = parseAllDocuments(r.text, { version: '1.1' }).map((d) => d.toJS()).filter(Boolean) as K8sObject[];
-  const secret = (name: string, data: Record<string, string>): K8sObject => ({ apiVersion: 'v1', kind: 'Secret', metadata: { name }, data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v).toString('base64')])) });
-  if (objects.some((o) => JSON.stringify(o).includes(S3_SECRET))) objects.push(secret(S3_SECRET, { 'access-key-id': S3RVER.key, 'secret-access-key': S3RVER.key }));
-  if (objects.some((o) => JSON.stringify(o).includes(CIPHER_SECRET))) objects.push(secret(CIPHER_SECRET, { 'cipher-pass': randomBytes(24).toString('base64url') }));
+  const objects = parseAllDocuments(r.text, { version: '1.1' })
+    .map((d) => d.toJS())
+    .filter(Boolean) as K8sObject[];
+  const secret = (name: string, data: Record<string, string>): K8sObject => ({
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name },
+    data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v).toString('base64')])),
+  });
+  if (objects.some((o) => JSON.stringify(o).includes(S3_SECRET)))
+    objects.push(secret(S3_SECRET, { 'access-key-id': S3RVER.key, 'secret-access-key': S3RVER.key }));
+  if (objects.some((o) => JSON.stringify(o).includes(CIPHER_SECRET)))
+    objects.push(secret(CIPHER_SECRET, { 'cipher-pass': randomBytes(24).toString('base64url') }));
   // helm upgrade semantics: Secrets the chart generates with `lookup` (credentials, the CA) keep their data, within
   // a run and, for a persistent cluster, across runs.
   const file = join(node.dir, SECRETS_FILE);
@@ -81,10 +115,23 @@ export function planPods(node: LocalNode): void {
       if (o.kind === 'StatefulSet') labels['statefulset.kubernetes.io/pod-name'] = name;
       const shardLabel = labels['pgfleet.io/shard'];
       node.pods.push({
-        name, kind: o.kind, owner: o.metadata.name, labels, templateLabels: { ...labels }, spec: o.spec.template.spec,
+        name,
+        kind: o.kind,
+        owner: o.metadata.name,
+        labels,
+        templateLabels: { ...labels },
+        spec: o.spec.template.spec,
         shard: o.kind === 'StatefulSet' ? o.metadata.name : shardLabel !== undefined ? stsByShardLabel.get(shardLabel) : undefined,
-        ns: `${node.name}-${name}`, veth: `${node.name}v${index}`.slice(0, 13), ip: ipOf(index), dir: join(node.dir, 'pods', name),
-        procs: new Map(), down: false, generation: 0, readiness: new Map(), minRevision: 0, terminationGraceS: o.spec.template.spec.terminationGracePeriodSeconds ?? 30,
+        ns: `${node.name}-${name}`,
+        veth: `${node.name}v${index}`.slice(0, 13),
+        ip: ipOf(index),
+        dir: join(node.dir, 'pods', name),
+        procs: new Map(),
+        down: false,
+        generation: 0,
+        readiness: new Map(),
+        minRevision: 0,
+        terminationGraceS: o.spec.template.spec.terminationGracePeriodSeconds ?? 30,
       });
       index++;
     }
@@ -101,4 +148,22 @@ export function backupsRendered(objects: K8sObject[]): boolean {
 export function dcsPrefix(objects: K8sObject[], shard: string): string {
   const cfg = parseYaml(objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === `${shard}-patroni`)?.data?.['patroni.yml'] ?? '{}');
   return String(cfg?.namespace ?? '/service/').replace(/\/?$/, '/');
+}
+
+/**
+ * The Job a shard's backup CronJob of `type` runs (its jobTemplate). When only another type has a schedule, that
+ * CronJob's Job with the requested type (its last argument).
+ */
+export function backupJob(objects: K8sObject[], shard: string, type: 'full' | 'diff' | 'incr'): { cronJob: string; spec: any; labels: Record<string, string> } {
+  const idx = objects.find((o) => o.kind === 'StatefulSet' && o.metadata.name === shard)?.spec.template.metadata?.labels?.['pgfleet.io/shard'];
+  const typeOf = (o: K8sObject): string | undefined => o.metadata.labels?.['pgfleet.io/backup-type'];
+  const cjs = objects.filter(
+    (o) =>
+      o.kind === 'CronJob' && o.metadata.labels?.['app.kubernetes.io/component'] === 'backup' && o.metadata.labels?.['pgfleet.io/shard'] === idx && typeOf(o),
+  );
+  const cj = cjs.find((o) => typeOf(o) === type) ?? cjs[0];
+  if (!cj) throw new Error(`no backup CronJob rendered for ${shard}`);
+  const template = cj.spec.jobTemplate.spec.template;
+  const spec = typeOf(cj) === type ? template.spec : JSON.parse(JSON.stringify(template.spec).replace(`"${typeOf(cj)}"]`, `"${type}"]`));
+  return { cronJob: cj.metadata.name, spec, labels: template.metadata?.labels ?? {} };
 }

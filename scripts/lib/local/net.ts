@@ -7,7 +7,11 @@ import { join } from 'node:path';
 export class CommandError extends Error {}
 
 /** Runs a command synchronously; throws with its stderr unless `ok` lists the tolerated exit codes. */
-export function sh(cmd: string, args: string[], opts: { ok?: number[]; input?: string; timeoutMs?: number } = {}): { status: number; stdout: string; stderr: string } {
+export function sh(
+  cmd: string,
+  args: string[],
+  opts: { ok?: number[]; input?: string; timeoutMs?: number } = {},
+): { status: number; stdout: string; stderr: string } {
   const r = spawnSync(cmd, args, { encoding: 'utf8', input: opts.input, timeout: opts.timeoutMs ?? 60_000, maxBuffer: 64 << 20 });
   const status = r.status ?? -1;
   if (status !== 0 && !(opts.ok ?? []).includes(status)) {
@@ -70,11 +74,21 @@ export function createNamespace(ns: string, veth: string, p: NetPlan, addresses:
 export function namespacePids(ns: string): number[] {
   if (!existsSync(`/var/run/netns/${ns}`)) return [];
   const r = sh('ip', ['netns', 'pids', ns], { ok: [1, 255] });
-  return r.stdout.split(/\s+/).filter(Boolean).map(Number).filter((n) => n > 1 && n !== process.pid);
+  return r.stdout
+    .split(/\s+/)
+    .filter(Boolean)
+    .map(Number)
+    .filter((n) => n > 1 && n !== process.pid);
 }
 
 export function deleteNamespace(ns: string): void {
-  for (const pid of namespacePids(ns)) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+  for (const pid of namespacePids(ns)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
   sh('ip', ['netns', 'del', ns], { ok: [1, 255] });
   rmSync(join('/etc/netns', ns), { recursive: true, force: true });
 }

@@ -78,10 +78,16 @@ export class LocalNode {
     this.log = opts.log ?? (() => {});
   }
 
-  get etcdIp(): string { return `${this.net.subnet}.2`; }
-  get s3Ip(): string { return `${this.net.subnet}.3`; }
+  get etcdIp(): string {
+    return `${this.net.subnet}.2`;
+  }
+  get s3Ip(): string {
+    return `${this.net.subnet}.3`;
+  }
   /** Job pods (backups) run one at a time in a namespace of their own. */
-  get jobIp(): string { return `${this.net.subnet}.4`; }
+  get jobIp(): string {
+    return `${this.net.subnet}.4`;
+  }
 
   save(): void {
     saveState(this.state);

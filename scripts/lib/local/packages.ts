@@ -6,11 +6,25 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { PATRONI, cacheRoot } from '../versions.ts';
 
-export const PACKAGES = ['postgresql-15', 'python3-venv', 'python3-psycopg2', 'pgbouncer', 'pgbackrest', 'etcd-server', 'etcd-client', 'haproxy', 'iproute2', 'iptables', 'yamllint',
+export const PACKAGES = [
+  'postgresql-15',
+  'python3-venv',
+  'python3-psycopg2',
+  'pgbouncer',
+  'pgbackrest',
+  'etcd-server',
+  'etcd-client',
+  'haproxy',
+  'iproute2',
+  'iptables',
+  'yamllint',
   // the monitoring sidecars' binaries (optional: a pod runs without its exporter when they are missing)
-  'prometheus-postgres-exporter', 'prometheus-pgbouncer-exporter',
+  'prometheus-postgres-exporter',
+  'prometheus-pgbouncer-exporter',
   // promtool, for the alert rule tests (the Prometheus server itself is never started); shellcheck for the chart's scripts
-  'prometheus', 'shellcheck'] as const;
+  'prometheus',
+  'shellcheck',
+] as const;
 
 /**
  * Patroni's virtualenv, keyed by version: Debian's python3 with its psycopg2 (as in images/postgres/Dockerfile),
@@ -60,5 +74,6 @@ export function requireLocalPrerequisites(): void {
   const missing = missingPackages();
   if (missing.length) throw new Error(`the local cluster needs ${missing.join(', ')}: install them with\n  ${INSTALL_HINT}`);
   if (process.getuid?.() !== 0) throw new Error('the local cluster creates network namespaces and runs PostgreSQL as the postgres user: run it as root');
-  if (spawnSync('id', ['-u', 'postgres'], { stdio: 'ignore' }).status !== 0) throw new Error(`the OS user postgres is missing (created by the postgresql-15 package): ${INSTALL_HINT}`);
+  if (spawnSync('id', ['-u', 'postgres'], { stdio: 'ignore' }).status !== 0)
+    throw new Error(`the OS user postgres is missing (created by the postgresql-15 package): ${INSTALL_HINT}`);
 }

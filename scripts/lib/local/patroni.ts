@@ -17,19 +17,31 @@ export async function patroniApi(p: Pod, path: string, timeoutMs = 1000): Promis
   const port = resolvePort('patroni', p.spec.containers);
   const r = await fetch(`http://${p.ip}:${port}${path}`, { signal: AbortSignal.timeout(timeoutMs) });
   const text = await r.text();
-  try { return JSON.parse(text); } catch { return text; }
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
 }
 
 export async function members(node: LocalNode, shard: string): Promise<Member[]> {
   const pods = node.dbPods(shard);
   // Who holds the leader key, read from etcd itself: a member's /cluster answers from its watch cache, which a
   // member resumed after SIGSTOP still fills with its old view (itself as leader) for a moment.
-  const leader = await dcsView(`${node.etcdIp}:2379`, dcsPrefix(node.objects, shard)).then((v) => v.leaders.get(shard)?.name ?? null, () => undefined);
+  const leader = await dcsView(`${node.etcdIp}:2379`, dcsPrefix(node.objects, shard)).then(
+    (v) => v.leaders.get(shard)?.name ?? null,
+    () => undefined,
+  );
   // The rest of the DCS view (any reachable member answers /cluster, the leader first), completed by each member's own view.
   let view: any;
   for (const p of [...pods].sort((a, b) => Number(b.name === leader) - Number(a.name === leader))) {
     if (p.down) continue;
-    try { view = await patroniApi(p, '/cluster'); if (view?.members) break; } catch { /* next */ }
+    try {
+      view = await patroniApi(p, '/cluster');
+      if (view?.members) break;
+    } catch {
+      /* next */
+    }
   }
   // The DCS keeps a dead member's key until its TTL runs out: a member counts as running only if its own API says so.
   const own = await Promise.all(pods.map((p) => (p.down ? Promise.resolve(undefined) : patroniApi(p, '/patroni').catch(() => undefined))));
@@ -42,28 +54,48 @@ export async function members(node: LocalNode, shard: string): Promise<Member[]>
     if (m && leader !== undefined) role = p.name === leader ? 'primary' : 'replica';
     if (self && typeof self === 'object') state = self.state ?? state;
     if (m && self && typeof self === 'object' && self.role === 'replica' && role === 'primary') role = 'unknown';
-    return { name: p.name, shard, role, state, host: p.ip, timeline: m?.timeline, lag: typeof m?.lag === 'number' ? m.lag : undefined, sync: m?.role === 'sync_standby' };
+    return {
+      name: p.name,
+      shard,
+      role,
+      state,
+      host: p.ip,
+      timeline: m?.timeline,
+      lag: typeof m?.lag === 'number' ? m.lag : undefined,
+      sync: m?.role === 'sync_standby',
+    };
   });
 }
 
 /** Waits until the shard has one running primary, every replica streams, and (synchronous mode) a sync standby. */
 export async function waitShardHealthy(node: LocalNode, shard: string, timeoutS: number): Promise<void> {
-  await waitFor(`shard ${shard}: a primary and every replica streaming`, timeoutS * 1000, async () => {
-    const ms = await members(node, shard);
-    const leader = ms.find((m) => m.role === 'primary' && m.state === 'running');
-    if (!leader || ms.filter((m) => m.role === 'primary').length !== 1) return false;
-    if (!ms.every((m) => m.role === 'primary' || (m.role === 'replica' && ['running', 'streaming'].includes(m.state) && (m.lag ?? 0) < 16 << 20))) return false;
-    // With synchronous mode on, healthy means a synchronous standby is in place.
-    const config = await patroniApi(node.pod(leader.name), '/config');
-    return !config?.synchronous_mode || ms.length < 2 || ms.some((m) => m.sync);
-  }, 500);
+  await waitFor(
+    `shard ${shard}: a primary and every replica streaming`,
+    timeoutS * 1000,
+    async () => {
+      const ms = await members(node, shard);
+      const leader = ms.find((m) => m.role === 'primary' && m.state === 'running');
+      if (!leader || ms.filter((m) => m.role === 'primary').length !== 1) return false;
+      if (!ms.every((m) => m.role === 'primary' || (m.role === 'replica' && ['running', 'streaming'].includes(m.state) && (m.lag ?? 0) < 16 << 20)))
+        return false;
+      // With synchronous mode on, healthy means a synchronous standby is in place.
+      const config = await patroniApi(node.pod(leader.name), '/config');
+      return !config?.synchronous_mode || ms.length < 2 || ms.some((m) => m.sync);
+    },
+    500,
+  );
   node.log(`shard ${shard} healthy`);
 }
 
 export async function dynamicConfig(node: LocalNode, shard: string): Promise<Record<string, any>> {
   for (const p of node.dbPods(shard)) {
     if (p.down) continue;
-    try { const c = await patroniApi(p, '/config'); if (c && typeof c === 'object') return c; } catch { /* next */ }
+    try {
+      const c = await patroniApi(p, '/config');
+      if (c && typeof c === 'object') return c;
+    } catch {
+      /* next */
+    }
   }
   throw new Error(`no member of ${shard} answers /config`);
 }
@@ -89,7 +121,10 @@ function patroniConfig(kubelet: Kubelet, p: Pod): any {
     const m = [...mounts].sort((a, b) => b.mountPath.length - a.mountPath.length).find((x) => path === x.mountPath || path.startsWith(`${x.mountPath}/`));
     return m ? m.hostPath + path.slice(m.mountPath.length) : path;
   };
-  const file = argv.filter((a) => /\.ya?ml$/.test(a)).map(host).find((a) => existsSync(a));
+  const file = argv
+    .filter((a) => /\.ya?ml$/.test(a))
+    .map(host)
+    .find((a) => existsSync(a));
   if (!file) throw new Error(`${p.name}: no Patroni configuration file in the container command`);
   return parseYaml(readFileSync(file, 'utf8'));
 }
@@ -97,13 +132,27 @@ function patroniConfig(kubelet: Kubelet, p: Pod): any {
 /** SQL as the superuser over the member's Unix socket, inside its database container; rows of text. */
 export async function memberSql(kubelet: Kubelet, p: Pod, query: string, database: string, timeoutMs?: number): Promise<string[][]> {
   const cfg = patroniConfig(kubelet, p);
-  const socket = String(cfg.postgresql?.parameters?.unix_socket_directories ?? '/var/run/postgresql').split(',')[0]!.trim();
-  const port = Number(String(cfg.postgresql?.listen ?? '0.0.0.0:5432').split(':').pop());
+  const socket = String(cfg.postgresql?.parameters?.unix_socket_directories ?? '/var/run/postgresql')
+    .split(',')[0]!
+    .trim();
+  const port = Number(
+    String(cfg.postgresql?.listen ?? '0.0.0.0:5432')
+      .split(':')
+      .pop(),
+  );
   const su = cfg.postgresql?.authentication?.superuser?.username ?? 'postgres';
   const { env } = kubelet.view(p);
-  const r = await kubelet.exec(p, ['psql', '-X', '-q', '-A', '-t', '-F', '\x1f', '-v', 'ON_ERROR_STOP=1', '-h', socket, '-p', String(port), '-U', su, '-d', database, '-c', query], {
-    timeoutMs, env: { PGPASSWORD: env.PATRONI_SUPERUSER_PASSWORD ?? '', PGCONNECT_TIMEOUT: '3' },
-  });
+  const r = await kubelet.exec(
+    p,
+    ['psql', '-X', '-q', '-A', '-t', '-F', '\x1f', '-v', 'ON_ERROR_STOP=1', '-h', socket, '-p', String(port), '-U', su, '-d', database, '-c', query],
+    {
+      timeoutMs,
+      env: { PGPASSWORD: env.PATRONI_SUPERUSER_PASSWORD ?? '', PGCONNECT_TIMEOUT: '3' },
+    },
+  );
   if (r.code !== 0) throw new Error(`psql on ${p.name} failed: ${r.stderr.trim()}`);
-  return r.stdout.split('\n').filter((l) => l.length).map((l) => l.split('\x1f'));
+  return r.stdout
+    .split('\n')
+    .filter((l) => l.length)
+    .map((l) => l.split('\x1f'));
 }

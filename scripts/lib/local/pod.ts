@@ -1,6 +1,7 @@
 // Kubernetes pod semantics the local backend needs, as pure functions over the rendered manifests:
-// env resolution (value, fieldRef, secretKeyRef, configMapKeyRef, `$(VAR)` expansion) and volumes materialised
-// as per-pod directories (bind-mounted at their mountPaths in the container's own mount namespace).
+// env resolution (value, fieldRef, secretKeyRef, configMapKeyRef, `$(VAR)` expansion), volumes materialised
+// as per-pod directories (bind-mounted at their mountPaths in the container's own mount namespace), and the argv
+// that runs a container's command that way, as postgres.
 import { chmodSync, chownSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { K8sObject } from '../helm.ts';
@@ -41,13 +42,20 @@ export function expand(value: string, vars: Record<string, string>): string {
 
 function fieldRef(path: string, pod: PodIdentity): string {
   switch (path) {
-    case 'metadata.name': return pod.name;
-    case 'metadata.namespace': return pod.namespace;
-    case 'status.podIP': return pod.ip;
-    case 'status.podIPs': return pod.ip;
-    case 'spec.nodeName': return 'localhost';
-    case 'status.hostIP': return pod.ip;
-    case 'spec.serviceAccountName': return 'default';
+    case 'metadata.name':
+      return pod.name;
+    case 'metadata.namespace':
+      return pod.namespace;
+    case 'status.podIP':
+      return pod.ip;
+    case 'status.podIPs':
+      return pod.ip;
+    case 'spec.nodeName':
+      return 'localhost';
+    case 'status.hostIP':
+      return pod.ip;
+    case 'spec.serviceAccountName':
+      return 'default';
   }
   const label = /^metadata\.labels\['(.+)'\]$/.exec(path);
   if (label) return pod.labels[label[1]!] ?? '';
@@ -69,7 +77,12 @@ export function containerEnv(container: any, pod: PodIdentity, objects: K8sObjec
       const ref = e.valueFrom.secretKeyRef ?? e.valueFrom.configMapKeyRef;
       const kind = e.valueFrom.secretKeyRef ? 'Secret' : 'ConfigMap';
       let data: Record<string, Buffer>;
-      try { data = objectData(objects, kind, ref.name); } catch (err) { if (ref.optional) continue; throw err; }
+      try {
+        data = objectData(objects, kind, ref.name);
+      } catch (err) {
+        if (ref.optional) continue;
+        throw err;
+      }
       const v = data[ref.key];
       if (v === undefined) {
         if (ref.optional) continue;
@@ -110,12 +123,18 @@ export function materialiseVolumes(podSpec: any, container: any, podDir: string,
       chmodSync(dir, 0o755);
       // A projected volume is several ConfigMap/Secret sources in one directory, under one defaultMode.
       const sources = vol.projected
-        ? (vol.projected.sources ?? []).filter((x: any) => x.secret || x.configMap).map((x: any) => ({ kind: x.secret ? 'Secret' : 'ConfigMap', src: x.secret ?? x.configMap, mode: vol.projected.defaultMode }))
+        ? (vol.projected.sources ?? [])
+            .filter((x: any) => x.secret || x.configMap)
+            .map((x: any) => ({ kind: x.secret ? 'Secret' : 'ConfigMap', src: x.secret ?? x.configMap, mode: vol.projected.defaultMode }))
         : [{ kind: vol.secret ? 'Secret' : 'ConfigMap', src: vol.secret ?? vol.configMap, mode: (vol.secret ?? vol.configMap).defaultMode }];
       for (const { kind, src, mode } of sources as { kind: 'Secret' | 'ConfigMap'; src: any; mode?: number }[]) {
         const name = src.secretName ?? src.name;
         let data: Record<string, Buffer> = {};
-        try { data = objectData(objects, kind, name); } catch (err) { if (!src.optional) throw err; }
+        try {
+          data = objectData(objects, kind, name);
+        } catch (err) {
+          if (!src.optional) throw err;
+        }
         const items: { key: string; path: string; mode?: number }[] = src.items ?? Object.keys(data).map((key) => ({ key, path: key }));
         for (const item of items) {
           const content = data[item.key];
@@ -150,4 +169,45 @@ export function resolvePort(target: string | number, containers: any[]): number 
   if (typeof target === 'number' || /^\d+$/.test(String(target))) return Number(target);
   for (const c of containers) for (const p of c.ports ?? []) if (p.name === target) return p.containerPort;
   throw new ManifestError(`targetPort ${target} is not a named port of the selected pods`);
+}
+
+/** The prefix that runs a command as the postgres user (the pods' runAsUser). */
+export const AS_POSTGRES = ['setpriv', '--reuid=postgres', '--regid=postgres', '--init-groups', '--'];
+
+/** Local binaries standing in for the entrypoints of images whose containers the chart renders without a command. */
+const ENTRYPOINTS: [RegExp, string[]][] = [
+  [/\/postgres-exporter(:|@|$)/, ['/usr/bin/prometheus-postgres-exporter']],
+  [/\/pgbouncer-exporter(:|@|$)/, ['/usr/bin/prometheus-pgbouncer-exporter']],
+];
+
+export function imageEntrypoint(image: string | undefined): string[] | undefined {
+  return ENTRYPOINTS.find(([re]) => re.test(image ?? ''))?.[1];
+}
+
+/**
+ * argv run as postgres, after bind-mounting the volumes (parents first) in a private mount namespace; with
+ * `pidns`, as PID 1 of a new PID namespace (unshare forks it; its parent only waits).
+ */
+export function wrap(argv: string[], mounts: MountMap, pidns = false): string[] {
+  if (!mounts.length && !pidns) return [...AS_POSTGRES, ...argv];
+  const sorted = [...mounts].sort((a, b) => a.mountPath.length - b.mountPath.length);
+  const script =
+    'set -e; while [ "$1" != -- ]; do if [ -d "$1" ]; then mkdir -p "$2"; else mkdir -p "$(dirname "$2")"; [ -e "$2" ] || : > "$2"; fi; mount --bind "$1" "$2"; shift 2; done; shift; exec "$@"';
+  const pid = pidns ? ['--pid', '--fork', '--kill-child', '--mount-proc'] : [];
+  return [
+    'unshare',
+    '--mount',
+    '--propagation',
+    'private',
+    ...pid,
+    '--',
+    '/bin/sh',
+    '-c',
+    script,
+    'pod',
+    ...sorted.flatMap((m) => [m.hostPath, m.mountPath]),
+    '--',
+    ...AS_POSTGRES,
+    ...argv,
+  ];
 }

@@ -6,7 +6,10 @@ import { alive, loadState, running, teardown } from './state.ts';
 
 const [name, ownerArg] = process.argv.slice(2);
 const owner = Number(ownerArg);
-if (!name || !Number.isInteger(owner) || owner < 2) { console.error('usage: reaper.ts <name> <owner pid>'); process.exit(2); }
+if (!name || !Number.isInteger(owner) || owner < 2) {
+  console.error('usage: reaper.ts <name> <owner pid>');
+  process.exit(2);
+}
 
 // Lives as long as its owner: a cluster stopped and started again by the same process keeps one reaper.
 for (;;) {

@@ -22,7 +22,10 @@ export class Services {
   /** listener/server pairs enabled in HAProxy */
   private enabled = new Set<string>();
 
-  constructor(private readonly node: LocalNode, private readonly kubelet: Kubelet) {}
+  constructor(
+    private readonly node: LocalNode,
+    private readonly kubelet: Kubelet,
+  ) {}
 
   /** The bridge, one namespace per pod, etcd, the Service stand-in, Jobs and (with backups) S3, and their hosts files. */
   buildNetwork(): void {
@@ -31,14 +34,21 @@ export class Services {
     createBridge(node.net);
     node.state.bridge = node.net.bridge;
     node.save();
-    node.services().filter((s) => s.spec.clusterIP !== 'None').forEach((s, i) => this.ips.set(s.metadata.name, `${node.net.subnet}.${100 + i}`));
+    node
+      .services()
+      .filter((s) => s.spec.clusterIP !== 'None')
+      .forEach((s, i) => this.ips.set(s.metadata.name, `${node.net.subnet}.${100 + i}`));
     const mk = (ns: string, veth: string, addrs: string[]) => {
       node.state.namespaces.push(ns);
       node.save();
       createNamespace(ns, veth, node.net, addrs);
     };
     // Letters for the fixed namespaces: pod veths are `${name}v<index>`, so a digit here would collide (v3 = pod 3).
-    const fixed: [string, string, string][] = [['etcd', 'e', node.etcdIp], ['svc', 's', ''], ['job', 'j', node.jobIp]];
+    const fixed: [string, string, string][] = [
+      ['etcd', 'e', node.etcdIp],
+      ['svc', 's', ''],
+      ['job', 'j', node.jobIp],
+    ];
     if (backupsRendered(node.objects)) fixed.push(['s3', 'b', node.s3Ip]);
     for (const [ns, letter, ip] of fixed) mk(`${node.name}-${ns}`, `${node.name}v${letter}`, ns === 'svc' ? [...this.ips.values()] : [ip]);
     for (const p of node.pods) mk(p.ns, p.veth, [p.ip]);
@@ -52,7 +62,10 @@ export class Services {
   private dnsEntries(): [string, string[]][] {
     const node = this.node;
     const names = (n: string) => [n, `${n}.${node.namespace}`, `${n}.${node.namespace}.svc`, `${n}.${node.namespace}.svc.cluster.local`];
-    const out: [string, string[]][] = [[node.etcdIp, names(ETCD_SERVICE)], [node.s3Ip, names(S3_SERVICE)]];
+    const out: [string, string[]][] = [
+      [node.etcdIp, names(ETCD_SERVICE)],
+      [node.s3Ip, names(S3_SERVICE)],
+    ];
     for (const svc of node.services()) {
       if (svc.spec.clusterIP === 'None') for (const p of node.selected(svc)) out.push([p.ip, names(svc.metadata.name)]);
       else out.push([this.ips.get(svc.metadata.name)!, names(svc.metadata.name)]);
@@ -71,7 +84,10 @@ export class Services {
       if (svc.spec.clusterIP === 'None') continue;
       for (const port of svc.spec.ports ?? []) {
         this.listeners.push({
-          svc, name: `${svc.metadata.name}-${port.port}`, bind: this.ips.get(svc.metadata.name)!, port: port.port,
+          svc,
+          name: `${svc.metadata.name}-${port.port}`,
+          bind: this.ips.get(svc.metadata.name)!,
+          port: port.port,
           backends: node.selected(svc).map((p) => ({ name: p.name, ip: p.ip, port: resolvePort(port.targetPort ?? port.port, p.spec.containers) })),
         });
       }
@@ -89,7 +105,12 @@ export class Services {
       this.enabled.clear();
       return this.kubelet.spawnIn(`${node.name}-svc`, ['haproxy', '-db', '-f', cfg], {}, join(dir, 'haproxy.log'), 'haproxy');
     });
-    await waitFor('HAProxy\'s runtime API', 10_000, async () => existsSync(this.socket) && (await haproxyCommand(this.socket, 'show info')).includes('Name: HAProxy'), 100);
+    await waitFor(
+      "HAProxy's runtime API",
+      10_000,
+      async () => existsSync(this.socket) && (await haproxyCommand(this.socket, 'show info')).includes('Name: HAProxy'),
+      100,
+    );
     void this.endpointsLoop();
   }
 
@@ -110,7 +131,9 @@ export class Services {
           if (label === null) delete p.labels.role;
           else if (label !== undefined) p.labels.role = label;
         }
-      } catch { /* etcd unreachable: labels stay as they are, as they would on pods */ }
+      } catch {
+        /* etcd unreachable: labels stay as they are, as they would on pods */
+      }
       for (const l of this.listeners) {
         for (const b of l.backends) {
           const key = `${l.name}/${b.name}`;
@@ -119,8 +142,11 @@ export class Services {
           if (want === this.enabled.has(key)) continue;
           try {
             await haproxyCommand(this.socket, `set server ${key} state ${want ? 'ready' : 'maint'}`);
-            if (want) this.enabled.add(key); else this.enabled.delete(key);
-          } catch { /* HAProxy restarting: the next round applies it */ }
+            if (want) this.enabled.add(key);
+            else this.enabled.delete(key);
+          } catch {
+            /* HAProxy restarting: the next round applies it */
+          }
         }
       }
       await sleep(100);
@@ -141,7 +167,9 @@ export class Services {
       for (const port of svc.spec.ports ?? []) {
         const target = resolvePort(port.targetPort ?? port.port, backends[0]!.spec.containers);
         if (!(await answersPostgres(backends[0]!.ip, target))) continue; // not a PostgreSQL port (metrics)
-        await waitFor(`Service ${svc.metadata.name} to reach a pooler on ${port.port}`, 60_000, () => answersPostgres(this.ips.get(svc.metadata.name)!, port.port));
+        await waitFor(`Service ${svc.metadata.name} to reach a pooler on ${port.port}`, 60_000, () =>
+          answersPostgres(this.ips.get(svc.metadata.name)!, port.port),
+        );
       }
     }
   }
@@ -149,10 +177,14 @@ export class Services {
   /** The Service a client of `service` uses: rw and ro are the poolers when rendered, the database Services otherwise. */
   name(e: { service: string; shard: string }): string {
     switch (e.service) {
-      case 'primary': return `${e.shard}-primary`;
-      case 'replicas': return `${e.shard}-replicas`;
-      case 'rw': return this.ips.has(`${e.shard}-pgbouncer-rw`) ? `${e.shard}-pgbouncer-rw` : `${e.shard}-primary`;
-      case 'ro': return this.ips.has(`${e.shard}-pgbouncer-ro`) ? `${e.shard}-pgbouncer-ro` : `${e.shard}-replicas`;
+      case 'primary':
+        return `${e.shard}-primary`;
+      case 'replicas':
+        return `${e.shard}-replicas`;
+      case 'rw':
+        return this.ips.has(`${e.shard}-pgbouncer-rw`) ? `${e.shard}-pgbouncer-rw` : `${e.shard}-primary`;
+      case 'ro':
+        return this.ips.has(`${e.shard}-pgbouncer-ro`) ? `${e.shard}-pgbouncer-ro` : `${e.shard}-replicas`;
     }
     throw new Error(`unknown service ${e.service}`);
   }
@@ -174,7 +206,13 @@ export class Services {
 function answersPostgres(host: string, port: number, timeoutMs = 1000): Promise<boolean> {
   return new Promise((resolve) => {
     const s = connect({ host, port, timeout: timeoutMs }, () => s.write(Buffer.from([0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f])));
-    const done = (ok: boolean) => { s.destroy(); resolve(ok); };
-    s.on('data', (d) => done(d[0] === 0x53 || d[0] === 0x4e)).on('error', () => done(false)).on('timeout', () => done(false)).on('end', () => done(false));
+    const done = (ok: boolean) => {
+      s.destroy();
+      resolve(ok);
+    };
+    s.on('data', (d) => done(d[0] === 0x53 || d[0] === 0x4e))
+      .on('error', () => done(false))
+      .on('timeout', () => done(false))
+      .on('end', () => done(false));
   });
 }

@@ -50,8 +50,16 @@ export function listStates(): string[] {
 
 /** Whether a process exists and has not exited (a zombie waiting for its parent counts as gone). */
 export function alive(pid: number): boolean {
-  try { process.kill(pid, 0); } catch { return false; }
-  try { return !/^\d+ \(.*\) Z/s.test(readFileSync(`/proc/${pid}/stat`, 'utf8')); } catch { return false; }
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    return !/^\d+ \(.*\) Z/s.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
 }
 
 /** Whether a state records anything still running (processes, namespaces or the bridge). */
@@ -62,13 +70,26 @@ export async function teardown(s: State, opts: { keepData?: boolean } = {}): Pro
   // Processes first (by namespace, then recorded PIDs), so nothing holds the namespaces open.
   for (const sig of ['SIGTERM', 'SIGKILL'] as const) {
     const pids = [...s.namespaces.flatMap((ns) => namespacePids(ns)), ...s.pids.map((p) => p.pid).filter(alive)];
-    for (const pid of pids) { try { process.kill(pid, sig); } catch { /* gone */ } }
+    for (const pid of pids) {
+      try {
+        process.kill(pid, sig);
+      } catch {
+        /* gone */
+      }
+    }
     const deadline = Date.now() + (sig === 'SIGTERM' ? 5000 : 3000);
-    while (Date.now() < deadline && [...s.namespaces.flatMap((ns) => namespacePids(ns)), ...pids.filter(alive)].length) await new Promise((r) => setTimeout(r, 100));
+    while (Date.now() < deadline && [...s.namespaces.flatMap((ns) => namespacePids(ns)), ...pids.filter(alive)].length)
+      await new Promise((r) => setTimeout(r, 100));
   }
   for (const ns of s.namespaces) deleteNamespace(ns);
   if (s.bridge) deleteBridge(s.bridge);
   if (s.hostsBlock) setHostsBlock(s.name, []);
   if (!opts.keepData) rmSync(s.dir, { recursive: true, force: true });
-  else { s.namespaces = []; s.pids = []; delete s.bridge; delete s.hostsBlock; saveState(s); }
+  else {
+    s.namespaces = [];
+    s.pids = [];
+    delete s.bridge;
+    delete s.hostsBlock;
+    saveState(s);
+  }
 }
