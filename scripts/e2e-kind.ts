@@ -17,11 +17,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { parseArgs } from './lib/args.ts';
-import { waitFor } from './lib/cluster.ts';
 import { dockerWith, goBinaries, step } from './lib/kind/build.ts';
 import { OWN_DOCKER, startEngine, stopOwnEngine } from './lib/kind/docker.ts';
 import { buildImages, type KindImages } from './lib/kind/images.ts';
-import { freePort } from './lib/localpg.ts';
 import { S3RVER, s3rverScript } from './lib/s3rver.ts';
 import { KubeCluster } from './lib/kube/backend.ts';
 import { kindNodes } from './lib/kind/docker.ts';
@@ -29,6 +27,7 @@ import { lifecycle } from './lib/kind/lifecycle.ts';
 import { failedDrill, runDrill, table, type DrillResult } from './lib/drills/index.ts';
 import { KIND, PATRONI } from './lib/versions.ts';
 import { chartDir, toolPath } from './lib/tools.ts';
+import { freePort, waitFor } from './lib/proc.ts';
 
 const args = parseArgs(process.argv.slice(2), ['keep', 'quick', 'down', 'drills', 'lifecycle', 'backups']);
 if (process.getuid?.() !== 0) {
@@ -43,6 +42,9 @@ const results: { name: string; ok: boolean; detail?: string }[] = [];
 const cleanups: (() => void | Promise<void>)[] = [];
 
 /** A named check: counted in the summary; a failure is printed with its cause and does not stop later ones. */
+/** helm install/upgrade arguments for release `db` in `ns`, the chart from the local OCI registry. */
+const fromRegistry = (ns: string, ociRef: string, version: string) => ['db', ociRef, '--version', version, '--plain-http', '--namespace', ns];
+
 async function check(name: string, fn: () => Promise<void> | void): Promise<boolean> {
   const t0 = Date.now();
   try {
@@ -187,13 +189,7 @@ async function installAndTest(
   let ok = await check(`${label}: helm install from ${ociRef} (--wait)`, () => {
     helm([
       'install',
-      'db',
-      ociRef,
-      '--version',
-      version,
-      '--plain-http',
-      '--namespace',
-      ns,
+      ...fromRegistry(ns, ociRef, version),
       '--create-namespace',
       ...(valuesFile ? ['-f', valuesFile] : []),
       ...imageValues(images),
@@ -574,18 +570,7 @@ async function backups(ociRef: string, version: string, images: KindImages, dril
   const set = [`backups.s3.endpoint=${gateway}`, 'resources.requests.cpu=100m', 'pooler.pgbouncer.maxPreparedStatements=null'];
   if (!(await installAndTest('backups', ociRef, version, images, file, set))) return;
   const upgrade = async (extra: Record<string, string>) => {
-    helm([
-      'upgrade',
-      'db',
-      ociRef,
-      '--version',
-      version,
-      '--plain-http',
-      '--namespace',
-      ns,
-      '--reuse-values',
-      ...Object.entries(extra).flatMap(([k, v]) => ['--set', `${k}=${v}`]),
-    ]);
+    helm(['upgrade', ...fromRegistry(ns, ociRef, version), '--reuse-values', ...Object.entries(extra).flatMap(([k, v]) => ['--set', `${k}=${v}`])]);
   };
   const cluster = new KubeCluster({ context: `kind-${CLUSTER}`, namespace: ns, release: 'db', kubeconfig, upgrade, client: CLIENT, s3: s3Control });
   try {

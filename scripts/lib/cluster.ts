@@ -2,7 +2,6 @@
 // on this machine, built from the rendered manifests) and scripts/lib/kube (kubectl against any context).
 // Drills import only this file.
 import type pg from 'pg';
-import { setTimeout as sleep } from 'node:timers/promises';
 
 export type Role = 'primary' | 'replica' | 'unknown';
 
@@ -135,24 +134,4 @@ export function clientConfig(info: ConnectionInfo): pg.ClientConfig {
     connectionTimeoutMillis: 3000,
     ssl: info.tls ? (info.ca ? { ca: info.ca, checkServerIdentity: () => undefined } : { rejectUnauthorized: false }) : false,
   };
-}
-
-/** Node's own promise timer, re-exported where the drills and backends import their helpers. */
-export { sleep };
-
-/** Polls `fn` until it returns a truthy value or `timeoutMs` passes (then throws, naming `what`). */
-export async function waitFor<T>(what: string, timeoutMs: number, fn: () => Promise<T | undefined | false | null>, intervalMs = 250): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline)
-      throw new Error(`timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}${last ? `: ${(last as Error).message ?? last}` : ''}`);
-    await sleep(intervalMs);
-  }
 }

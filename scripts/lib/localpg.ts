@@ -1,164 +1,16 @@
 // PostgreSQL 15 and PgBouncer 1.18 (Debian packages) as local processes on 127.0.0.1, for the runtime tests and
 // the benchmark. Both refuse to run as root, so when we are root they run as the `postgres` OS user through
 // setpriv (which execs: the PID we hold is the server's own, and stop() signals exactly that PID).
-import { spawn, spawnSync, type ChildProcess, type SpawnSyncReturns } from 'node:child_process';
+import { spawn, type SpawnSyncReturns } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { asPostgres, asRoot, Daemon, exec, freePort, runAs, serverOwner, waitUntil, type ExecResult } from './proc.ts';
 
 export const PGBIN = '/usr/lib/postgresql/15/bin';
 export const pgbouncerBin = ['/usr/sbin/pgbouncer', '/usr/bin/pgbouncer'].find((p) => existsSync(p));
 export const psqlBin = existsSync(join(PGBIN, 'psql')) ? join(PGBIN, 'psql') : 'psql';
-export const asRoot = process.getuid?.() === 0;
-
-/** uid/gid the servers run as: the postgres OS user when we are root, ourselves otherwise. */
-export function serverOwner(): { uid: number; gid: number } {
-  if (!asRoot) return { uid: process.getuid!(), gid: process.getgid!() };
-  const id = (flag: string) => {
-    const r = spawnSync('id', [flag, 'postgres'], { encoding: 'utf8' });
-    if (r.status !== 0) throw new Error('running as root needs a `postgres` OS user for PostgreSQL and PgBouncer (apt-get install postgresql-15)');
-    return Number(r.stdout.trim());
-  };
-  return { uid: id('-u'), gid: id('-g') };
-}
-
-/** argv prefixed so that it runs as the postgres user when we are root. */
-export const asPostgres = (argv: string[]) => (asRoot ? ['setpriv', '--reuid=postgres', '--regid=postgres', '--init-groups', ...argv] : argv);
-
-/** Runs argv (as the postgres user when root) to completion; bounded by timeoutMs. */
-export function runAs(argv: string[], env: Record<string, string> = {}, o: { input?: string; timeoutMs?: number } = {}): SpawnSyncReturns<string> {
-  const a = asPostgres(argv);
-  return spawnSync(a[0]!, a.slice(1), { encoding: 'utf8', env: { ...process.env, ...env }, input: o.input, timeout: o.timeoutMs ?? 60_000 });
-}
-
-export type ExecResult = { status: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string };
-
-/**
- * Runs argv without blocking the event loop; killed after timeoutMs or when `signal` aborts. With `group`, the
- * command gets its own process group and the whole group is killed (a shell wrapper and what it runs). `input`
- * is written to its stdin.
- */
-export function exec(
-  argv: string[],
-  o: { env?: Record<string, string>; timeoutMs?: number; signal?: AbortSignal; group?: boolean; input?: string } = {},
-): Promise<ExecResult> {
-  return new Promise((resolve, reject) => {
-    if (o.signal?.aborted) return reject(new Error(`not started (aborted): ${argv[0]}`));
-    const child = spawn(argv[0]!, argv.slice(1), {
-      env: { ...process.env, ...o.env },
-      stdio: [o.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
-      detached: o.group,
-    });
-    if (o.input !== undefined) child.stdin!.end(o.input);
-    let stdout = '';
-    let stderr = '';
-    const kill = () => {
-      if (!child.pid || child.exitCode !== null || child.signalCode !== null) return;
-      try {
-        process.kill(o.group ? -child.pid : child.pid, 'SIGKILL');
-      } catch {
-        /* already gone */
-      }
-    };
-    const timer = setTimeout(kill, o.timeoutMs ?? 60_000);
-    o.signal?.addEventListener('abort', kill, { once: true });
-    child.stdout!.on('data', (d) => (stdout += d));
-    child.stderr!.on('data', (d) => (stderr += d));
-    child.on('error', (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-    child.on('close', (status, signal) => {
-      clearTimeout(timer);
-      o.signal?.removeEventListener('abort', kill);
-      resolve({ status, signal, stdout, stderr });
-    });
-  });
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-/** A long-running server process we started: its output (last 256 KiB) and a stop() that signals its PID. */
-/** Daemons still running, each with the signal that stops it at once (a test process that crashes stops them on exit). */
-const live = new Map<ChildProcess, NodeJS.Signals>();
-process.once('exit', () => {
-  for (const [child, sig] of live) {
-    try {
-      process.kill(child.pid!, sig);
-    } catch {
-      /* gone */
-    }
-  }
-});
-
-export class Daemon {
-  private out = '';
-  readonly exited: Promise<void>;
-  /** `onExit`: sent if this process exits (even by a crash) while the daemon runs; SIGQUIT for PostgreSQL, whose backends a SIGKILL would orphan. */
-  constructor(
-    readonly name: string,
-    readonly child: ChildProcess,
-    onExit: NodeJS.Signals = 'SIGKILL',
-  ) {
-    live.set(child, onExit);
-    child.once('exit', () => live.delete(child));
-    const append = (d: Buffer) => {
-      this.out = (this.out + `[${name}] ${d}`).slice(-(256 << 10));
-    };
-    child.stdout?.on('data', append);
-    child.stderr?.on('data', append);
-    this.exited = new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r() : child.once('exit', () => r())));
-  }
-  get pid() {
-    return this.child.pid;
-  }
-  get running() {
-    return this.child.pid !== undefined && this.child.exitCode === null && this.child.signalCode === null;
-  }
-  get log() {
-    return this.out;
-  }
-  /** Sends `signal` to our PID, waits up to graceMs, then `escalate` (and SIGKILL as the last resort). */
-  async stop(signal: NodeJS.Signals, graceMs = 15_000, escalate: NodeJS.Signals = 'SIGKILL'): Promise<void> {
-    for (const [sig, ms] of [
-      [signal, graceMs],
-      [escalate, 5_000],
-      ['SIGKILL', 5_000],
-    ] as const) {
-      if (!this.running) return;
-      try {
-        process.kill(this.child.pid!, sig);
-      } catch {
-        return;
-      }
-      await Promise.race([this.exited, sleep(ms)]);
-    }
-  }
-}
-
 function startDaemon(name: string, argv: string[], onExit?: NodeJS.Signals): Daemon {
   return new Daemon(name, spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] }), onExit);
-}
-
-/** Polls check() every intervalMs until it holds; throws after timeoutMs, or at once when `dead` says the server is gone. */
-export async function waitUntil(what: string, check: () => boolean | Promise<boolean>, o: { timeoutMs?: number; intervalMs?: number; dead?: Daemon } = {}) {
-  const end = Date.now() + (o.timeoutMs ?? 20_000);
-  while (Date.now() < end) {
-    if (o.dead && !o.dead.running) throw new Error(`${o.dead.name} exited while waiting for ${what}:\n${o.dead.log}`);
-    if (await check()) return;
-    await sleep(o.intervalMs ?? 200);
-  }
-  throw new Error(`timed out after ${o.timeoutMs ?? 20_000} ms waiting for ${what}${o.dead ? `:\n${o.dead.log}` : ''}`);
 }
 
 /** Makes dir (and parents) owned by the server user, mode 0755. */

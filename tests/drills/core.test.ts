@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import { LocalCluster } from '../../scripts/lib/local/backend.ts';
 import { runDrill, table, type DrillResult } from '../../scripts/lib/drills/index.ts';
 import { alive, loadState, stateDir } from '../../scripts/lib/local/state.ts';
-import { waitFor } from '../../scripts/lib/cluster.ts';
 import { namespacePids } from '../../scripts/lib/local/net.ts';
+import { waitFor } from '../../scripts/lib/proc.ts';
 
 const NAME = 'tdcore';
 const log = (l: string) => console.log(`  [${new Date().toISOString().slice(11, 19)}] ${l}`);

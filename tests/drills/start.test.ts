@@ -8,9 +8,9 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import pg from 'pg';
 import { root } from '../../scripts/lib/tools.ts';
-import { waitFor } from '../../scripts/lib/cluster.ts';
 import { alive, loadState, stateDir } from '../../scripts/lib/local/state.ts';
 import { namespacePids } from '../../scripts/lib/local/net.ts';
+import { waitFor } from '../../scripts/lib/proc.ts';
 
 const NAME = 'tdstart';
 /** The smallest cluster for the signal rounds: one pod, no pooler, no exporter. */

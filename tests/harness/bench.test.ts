@@ -8,7 +8,7 @@ import { parseBashTimes, parseMachineBusy, parseProcStat } from '../../scripts/l
 import { WORKLOADS, parsePgbench, pgbenchArgs } from '../../scripts/lib/bench/pgbench.ts';
 import { iniServer, patroniPostgres, renderedShard } from '../../scripts/lib/bench/rendered.ts';
 import { consoleTable, markdown, markdownTable } from '../../scripts/lib/bench/report.ts';
-import type { Report } from '../../scripts/lib/bench/run.ts';
+import { DEFAULTS, type Report } from '../../scripts/lib/bench/run.ts';
 import { median, order, spread, summarize, type Run } from '../../scripts/lib/bench/stats.ts';
 
 /** A real pgbench 15.20 select-only report of 4 clients for 2 s; only the measured lines differ between -C and not. */
@@ -216,18 +216,7 @@ const sample = (load: number): Report => {
   ];
   return {
     generatedAt: '2026-11-25T05:00:00.000Z',
-    config: {
-      variants: ['tls'],
-      workloads: ['connect', 'persistent'],
-      reps: 1,
-      durationS: 15,
-      warmupS: 5,
-      clients: 32,
-      threads: 2,
-      scale: 10,
-      set: {},
-      pauseS: 2,
-    },
+    config: { ...DEFAULTS, variants: ['tls'], reps: 1 },
     environment: {
       cpus: 2,
       cpuModel: 'AMD EPYC',

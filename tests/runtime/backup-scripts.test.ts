@@ -13,9 +13,10 @@ import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parse } from 'yaml';
-import { freePort } from '../../scripts/lib/localpg.ts';
 import { one, render, type K8sObject } from '../../scripts/lib/helm.ts';
 import { chartEnv, dbContainer } from '../../scripts/lib/contract.ts';
+import { freePort } from '../../scripts/lib/proc.ts';
+import type { SetValues } from '../../schema/values-paths.ts';
 
 const S = 'db-pgfleet-shard-0';
 const PGBIN = '/usr/lib/postgresql/15/bin';
@@ -29,6 +30,17 @@ const listening = (port: number) =>
       resolve(true);
     }).on('error', () => resolve(false));
   });
+
+/** Backups on, S3 settings that only have to render (the tests swap in a posix repository), no database pod. */
+const BACKUPS: SetValues = {
+  replicas: 0,
+  'backups.enabled': true,
+  'backups.s3.endpoint': '127.0.0.1',
+  'backups.s3.bucket': 'pgfleet',
+  'backups.s3.region': 'us-east-1',
+  'backups.s3.existingSecret': 's3',
+  'backups.encryption.existingSecret': 'cipher',
+};
 
 const w = suite('backup scripts against PostgreSQL 15 and pgBackRest 2.45');
 let W = '';
@@ -65,14 +77,8 @@ w.before(async () => {
   const tlsPort = await freePort();
   objects = render({
     set: {
-      replicas: 0,
-      'backups.enabled': true,
-      'backups.s3.endpoint': '127.0.0.1',
-      'backups.s3.bucket': 'pgfleet',
-      'backups.s3.region': 'us-east-1',
+      ...BACKUPS,
       'backups.s3.uriStyle': 'path',
-      'backups.s3.existingSecret': 's3',
-      'backups.encryption.existingSecret': 'cipher',
       'backups.verify.enabled': true,
       'backups.archiveTimeout': 10,
       'backups.server.port': tlsPort,
@@ -274,13 +280,7 @@ w('point-in-time restore with the rendered custom bootstrap command stops exactl
   assert.is(asPostgres(['pgbackrest', `--stanza=${S}`, 'check']).status, 0, 'WAL after the target is archived too');
   const p = render({
     set: {
-      replicas: 0,
-      'backups.enabled': true,
-      'backups.s3.endpoint': '127.0.0.1',
-      'backups.s3.bucket': 'pgfleet',
-      'backups.s3.region': 'us-east-1',
-      'backups.s3.existingSecret': 's3',
-      'backups.encryption.existingSecret': 'cipher',
+      ...BACKUPS,
       'restore.enabled': true,
       'restore.target.type': 'time',
       'restore.target.time': target,

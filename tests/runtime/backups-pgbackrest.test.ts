@@ -10,11 +10,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { freePort } from '../../scripts/lib/localpg.ts';
 import { one, render, type K8sObject } from '../../scripts/lib/helm.ts';
 import { chartDir } from '../../scripts/lib/tools.ts';
 import { PATRONI_BIN } from '../../scripts/lib/local/packages.ts';
 import { PATRONI } from '../../scripts/lib/versions.ts';
+import { freePort } from '../../scripts/lib/proc.ts';
 
 const STANZA = 'db-pgfleet-shard-0';
 const HOST0 = `${STANZA}-0.${STANZA}-headless.default.svc`;
@@ -129,49 +129,22 @@ tls('the authorised client reaches its stanza: mutual TLS and the hostname check
   assert.match(r.out, /DbConnectError\] raised from remote-0 tls protocol/, r.out);
   assert.not.match(r.out, /access denied|certificate|CryptoError/i, r.out);
 });
+/** stanza-create from a repository host straight to the TLS server, as `stanza` reaching it under the name `host`. */
+function stanzaCreateVia(stanza: string, host: string, lock: string, hosts?: string) {
+  const port = /pg1-host-port=(\d+)/.exec(spawnSync('cat', [client.PGBACKREST_CONFIG!], { encoding: 'utf8' }).stdout)![1];
+  const tlsOptions = [`--pg1-host-ca-file=${work}/tls/ca.crt`, `--pg1-host-cert-file=${work}/tls/client.crt`, `--pg1-host-key-file=${work}/tls/client.key`];
+  const options = [`--stanza=${stanza}`, `--pg1-host=${host}`, '--pg1-host-type=tls', `--pg1-host-port=${port}`, ...tlsOptions];
+  const limits = ['--pg1-path=/var/lib/postgresql/data/pgdata', `--lock-path=${work}/${lock}`, '--io-timeout=2', '--protocol-timeout=3'];
+  return pgbackrest([...options, ...limits, 'stanza-create'], { ...SECRET_ENV, PGBACKREST_CONFIG: client.PGBACKREST_CONFIG! }, hosts ? { hosts } : undefined);
+}
 tls('another stanza is refused by tls-server-auth', () => {
   if (!isRoot) return;
-  const port = /pg1-host-port=(\d+)/.exec(spawnSync('cat', [client.PGBACKREST_CONFIG!], { encoding: 'utf8' }).stdout)![1];
-  const r = pgbackrest(
-    [
-      '--stanza=db-pgfleet-shard-1',
-      `--pg1-host=${HOST0}`,
-      '--pg1-host-type=tls',
-      `--pg1-host-port=${port}`,
-      `--pg1-host-ca-file=${work}/tls/ca.crt`,
-      `--pg1-host-cert-file=${work}/tls/client.crt`,
-      `--pg1-host-key-file=${work}/tls/client.key`,
-      '--pg1-path=/var/lib/postgresql/data/pgdata',
-      `--lock-path=${work}/lock2`,
-      '--io-timeout=2',
-      '--protocol-timeout=3',
-      'stanza-create',
-    ],
-    { ...SECRET_ENV, PGBACKREST_CONFIG: client.PGBACKREST_CONFIG! },
-    { hosts: join(work, 'hosts') },
-  );
+  const r = stanzaCreateVia('db-pgfleet-shard-1', HOST0, 'lock2', join(work, 'hosts'));
   assert.match(r.out, 'access denied', r.out);
 });
 tls('a name the server certificate does not cover is refused', () => {
   if (!isRoot) return;
-  const port = /pg1-host-port=(\d+)/.exec(spawnSync('cat', [client.PGBACKREST_CONFIG!], { encoding: 'utf8' }).stdout)![1];
-  const r = pgbackrest(
-    [
-      `--stanza=${STANZA}`,
-      '--pg1-host=127.0.0.1',
-      '--pg1-host-type=tls',
-      `--pg1-host-port=${port}`,
-      `--pg1-host-ca-file=${work}/tls/ca.crt`,
-      `--pg1-host-cert-file=${work}/tls/client.crt`,
-      `--pg1-host-key-file=${work}/tls/client.key`,
-      '--pg1-path=/var/lib/postgresql/data/pgdata',
-      `--lock-path=${work}/lock3`,
-      '--io-timeout=2',
-      '--protocol-timeout=3',
-      'stanza-create',
-    ],
-    { ...SECRET_ENV, PGBACKREST_CONFIG: client.PGBACKREST_CONFIG! },
-  );
+  const r = stanzaCreateVia(STANZA, '127.0.0.1', 'lock3');
   assert.match(r.out, /unable to find hostname '127.0.0.1' in certificate/, r.out);
 });
 tls.run();

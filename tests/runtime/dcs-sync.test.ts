@@ -8,10 +8,10 @@ import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { render, type K8sObject } from '../../scripts/lib/helm.ts';
-import { exec } from '../../scripts/lib/localpg.ts';
 import { chartDir } from '../../scripts/lib/tools.ts';
 import { patroniConfig } from '../lib/patroni.ts';
 import type { SetValues } from '../../schema/values-paths.ts';
+import { exec } from '../../scripts/lib/proc.ts';
 
 type Json = Record<string, any>;
 const script = join(chartDir, 'files', 'scripts', 'sync-dcs-config.py');

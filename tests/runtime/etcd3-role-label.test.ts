@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { one, render } from '../../scripts/lib/helm.ts';
-import { exec } from '../../scripts/lib/localpg.ts';
+import { exec } from '../../scripts/lib/proc.ts';
 
 const etcd3 = render({ values: ['charts/pgfleet/ci/02-etcd3-values.yaml'] }).objects;
 const scripts = one(etcd3, 'ConfigMap', 'db-pgfleet-scripts').data;

@@ -6,14 +6,13 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parse } from 'yaml';
-import { freePort } from '../../scripts/lib/localpg.ts';
 import { one, render } from '../../scripts/lib/helm.ts';
 import { chartEnv, dbContainer } from '../../scripts/lib/contract.ts';
+import { freePort, sleep } from '../../scripts/lib/proc.ts';
 
 const pgBin = ['17', '16', '15'].map((v) => `/usr/lib/postgresql/${v}/bin`).find((d) => existsSync(join(d, 'initdb')));
 const exporterBin = ['prometheus-postgres-exporter', 'postgres_exporter']

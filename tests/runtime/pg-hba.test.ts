@@ -12,8 +12,9 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parse } from 'yaml';
 import { find, one, render, RenderError } from '../../scripts/lib/helm.ts';
-import { exec, psqlBin, serverDir, serverFile, startPostgres, waitUntil, type LocalPostgres } from '../../scripts/lib/localpg.ts';
+import { psqlBin, serverDir, serverFile, startPostgres, type LocalPostgres } from '../../scripts/lib/localpg.ts';
 import { mergedValues, scenarioFiles } from '../lib/values.ts';
+import { exec, waitUntil } from '../../scripts/lib/proc.ts';
 
 /**
  * Lines the chart accepts, each aimed at 127.0.0.1 so that the connection tries below meet it, and whether the

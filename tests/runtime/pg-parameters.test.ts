@@ -11,12 +11,13 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parse } from 'yaml';
 import { find, render } from '../../scripts/lib/helm.ts';
-import { PGBIN, runAs, serverDir, serverFile } from '../../scripts/lib/localpg.ts';
+import { PGBIN, serverDir, serverFile } from '../../scripts/lib/localpg.ts';
 import { PATRONI_BIN } from '../../scripts/lib/local/packages.ts';
 import { formatTable, readPgSettings } from '../../scripts/pg-settings.ts';
 import { PG_SETTINGS_FILE, pgSettings, type PgSetting } from '../../schema/pg-settings.ts';
 import { root } from '../../scripts/lib/tools.ts';
 import { scenarioFiles } from '../lib/values.ts';
+import { runAs } from '../../scripts/lib/proc.ts';
 
 const settings = new Map(pgSettings().map((s) => [s.name, s]));
 const st = { dir: '' };

@@ -16,8 +16,6 @@ import * as assert from 'uvu/assert';
 import { one, render } from '../../scripts/lib/helm.ts';
 import {
   PGBIN,
-  exec as run,
-  freePort,
   pgbouncerBin,
   postBootstrap,
   serverDir,
@@ -28,6 +26,7 @@ import {
 } from '../../scripts/lib/localpg.ts';
 import { expand } from '../../scripts/lib/local/pod.ts';
 import { chartEnv, dbContainer } from '../../scripts/lib/contract.ts';
+import { exec as run, freePort } from '../../scripts/lib/proc.ts';
 
 const passwords = {
   PGFLEET_ADMIN_PASSWORD: 'admin-pw',

@@ -10,7 +10,8 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parse as parseToml } from 'smol-toml';
 import { one, render } from '../../scripts/lib/helm.ts';
-import { asPostgres, freePort, localIni, pgbouncerBin, serverFile, startPgBouncer, type LocalPgBouncer } from '../../scripts/lib/localpg.ts';
+import { localIni, pgbouncerBin, serverFile, startPgBouncer, type LocalPgBouncer } from '../../scripts/lib/localpg.ts';
+import { asPostgres, freePort } from '../../scripts/lib/proc.ts';
 
 const R = 'db';
 const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;

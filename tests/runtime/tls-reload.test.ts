@@ -6,11 +6,10 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { one, render } from '../../scripts/lib/helm.ts';
-import { waitFor } from '../../scripts/lib/cluster.ts';
+import { sleep, waitFor } from '../../scripts/lib/proc.ts';
 
 const script = one(render().objects, 'ConfigMap', 'db-pgfleet-scripts').data['tls-reload.sh'] as string;
 const reload = suite('tls-reload.sh');

@@ -8,8 +8,6 @@ import { render } from '../helm.ts';
 import { chartDir, root } from '../tools.ts';
 import {
   PGBIN,
-  asRoot,
-  exec,
   pgbouncerBin,
   postBootstrap,
   serverDir,
@@ -20,11 +18,11 @@ import {
   type LocalPostgres,
 } from '../localpg.ts';
 import { machineCpu, parseBashTimes, processCpu, treeCpu } from './cpu.ts';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { WORKLOADS, parsePgbench, pgbenchArgs, type Target, type Workload } from './pgbench.ts';
 import { iniServer, iniValue, renderedShard } from './rendered.ts';
 import { VARIANTS } from './variants.ts';
 import { median, order, summarize, type Cpu, type Run, type Summary, type Variant } from './stats.ts';
+import { asRoot, exec, sleep } from '../proc.ts';
 
 export type BenchConfig = {
   variants: Variant[];

@@ -1,8 +1,9 @@
 // Failover drills: each breaks the cluster on purpose while a writer inserts marker rows, then measures what the
 // client saw. Knows ONLY the cluster interface (scripts/lib/cluster.ts), so it runs against local processes and
 // real clusters alike.
-import { sleep, waitFor, type Cluster, type Endpoint, type Member, type WriterOptions } from '../cluster.ts';
+import { type Cluster, type Endpoint, type Member, type WriterOptions } from '../cluster.ts';
 import { TABLE, Writer, summary, writeGap, type Ack, type DrillWriter } from './writer.ts';
+import { sleep, waitFor } from '../proc.ts';
 
 export type Stat = { p50: number; p95: number; max: number };
 

@@ -2,7 +2,8 @@
 // the server that acknowledged it (inet_server_addr(): the pod behind the Service or pooler) and every error.
 // Reusable outside drills (benchmarks): it only needs connection parameters.
 import pg from 'pg';
-import { clientConfig, sleep, type Ack, type ClientError, type ConnectionInfo, type DrillWriter, type WriterOptions } from '../cluster.ts';
+import { clientConfig, type Ack, type ClientError, type ConnectionInfo, type DrillWriter, type WriterOptions } from '../cluster.ts';
+import { sleep } from '../proc.ts';
 
 export type { Ack, ClientError, DrillWriter, WriterOptions };
 

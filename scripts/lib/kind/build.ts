@@ -9,9 +9,9 @@ import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { KIND, PATRONI, cacheRoot } from '../versions.ts';
 import { root } from '../tools.ts';
+import { sleep } from '../proc.ts';
 
 export const kindDir = join(root, 'images', 'kind');
 export const kindCache = () => join(cacheRoot(), 'kind');

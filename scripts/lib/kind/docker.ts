@@ -5,10 +5,8 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { sh } from '../local/net.ts';
 import type { NodeAccess } from '../kube/backend.ts';
-import { exec } from '../localpg.ts';
+import { exec, sh, sleep } from '../proc.ts';
 
 export const OWN_DOCKER = {
   socket: '/run/pgfleet-docker/docker.sock',

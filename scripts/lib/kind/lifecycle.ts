@@ -7,12 +7,11 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { waitFor } from '../cluster.ts';
 import { runDrill } from '../drills/index.ts';
 import { TABLE as DRILL_TABLE, Writer, writeGap } from '../drills/writer.ts';
 import { KubeCluster, type NodeAccess } from '../kube/backend.ts';
-import { exec } from '../localpg.ts';
 import { root, toolPath } from '../tools.ts';
+import { exec, waitFor } from '../proc.ts';
 
 /** What the lifecycle needs from the e2e run: its checks, tools, cluster and registry. */
 export type E2E = {
@@ -107,8 +106,15 @@ async function upgrade(e: E2E, ns: string, version: string, values: string[]): P
   }
 }
 
-const cluster = (e: E2E, ns: string) =>
-  new KubeCluster({ context: e.context, namespace: ns, release: 'db', kubeconfig: e.kubeconfig, nodes: e.nodes, client: e.client });
+/** Runs fn with the kube backend on release `db` in `ns`, closed afterwards (port-forwards, clients) whatever happens. */
+async function withCluster(e: E2E, ns: string, fn: (c: KubeCluster) => Promise<void>): Promise<void> {
+  const c = new KubeCluster({ context: e.context, namespace: ns, release: 'db', kubeconfig: e.kubeconfig, nodes: e.nodes, client: e.client });
+  try {
+    await fn(c);
+  } finally {
+    await c.close();
+  }
+}
 
 /** Every shard's member count and Patroni state, once each member runs or streams. */
 async function settled(c: KubeCluster, members: number): Promise<void> {
@@ -188,47 +194,37 @@ export async function lifecycle(e: E2E, current: string): Promise<void> {
     for (const [shard, v] of Object.entries(expected)) if (now[shard] !== v) throw new Error(`${shard}: rows ${now[shard]} (count/sum), expected ${v}`);
   };
   await e.check(`lifecycle: 1000 rows written to each shard on chart ${prev.version}`, async () => {
-    const c = cluster(e, ns);
-    try {
+    await withCluster(e, ns, async (c) => {
       await seed(c);
       expected = await rows(c);
-    } finally {
-      await c.close();
-    }
+    });
     if (Object.values(expected).some((v) => !v.startsWith('1000/'))) throw new Error(`rows: ${JSON.stringify(expected)}`);
   });
   const upgraded = await e.check(
     `lifecycle: helm upgrade ${prev.version} -> ${current}: every pod rolled out and Ready, helm test passes, every row there`,
     async () => {
       await upgrade(e, ns, current, values);
-      const c = cluster(e, ns);
-      try {
+      await withCluster(e, ns, async (c) => {
         await settled(c, 2);
         await same(c);
-      } finally {
-        await c.close();
-      }
+      });
       e.helmTest(ns);
     },
   );
   if (!upgraded) return;
   for (const drill of ['failover', 'switchover']) {
     await e.check(`lifecycle: drill ${drill} after the upgrade: nothing acknowledged lost, every earlier row there`, async () => {
-      const c = cluster(e, ns);
-      try {
+      await withCluster(e, ns, async (c) => {
         const r = await runDrill(c, drill, { runs: 1, log: e.log, timeoutS: 240 });
         const problems = [...r.failures, ...(r.acknowledgedWritesLost ? [`${r.acknowledgedWritesLost} acknowledged writes lost`] : [])];
         if (problems.length) throw new Error(problems.join('; '));
         await settled(c, 2);
         await same(c);
-      } finally {
-        await c.close();
-      }
+      });
     });
   }
   await e.check('lifecycle: replicas 1 -> 2 -> 1 under a writer through the rw pooler: nothing lost, nothing stuck', async () => {
-    const c = cluster(e, ns);
-    try {
+    await withCluster(e, ns, async (c) => {
       await underWriter(e, c, 'replicas 1 -> 2', async () => {
         await upgrade(e, ns, current, [...values, 'replicas=2']);
         await settled(c, 3);
@@ -238,67 +234,59 @@ export async function lifecycle(e: E2E, current: string): Promise<void> {
         await settled(c, 2);
       });
       await same(c);
-    } finally {
-      await c.close();
-    }
+    });
   });
   await e.check(
     "lifecycle: shards 2 -> 3 under a writer; helm test writes through the new shard's rw pooler and reads through its ro pooler, verify-full",
     async () => {
-      const c = cluster(e, ns);
-      try {
+      await withCluster(e, ns, async (c) => {
         await underWriter(e, c, 'shards 2 -> 3', async () => {
           await upgrade(e, ns, current, [...values, 'shards=3']);
         });
-        const grown = cluster(e, ns);
-        try {
-          await settled(grown, 2);
-          if ((await grown.shards()).length !== 3) throw new Error(`shards: ${(await grown.shards()).join(', ')}`);
-          await same(grown);
-        } finally {
-          await grown.close();
-        }
-      } finally {
-        await c.close();
-      }
+      });
+      // A new client: the shards it knows are read afresh.
+      await withCluster(e, ns, async (grown) => {
+        await settled(grown, 2);
+        if ((await grown.shards()).length !== 3) throw new Error(`shards: ${(await grown.shards()).join(', ')}`);
+        await same(grown);
+      });
       e.helmTest(ns);
     },
   );
   await e.check(
     'lifecycle: helm upgrade changing bootstrap-only settings (work_mem, ttl) restarts no pod; the dcs-sync hook applies them to every member, and dropping work_mem again resets it',
-    async () => {
-      const c = cluster(e, ns);
-      const pods = () =>
-        e
-          .kubectl(
-            [
-              '-n',
-              ns,
-              'get',
-              'pods',
-              '-l',
-              'app.kubernetes.io/component=database',
-              '-o',
-              'jsonpath={range .items[*]}{.metadata.name}={.metadata.uid}/{.status.containerStatuses[*].restartCount} {end}',
-            ],
-            { quiet: true },
-          )
-          .trim();
-      const applied = async (workMem: string, ttl: number) => {
-        for (const shard of await c.shards()) {
-          await waitFor(
-            `${shard}: ttl ${ttl} in the DCS and work_mem ${workMem} on every member`,
-            120_000,
-            async () => {
-              if ((await c.dynamicConfig(shard)).ttl !== ttl) return false;
-              for (const m of await c.members(shard)) if ((await c.sql({ member: m.name }, 'SHOW work_mem'))[0]?.[0] !== workMem) return false;
-              return true;
-            },
-            2000,
-          );
-        }
-      };
-      try {
+    async () =>
+      withCluster(e, ns, async (c) => {
+        const pods = () =>
+          e
+            .kubectl(
+              [
+                '-n',
+                ns,
+                'get',
+                'pods',
+                '-l',
+                'app.kubernetes.io/component=database',
+                '-o',
+                'jsonpath={range .items[*]}{.metadata.name}={.metadata.uid}/{.status.containerStatuses[*].restartCount} {end}',
+              ],
+              { quiet: true },
+            )
+            .trim();
+        const applied = async (workMem: string, ttl: number) => {
+          for (const shard of await c.shards()) {
+            await waitFor(
+              `${shard}: ttl ${ttl} in the DCS and work_mem ${workMem} on every member`,
+              120_000,
+              async () => {
+                if ((await c.dynamicConfig(shard)).ttl !== ttl) return false;
+                for (const m of await c.members(shard)) if ((await c.sql({ member: m.name }, 'SHOW work_mem'))[0]?.[0] !== workMem) return false;
+                return true;
+              },
+              2000,
+            );
+          }
+        };
         const before = pods();
         await upgrade(e, ns, current, [...values, 'shards=3', 'postgresql.parameters.work_mem=8MB', 'patroni.ttl=25']);
         await applied('8MB', 25);
@@ -306,10 +294,7 @@ export async function lifecycle(e: E2E, current: string): Promise<void> {
         await applied('4MB', 20);
         if (pods() !== before) throw new Error(`database pods restarted or replaced: before ${before}; after ${pods()}`);
         await same(c);
-      } finally {
-        await c.close();
-      }
-    },
+      }),
   );
   await e.check(
     'lifecycle: helm uninstall, then install under the same name: no stale DCS object in the way, the kept volumes and credentials serve every row',
@@ -323,13 +308,10 @@ export async function lifecycle(e: E2E, current: string): Promise<void> {
       for (const kept of ['db-pgfleet-auth', 'db-pgfleet-tls-ca']) e.kubectl(['-n', ns, 'get', 'secret', kept], { quiet: true });
       const again = await e.install('life', current, [...values, 'shards=3']);
       if (again !== ns) throw new Error('the reinstall failed (see above)');
-      const c = cluster(e, ns);
-      try {
+      await withCluster(e, ns, async (c) => {
         await settled(c, 2);
         await same(c);
-      } finally {
-        await c.close();
-      }
+      });
     },
   );
   e.helm(['uninstall', 'db', '--namespace', ns, '--wait', '--timeout', '5m'], { quiet: true });

@@ -2,23 +2,13 @@
 // Every kubectl invocation is built by a pure method (`*Args`) so the construction is unit-tested here, where
 // no Kubernetes API is reachable.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { exec } from '../localpg.ts';
 import { parse as parseYaml } from 'yaml';
 import { toolPath } from '../tools.ts';
-import {
-  sleep,
-  waitFor,
-  type Cluster,
-  type ConnectionInfo,
-  type DrillWriter,
-  type Endpoint,
-  type Member,
-  type Signal,
-  type WriterOptions,
-} from '../cluster.ts';
+import { type Cluster, type ConnectionInfo, type DrillWriter, type Endpoint, type Member, type Signal, type WriterOptions } from '../cluster.ts';
 import { Writer } from '../drills/writer.ts';
 import { CLIENT_POD, clientPodManifest, InClusterWriter } from './client.ts';
 import { appCredentials, DB_CONTAINER, ENV, PATRONI_CONFIG, SWITCHOVER_SCRIPT, TLS_CA_FILE } from '../contract.ts';
+import { exec, sleep, waitFor } from '../proc.ts';
 
 /**
  * How the backend reaches a node's own processes, below Kubernetes (kind: each node is a Docker container). With it,

@@ -6,8 +6,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { sleep, type Ack, type ClientError, type DrillWriter, type WriterOptions } from '../cluster.ts';
+import { type Ack, type ClientError, type DrillWriter, type WriterOptions } from '../cluster.ts';
 import { TABLE } from '../drills/writer.ts';
+import { sleep } from '../proc.ts';
 
 export const CLIENT_POD = 'pgfleet-drill-client';
 const SCRIPT = readFileSync(new URL('./writer.py', import.meta.url), 'utf8');

@@ -5,6 +5,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PATRONI_BIN, PG_BIN } from './packages.ts';
 import type { ConnectionInfo } from '../cluster.ts';
+import { asPostgres } from '../proc.ts';
 import { setHostsBlock } from './net.ts';
 import { alive, saveState, type State } from './state.ts';
 
@@ -48,23 +49,7 @@ export function containerExec(s: State, container: string, argv: string[]): numb
   }
   const r = spawnSync(
     'nsenter',
-    [
-      '--target',
-      String(target),
-      '--mount',
-      '--pid',
-      '--net',
-      '--',
-      'setpriv',
-      '--reuid=postgres',
-      '--regid=postgres',
-      '--init-groups',
-      '--',
-      'env',
-      `PATH=${CONTAINER_PATH()}`,
-      'LANG=C.UTF-8',
-      ...argv,
-    ],
+    ['--target', String(target), '--mount', '--pid', '--net', '--', ...asPostgres(['env', `PATH=${CONTAINER_PATH()}`, 'LANG=C.UTF-8', ...argv])],
     { stdio: 'inherit' },
   );
   return r.status ?? 1;

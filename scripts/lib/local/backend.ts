@@ -8,7 +8,7 @@ import { closeSync, existsSync, openSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { root } from '../tools.ts';
-import { clientConfig, waitFor, type Cluster, type ConnectionInfo, type Endpoint, type Member, type Signal } from '../cluster.ts';
+import { clientConfig, type Cluster, type ConnectionInfo, type Endpoint, type Member, type Signal } from '../cluster.ts';
 import { appCredentials, type AppCredentials } from '../contract.ts';
 import { objectData } from './pod.ts';
 import { isolate, unisolate } from './net.ts';
@@ -21,6 +21,7 @@ import { Kubelet } from './kubelet.ts';
 import { Services } from './services.ts';
 import { deleteDcsKeys, startEtcd, startS3 } from './daemons.ts';
 import * as patroni from './patroni.ts';
+import { waitFor } from '../proc.ts';
 
 export type { LocalOptions } from './node.ts';
 

@@ -2,12 +2,11 @@
 // (s3rver over TLS). Each runs in a namespace of its own, kept running like a container.
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { waitFor } from '../cluster.ts';
 import { S3RVER, s3rverScript } from '../s3rver.ts';
-import { sh } from './net.ts';
 import { backupsRendered, S3_SERVICE } from './manifests.ts';
 import type { Kubelet } from './kubelet.ts';
 import type { LocalNode } from './node.ts';
+import { sh, waitFor } from '../proc.ts';
 
 export async function startEtcd(node: LocalNode, kubelet: Kubelet): Promise<void> {
   const dir = join(node.dir, 'etcd');

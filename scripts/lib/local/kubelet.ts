@@ -4,13 +4,14 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { sleep, waitFor, type Signal } from '../cluster.ts';
-import { AS_POSTGRES, containerEnv, expand, imageEntrypoint, materialiseVolumes, wrap, type MountMap } from './pod.ts';
-import { namespacePids, sh } from './net.ts';
+import { type Signal } from '../cluster.ts';
+import { containerEnv, expand, imageEntrypoint, materialiseVolumes, wrap, type MountMap } from './pod.ts';
+import { namespacePids } from './net.ts';
 import { Readiness, probeOnce } from './endpoints.ts';
 import { INSTALL_HINT } from './packages.ts';
 import { CONTAINER_PATH, mainPidOf } from './access.ts';
 import type { LocalNode, Pod } from './node.ts';
+import { asPostgres, sh, sleep, waitFor } from '../proc.ts';
 
 // Patroni's virtualenv first: its patroni, and the python3 the chart's scripts run (`#!/usr/bin/env python3`).
 const PATH = CONTAINER_PATH();
@@ -215,7 +216,7 @@ export class Kubelet {
     const { env, mounts } = this.view(p, c);
     const main = p.procs.get(c.name) && mainPid(p.procs.get(c.name)!);
     const cmd = main
-      ? ['nsenter', '--target', String(main), '--mount', '--pid', '--net', '--', ...AS_POSTGRES, ...argv]
+      ? ['nsenter', '--target', String(main), '--mount', '--pid', '--net', '--', ...asPostgres(argv)]
       : ['ip', 'netns', 'exec', p.ns, ...wrap(argv, mounts, true)];
     return new Promise((resolve) => {
       const child = spawn(cmd[0]!, cmd.slice(1), {

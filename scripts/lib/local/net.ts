@@ -1,24 +1,8 @@
 // Network of the local cluster: one Linux bridge, one network namespace per pod (veth pair, one address each),
 // /etc/netns/<ns>/hosts as the cluster DNS, partitions cut per pod with iptables inside the pod's namespace.
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-
-export class CommandError extends Error {}
-
-/** Runs a command synchronously; throws with its stderr unless `ok` lists the tolerated exit codes. */
-export function sh(
-  cmd: string,
-  args: string[],
-  opts: { ok?: number[]; input?: string; timeoutMs?: number } = {},
-): { status: number; stdout: string; stderr: string } {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', input: opts.input, timeout: opts.timeoutMs ?? 60_000, maxBuffer: 64 << 20 });
-  const status = r.status ?? -1;
-  if (status !== 0 && !(opts.ok ?? []).includes(status)) {
-    throw new CommandError(`${cmd} ${args.join(' ')} exited ${status}${r.error ? ` (${r.error.message})` : ''}: ${(r.stderr || r.stdout || '').trim()}`);
-  }
-  return { status, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
-}
+import { sh } from '../proc.ts';
 
 export type NetPlan = { bridge: string; subnet: string; hostIp: string; prefixLen: number };
 

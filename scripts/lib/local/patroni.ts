@@ -4,13 +4,14 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { waitFor, type Member } from '../cluster.ts';
+import { type Member } from '../cluster.ts';
 import { SWITCHOVER_SCRIPT } from '../contract.ts';
 import { resolvePort } from './pod.ts';
 import { dcsView } from './endpoints.ts';
 import { dcsPrefix } from './manifests.ts';
 import type { Kubelet } from './kubelet.ts';
 import type { LocalNode, Pod } from './node.ts';
+import { waitFor } from '../proc.ts';
 
 /** GET a path of a member's REST API: parsed JSON, or the text when it is not JSON. */
 export async function patroniApi(p: Pod, path: string, timeoutMs = 1000): Promise<any> {

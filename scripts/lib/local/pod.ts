@@ -5,6 +5,7 @@
 import { chmodSync, chownSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { K8sObject } from '../helm.ts';
+import { asPostgres } from '../proc.ts';
 
 export type PodIdentity = { name: string; namespace: string; ip: string; labels: Record<string, string> };
 /** mountPath -> host directory (or file, for subPath mounts) */
@@ -171,9 +172,6 @@ export function resolvePort(target: string | number, containers: any[]): number 
   throw new ManifestError(`targetPort ${target} is not a named port of the selected pods`);
 }
 
-/** The prefix that runs a command as the postgres user (the pods' runAsUser). */
-export const AS_POSTGRES = ['setpriv', '--reuid=postgres', '--regid=postgres', '--init-groups', '--'];
-
 /** Local binaries standing in for the entrypoints of images whose containers the chart renders without a command. */
 const ENTRYPOINTS: [RegExp, string[]][] = [
   [/\/postgres-exporter(:|@|$)/, ['/usr/bin/prometheus-postgres-exporter']],
@@ -189,7 +187,7 @@ export function imageEntrypoint(image: string | undefined): string[] | undefined
  * `pidns`, as PID 1 of a new PID namespace (unshare forks it; its parent only waits).
  */
 export function wrap(argv: string[], mounts: MountMap, pidns = false): string[] {
-  if (!mounts.length && !pidns) return [...AS_POSTGRES, ...argv];
+  if (!mounts.length && !pidns) return asPostgres(argv);
   const sorted = [...mounts].sort((a, b) => a.mountPath.length - b.mountPath.length);
   const script =
     'set -e; while [ "$1" != -- ]; do if [ -d "$1" ]; then mkdir -p "$2"; else mkdir -p "$(dirname "$2")"; [ -e "$2" ] || : > "$2"; fi; mount --bind "$1" "$2"; shift 2; done; shift; exec "$@"';
@@ -207,7 +205,6 @@ export function wrap(argv: string[], mounts: MountMap, pidns = false): string[] 
     'pod',
     ...sorted.flatMap((m) => [m.hostPath, m.mountPath]),
     '--',
-    ...AS_POSTGRES,
-    ...argv,
+    ...asPostgres(argv),
   ];
 }

@@ -5,14 +5,14 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import type { K8sObject } from '../helm.ts';
-import { sleep, waitFor } from '../cluster.ts';
 import { resolvePort, selectorMatches } from './pod.ts';
-import { createBridge, createNamespace, sh, writeHosts } from './net.ts';
+import { createBridge, createNamespace, writeHosts } from './net.ts';
 import { haproxyCommand, haproxyConfig, type Listener } from './haproxy.ts';
 import { dcsView, roleLabel, tcpOpen } from './endpoints.ts';
 import { backupsRendered, dcsPrefix, ETCD_SERVICE, S3_SERVICE } from './manifests.ts';
 import type { Kubelet } from './kubelet.ts';
 import type { LocalNode, Pod } from './node.ts';
+import { sh, sleep, waitFor } from '../proc.ts';
 
 export class Services {
   /** ClusterIP of every Service that has one */
