@@ -593,10 +593,78 @@ async function backups(ociRef: string, version: string, images: KindImages, dril
     await check('backups: helm test after the restore', () => {
       helmTest(ns);
     });
+    await check('backups: WAL that pgBackRest dropped past pushQueueMax in an S3 outage is named by the next backup Job', () =>
+      walDrop(cluster, ns, upgrade, s3Control),
+    );
   } finally {
     await cluster.close();
   }
   await uninstall(ns);
+}
+
+/**
+ * The dropped-WAL gap on kind: with `pushQueueMax` at two segments, S3 down and six WAL switches, pgBackRest drops
+ * queued segments and tells PostgreSQL they were archived; once S3 is back, the next backup Job must name the
+ * missing segments (wal-gaps.py) and count them in pgfleet_backup_wal_missing_segments.
+ */
+async function walDrop(
+  cluster: KubeCluster,
+  ns: string,
+  upgrade: (extra: Record<string, string>) => Promise<void>,
+  s3: { start: () => Promise<void>; stop: () => Promise<void> },
+): Promise<void> {
+  await upgrade({ 'backups.archiveAsync.pushQueueMax': '32Mi' });
+  const [shard] = await cluster.shards();
+  const on = { member: (await cluster.primary(shard!))!.name };
+  // pgbackrest.conf is not in the pods' checksum: the kubelet updates the mounted file, archive-push reads it each time.
+  await waitFor(
+    `${on.member} to see archive-push-queue-max=32MiB`,
+    180_000,
+    async () => (await cluster.sql(on, "SELECT strpos(pg_read_file('/etc/pgbackrest/pgbackrest.conf'), 'archive-push-queue-max=32MiB') > 0"))[0]![0] === 't',
+    5000,
+  );
+  // The window the check reads starts at the oldest backup: one before the outage.
+  await cluster.backup(shard!, 'full');
+  const lastArchived = async () => (await cluster.sql(on, "SELECT coalesce(last_archived_wal, '') FROM pg_stat_archiver"))[0]![0]!;
+  const switched: string[] = [];
+  await s3.stop();
+  try {
+    await cluster.sql(on, 'CREATE TABLE IF NOT EXISTS e2e_wal_drop (at timestamptz)');
+    for (let i = 0; i < 6; i++) {
+      await cluster.sql(on, 'INSERT INTO e2e_wal_drop VALUES (now())');
+      switched.push((await cluster.sql(on, 'SELECT pg_walfile_name(pg_switch_wal())'))[0]![0]!);
+    }
+    // Nothing reaches S3 now: a segment of the outage reported archived was dropped. The first archive_command
+    // of the outage hangs on the unreachable S3 until pgBackRest's timeouts (minutes); the next one drops.
+    const archiver = async () => (await cluster.sql(on, "SELECT last_archived_wal || ' archived, ' || failed_count || ' failed' FROM pg_stat_archiver"))[0]![0];
+    const started = Date.now();
+    await waitFor(
+      `pgBackRest to drop WAL of the outage (switched ${switched[0]}..${switched.at(-1)})`,
+      540_000,
+      async () => {
+        if ((await lastArchived()) >= switched[1]!) return true;
+        if ((Date.now() - started) % 60_000 < 2000) console.log(`  ${Math.round((Date.now() - started) / 1000)} s: ${await archiver()}`);
+        return false;
+      },
+      2000,
+    ).catch(async (err) => {
+      throw new Error(`${(err as Error).message}; the archiver: ${await archiver()}`);
+    });
+    console.log(`  dropped after ${Math.round((Date.now() - started) / 1000)} s: ${await archiver()}`);
+  } finally {
+    await s3.start();
+  }
+  await cluster.sql(on, 'INSERT INTO e2e_wal_drop VALUES (now())');
+  const after = (await cluster.sql(on, 'SELECT pg_walfile_name(pg_switch_wal())'))[0]![0]!;
+  await waitFor(`${after} to be archived once S3 is back`, 240_000, async () => (await lastArchived()) >= after, 2000);
+  const job = await cluster.backup(shard!, 'full');
+  const log = kubectl(['-n', ns, 'logs', `job/${job}`], { quiet: true });
+  const warning = new RegExp(`WARNING: stanza ${shard} repo1: WAL ([0-9A-F]{24})[^\n]* is missing from the repository`).exec(log);
+  if (!warning || !switched.includes(warning[1]!))
+    throw new Error(`the backup Job did not name a segment of the outage (${switched.join(' ')}) as missing:\n${log.slice(-2000)}`);
+  const count = Number(new RegExp(`pgfleet_backup_wal_missing_segments\\{stanza="${shard}",repo="1"\\} (\\d+)`).exec(log)?.[1] ?? 0);
+  if (count < 1) throw new Error(`pgfleet_backup_wal_missing_segments is not above 0:\n${log.slice(-2000)}`);
+  console.log(`  dropped: ${warning[0]}; pgfleet_backup_wal_missing_segments ${count}`);
 }
 
 /** The machine a figure was measured on, as it says of itself. */
