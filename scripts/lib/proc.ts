@@ -2,7 +2,7 @@
 // ports, long-running daemons stopped by their own PID. localpg.ts, the local and kube backends, the kind tier,
 // the bench and the tests all use these; nothing else defines them.
 import { spawn, spawnSync, type ChildProcess, type SpawnSyncReturns } from 'node:child_process';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /** Node's own promise timer. */
@@ -71,6 +71,20 @@ export function exec(
       clearTimeout(timer);
       o.signal?.removeEventListener('abort', kill);
       resolve({ status, signal, stdout, stderr });
+    });
+  });
+}
+
+/** Whether host:port accepts a TCP connection within timeoutMs. */
+export function listens(host: string, port: number, timeoutMs = 500): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect({ host, port, timeout: timeoutMs }, () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.on('error', () => resolve(false)).on('timeout', () => {
+      s.destroy();
+      resolve(false);
     });
   });
 }

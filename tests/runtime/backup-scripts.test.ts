@@ -7,7 +7,6 @@
 // pgbackrest: `npm run setup:local` installs them.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
@@ -15,21 +14,13 @@ import * as assert from 'uvu/assert';
 import { parse } from 'yaml';
 import { one, render, type K8sObject } from '../../scripts/lib/helm.ts';
 import { chartEnv, dbContainer } from '../../scripts/lib/contract.ts';
-import { freePort } from '../../scripts/lib/proc.ts';
+import { freePort, listens, waitFor } from '../../scripts/lib/proc.ts';
 import type { SetValues } from '../../schema/values-paths.ts';
 
 const S = 'db-pgfleet-shard-0';
 const PGBIN = '/usr/lib/postgresql/15/bin';
 const uid = (name: string) => Number(spawnSync('id', ['-u', name], { encoding: 'utf8' }).stdout.trim());
 const ready = process.getuid?.() === 0 && existsSync(`${PGBIN}/initdb`) && spawnSync('pgbackrest', ['version']).status === 0 && !Number.isNaN(uid('postgres'));
-
-const listening = (port: number) =>
-  new Promise<boolean>((resolve) => {
-    const s = connect(port, '127.0.0.1', () => {
-      s.destroy();
-      resolve(true);
-    }).on('error', () => resolve(false));
-  });
 
 /** Backups on, S3 settings that only have to render (the tests swap in a posix repository), no database pod. */
 const BACKUPS: SetValues = {
@@ -144,7 +135,7 @@ w.before(async () => {
   server = spawn('runuser', ['-u', 'postgres', '--', 'env', `PGBACKREST_CONFIG=${join(W, 'server.conf')}`, `PATH=${env.PATH}`, 'pgbackrest', 'server'], {
     stdio: 'ignore',
   });
-  for (let i = 0; i < 50 && !(await listening(tlsPort)); i++) await new Promise((r) => setTimeout(r, 100));
+  await waitFor(`the pgbackrest server on port ${tlsPort}`, 10_000, () => listens('127.0.0.1', tlsPort), 100);
 });
 w.after(() => {
   if (server?.pid && server.exitCode === null) process.kill(server.pid, 'SIGTERM');

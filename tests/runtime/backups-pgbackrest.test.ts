@@ -5,7 +5,6 @@
 // closed loopback port, so no request leaves the machine.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
@@ -14,7 +13,7 @@ import { one, render, type K8sObject } from '../../scripts/lib/helm.ts';
 import { chartDir } from '../../scripts/lib/tools.ts';
 import { PATRONI_BIN } from '../../scripts/lib/local/packages.ts';
 import { PATRONI } from '../../scripts/lib/versions.ts';
-import { freePort } from '../../scripts/lib/proc.ts';
+import { freePort, listens, waitFor } from '../../scripts/lib/proc.ts';
 
 const STANZA = 'db-pgfleet-shard-0';
 const HOST0 = `${STANZA}-0.${STANZA}-headless.default.svc`;
@@ -40,14 +39,6 @@ function pgbackrest(args: string[], env: Record<string, string>, opts: { hosts?:
   const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8', timeout: 60_000, env: { ...process.env, ...env } });
   return { status: r.status, out: `${r.stdout}${r.stderr}` };
 }
-
-const listening = (port: number) =>
-  new Promise<boolean>((resolve) => {
-    const sock = connect(port, '127.0.0.1', () => {
-      sock.destroy();
-      resolve(true);
-    }).on('error', () => resolve(false));
-  });
 
 const confOf = (objects: K8sObject[], key: string) => one(objects, 'ConfigMap', `${STANZA}-pgbackrest`).data[key] as string;
 
@@ -112,7 +103,7 @@ tls.before(async () => {
   writeFileSync(join(work, 'repo-host.conf'), remap(confOf(objects, 'repo-host.conf')));
   writeFileSync(join(work, 'hosts'), `127.0.0.1 localhost ${HOST0}\n`);
   server = spawn('pgbackrest', ['server'], { env: { ...process.env, PGBACKREST_CONFIG: join(work, 'server.conf') }, stdio: 'ignore' });
-  for (let i = 0; i < 50 && !(await listening(port)); i++) await new Promise((r) => setTimeout(r, 100));
+  await waitFor(`the pgbackrest server on port ${port}`, 10_000, () => listens('127.0.0.1', port), 100);
   client = { ...SECRET_ENV, PGBACKREST_CONFIG: join(work, 'repo-host.conf') };
 });
 tls.after(() => {

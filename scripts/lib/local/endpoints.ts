@@ -3,7 +3,7 @@
 // and the pod is Ready, i.e. every container runs and passes its readinessProbe (kubelet semantics: period,
 // timeout, thresholds; a terminating pod leaves at once). Patroni's `role` label is what its Kubernetes DCS
 // would write (roleLabel), from the leader key and the member keys in the DCS.
-import { connect } from 'node:net';
+import { listens } from '../proc.ts';
 import { resolvePort } from './pod.ts';
 
 export type Probe = {
@@ -30,22 +30,9 @@ export async function probeOnce(probe: Probe, ip: string, containers: any[], exe
       return false;
     }
   }
-  if (probe.tcpSocket) return tcpOpen(ip, resolvePort(probe.tcpSocket.port, containers), timeoutMs);
+  if (probe.tcpSocket) return listens(ip, resolvePort(probe.tcpSocket.port, containers), timeoutMs);
   if (probe.exec) return exec(probe.exec.command, timeoutMs);
   return true;
-}
-
-export function tcpOpen(host: string, port: number, timeoutMs: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect({ host, port, timeout: timeoutMs }, () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.on('error', () => resolve(false)).on('timeout', () => {
-      s.destroy();
-      resolve(false);
-    });
-  });
 }
 
 /** A container's readiness: false until `successThreshold` probes pass, false again after `failureThreshold` fail. */

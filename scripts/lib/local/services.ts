@@ -8,11 +8,11 @@ import type { K8sObject } from '../helm.ts';
 import { resolvePort, selectorMatches } from './pod.ts';
 import { createBridge, createNamespace, writeHosts } from './net.ts';
 import { haproxyCommand, haproxyConfig, type Listener } from './haproxy.ts';
-import { dcsView, roleLabel, tcpOpen } from './endpoints.ts';
+import { dcsView, roleLabel } from './endpoints.ts';
 import { backupsRendered, dcsPrefix, ETCD_SERVICE, S3_SERVICE } from './manifests.ts';
 import type { Kubelet } from './kubelet.ts';
 import type { LocalNode, Pod } from './node.ts';
-import { sh, sleep, waitFor } from '../proc.ts';
+import { listens, sh, sleep, waitFor } from '../proc.ts';
 
 export class Services {
   /** ClusterIP of every Service that has one */
@@ -157,7 +157,7 @@ export class Services {
   async waitPoolers(pods: Pod[]): Promise<void> {
     for (const p of pods) {
       const ports = p.spec.containers.flatMap((c: any) => (c.ports ?? []).map((x: any) => x.containerPort as number));
-      for (const port of ports) await waitFor(`${p.name} to listen on ${port}`, 60_000, () => tcpOpen(p.ip, port, 500));
+      for (const port of ports) await waitFor(`${p.name} to listen on ${port}`, 60_000, () => listens(p.ip, port));
     }
     // The Service stand-in accepts connections before its health checks have marked a new pod up (a Service
     // without ready endpoints): a client connecting then is dropped at once. Ready means a protocol answer.
