@@ -32,6 +32,10 @@ for (const [call, message] of [
   ['include "pgfleet.parts" (dict "root" $ "shard" 0 "prt" "env")', 'pgfleet.parts: needs root, shard and part'],
   ['include "pgfleet.pooler.podPlacement" (dict "root" $ "selectr" (dict) "uid" 998)', 'pgfleet.pooler.podPlacement: needs root, selector and uid'],
   ['include "pgfleet.pooler.pdb" (dict "name" "x" "label" "a: b" "selector" (dict "a" "b"))', 'pgfleet.pooler.pdb: needs name, labels and selector'],
+  [
+    'include "pgfleet.pooler.service" (dict "root" $ "name" "x" "labels" "a: b" "port" (list (dict "name" "p" "port" 1)) "selector" (dict "a" "b"))',
+    'pgfleet.pooler.service: needs root, name, labels, ports and selector',
+  ],
   ['include "pgfleet.hookAnnotations" (dict "hok" "test")', 'pgfleet.hookAnnotations: needs hook'],
 ]) {
   test(`${call.split('"')[1]} refuses a misspelt key`, () => {

@@ -121,3 +121,33 @@ spec:
     matchLabels:
       {{- toYaml .selector | nindent 6 }}
 {{- end -}}
+
+{{/*
+The client Service of a pooler (type and annotations from pooler.service; each port targets the container port of
+the same name): (dict "root" $ "name" <name> "labels" <the labels, rendered YAML> "ports" (list (dict "name" <port
+name> "port" <number>) ...) "selector" <selector map>).
+*/}}
+{{- define "pgfleet.pooler.service" -}}
+{{- if not (and .root .name .labels .ports .selector) }}{{ fail "pgfleet.pooler.service: needs root, name, labels, ports and selector" }}{{ end -}}
+{{- $svc := .root.Values.pooler.service -}}
+apiVersion: v1
+kind: Service
+metadata:
+  name: {{ .name }}
+  labels:
+    {{- .labels | nindent 4 }}
+  {{- with $svc.annotations }}
+  annotations:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+spec:
+  type: {{ $svc.type }}
+  ports:
+    {{- range .ports }}
+    - name: {{ .name }}
+      port: {{ .port }}
+      targetPort: {{ .name }}
+    {{- end }}
+  selector:
+    {{- toYaml .selector | nindent 4 }}
+{{- end -}}
