@@ -1,13 +1,13 @@
 // The rendered backup scripts and configs run for real: PostgreSQL 15 (as the unprivileged postgres user)
 // archives with the rendered archive_command, the scheduled-backup script runs as repository host through the
 // `pgbackrest server` sidecar config over mutual TLS, and the verification script restores the backup into a
-// scratch directory, starts PostgreSQL on it and reports the result. Only mount points differ from the pods
-// (paths under a temp dir, 127.0.0.1, free ports, a posix repository instead of S3 via PGBACKREST_REPO1_TYPE).
-// Needs root (to run as postgres and to map the pod DNS name in a private mount namespace), postgresql-15 and
-// pgbackrest: `npm run setup:local` installs them.
+// scratch directory, starts PostgreSQL on it and reports the result. The files run as rendered, at the pods' paths:
+// every command runs in a private mount namespace where the test's directories are bind-mounted where the pods
+// mount their volumes (the local backend's wrap). What differs from the pods: the TLS server listens on 127.0.0.1,
+// ports are free ones, a posix repository stands in for S3 (PGBACKREST_REPO1_TYPE), PGBACKREST_CONFIG names the
+// rendered files where they are written. Needs root, postgresql-15 and pgbackrest: `npm run setup:local`.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -16,6 +16,7 @@ import { one, render, type K8sObject } from '../../scripts/lib/helm.ts';
 import { chartEnv, dbContainer } from '../../scripts/lib/contract.ts';
 import { freePort, listens, waitFor } from '../../scripts/lib/proc.ts';
 import type { SetValues } from '../../schema/values-paths.ts';
+import { wrap, type MountMap } from '../../scripts/lib/local/pod.ts';
 
 const S = 'db-pgfleet-shard-0';
 const PGBIN = '/usr/lib/postgresql/15/bin';
@@ -40,30 +41,50 @@ let server: ChildProcess | undefined;
 let pgStarted = false;
 let objects: K8sObject[] = [];
 
-/** Runs as the postgres user, optionally in a mount namespace where the pod DNS names resolve to 127.0.0.1. */
-function asPostgres(cmd: string[], opts: { hosts?: boolean; extraEnv?: Record<string, string> } = {}) {
+/** The data directory every pod and Job of the chart uses. */
+const PGDATA = '/var/lib/postgresql/data/pgdata';
+type Data = 'db' | 'scratch' | 'pitr';
+
+/**
+ * The pods' volumes as the test's directories: `data` picks what is mounted at PGDATA (the database, the
+ * verification Job's scratch volume, a point-in-time restore); with `hosts`, /etc/hosts maps the pod DNS name to
+ * 127.0.0.1. The test's directory is not under /tmp, which is a volume too.
+ */
+const mounts = (data: Data, hosts: boolean): MountMap => [
+  { mountPath: '/etc/pgfleet/backup-tls', hostPath: join(W, 'tls') },
+  { mountPath: '/var/spool/pgbackrest', hostPath: join(W, 'spool') },
+  { mountPath: '/var/run/postgresql', hostPath: join(W, 'sock') },
+  { mountPath: '/opt/pgfleet/backup', hostPath: join(W, 'scripts') },
+  { mountPath: '/opt/pgfleet/scripts', hostPath: join(W, 'chart-scripts') },
+  { mountPath: PGDATA, hostPath: join(W, data, 'pgdata') },
+  { mountPath: '/tmp', hostPath: join(W, 'tmp') },
+  ...(hosts ? [{ mountPath: '/etc/hosts', hostPath: join(W, 'hosts') }] : []),
+];
+
+/** Runs as the postgres user in a mount namespace with the pods' volumes (see mounts). */
+function asPostgres(cmd: string[], opts: { hosts?: boolean; data?: Data; extraEnv?: Record<string, string> } = {}) {
   if (process.env.PGFLEET_TRACE) console.error(new Date().toISOString(), cmd.join(' ').slice(0, 120));
   const envArgs = Object.entries({ ...env, ...opts.extraEnv }).map(([k, v]) => `${k}=${v}`);
-  const inner = ['runuser', '-u', 'postgres', '--', 'env', ...envArgs, ...cmd];
-  const argv = opts.hosts ? ['unshare', '--mount', 'sh', '-c', 'mount --bind "$0" /etc/hosts && exec "$@"', join(W, 'hosts'), ...inner] : inner;
+  const argv = wrap(['env', ...envArgs, ...cmd], mounts(opts.data ?? 'db', opts.hosts ?? false));
   const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8', timeout: 180_000, cwd: W });
   return { status: r.status, out: `${r.stdout}${r.stderr}` };
 }
-/** The verification Job's environment as rendered, its scratch data directory moved into the test's directory. */
+/** A data directory PostgreSQL accepts: postgres's own, mode 0700. */
+function dataDir(data: Data): void {
+  mkdirSync(join(W, data, 'pgdata'), { recursive: true, mode: 0o700 });
+  spawnSync('chown', ['-R', 'postgres:postgres', join(W, data)]);
+}
+/** The verification Job's environment as rendered. */
 const verifyEnv = () => {
   const job = objects.find((o) => o.kind === 'CronJob' && o.metadata.name.endsWith('-verify'))!;
-  return {
-    ...chartEnv(job.spec.jobTemplate.spec.template.spec.containers[0]),
-    PGFLEET_PGDATA: join(W, 'scratch', 'pgdata'),
-    PGBACKREST_CONFIG: join(W, 'verify.conf'),
-  };
+  return { ...chartEnv(job.spec.jobTemplate.spec.template.spec.containers[0]), PGBACKREST_CONFIG: join(W, 'verify.conf') };
 };
 const psql = (sql: string, db = 'postgres') =>
   asPostgres([`${PGBIN}/psql`, '-X', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-h', join(W, 'sock'), '-d', db, '-c', sql]);
 
 w.before(async () => {
   if (!ready) return;
-  W = mkdtempSync(join(tmpdir(), 'pgfleet-backup-scripts-'));
+  W = mkdtempSync('/var/tmp/pgfleet-backup-scripts-');
   chmodSync(W, 0o755);
   const tlsPort = await freePort();
   objects = render({
@@ -77,28 +98,13 @@ w.before(async () => {
   }).objects;
   const cm = one(objects, 'ConfigMap', `${S}-pgbackrest`).data;
   const scripts = one(objects, 'ConfigMap', 'db-pgfleet-backup-scripts').data;
-  for (const d of ['db', 'scratch', 'sock', 'run', 'spool', 'lock', 'tls', 'scripts', 'repo', 'verify', 'tmp']) mkdirSync(join(W, d));
-  const common = (t: string) =>
-    t
-      .replaceAll('/etc/pgfleet/backup-tls', join(W, 'tls'))
-      .replaceAll('/tmp/pgbackrest', join(W, 'lock'))
-      .replaceAll('/var/spool/pgbackrest', join(W, 'spool'))
-      .replaceAll('/var/run/postgresql', join(W, 'sock'))
-      .replaceAll('/opt/pgfleet/backup', join(W, 'scripts'))
-      .replaceAll('/opt/pgfleet/scripts', join(W, 'chart-scripts'))
-      .replaceAll('/tmp/verify', join(W, 'verify'))
-      .replaceAll('/tmp/metrics.prom', join(W, 'tmp', 'metrics.prom'))
-      .replace('tls-server-address=*', 'tls-server-address=127.0.0.1');
-  const db = (t: string) => common(t).replaceAll('/var/lib/postgresql/data/pgdata', join(W, 'db', 'pgdata'));
-  const scratch = (t: string) => common(t).replaceAll('/var/lib/postgresql/data/pgdata', join(W, 'scratch', 'pgdata'));
-  writeFileSync(join(W, 'pgbackrest.conf'), db(cm['pgbackrest.conf']));
-  writeFileSync(join(W, 'server.conf'), db(cm['server.conf']));
-  writeFileSync(join(W, 'repo-host.conf'), db(cm['repo-host.conf']));
-  writeFileSync(join(W, 'verify.conf'), scratch(cm['verify.conf']));
-  mkdirSync(join(W, 'chart-scripts'));
+  for (const d of ['sock', 'spool', 'tls', 'scripts', 'chart-scripts', 'repo', 'tmp']) mkdirSync(join(W, d));
+  for (const data of ['db', 'scratch', 'pitr'] as const) dataDir(data);
+  // The configs and programs as rendered; only the TLS server's listen address is narrowed to this machine.
+  for (const f of ['pgbackrest.conf', 'server.conf', 'repo-host.conf', 'verify.conf'])
+    writeFileSync(join(W, f), String(cm[f]).replace('tls-server-address=*', 'tls-server-address=127.0.0.1'));
   writeFileSync(join(W, 'chart-scripts', 'post-bootstrap.sh'), one(objects, 'ConfigMap', 'db-pgfleet-scripts').data['post-bootstrap.sh'], { mode: 0o755 });
-  for (const [name, text] of Object.entries<string>(scripts))
-    writeFileSync(join(W, 'scripts', name), name === 'verify.sh' ? scratch(text) : db(text), { mode: 0o755 });
+  for (const [name, text] of Object.entries<string>(scripts)) writeFileSync(join(W, 'scripts', name), text, { mode: 0o755 });
   const secret = one(objects, 'Secret', 'db-pgfleet-backup-tls');
   for (const [k, v] of Object.entries<string>(secret.data)) writeFileSync(join(W, 'tls', k), Buffer.from(v, 'base64'), { mode: 0o600 });
   writeFileSync(join(W, 'hosts'), `127.0.0.1 localhost ${S}-0.${S}-headless.default.svc\n`);
@@ -106,7 +112,7 @@ w.before(async () => {
   chownSync(join(W, 'hosts'), 0, 0);
   env = {
     PATH: `${PGBIN}:/usr/bin:/bin`,
-    HOME: join(W, 'tmp'),
+    HOME: '/tmp',
     PGBACKREST_CONFIG: join(W, 'pgbackrest.conf'),
     // Only the repository type differs from the pods: a posix directory stands in for S3.
     PGBACKREST_REPO1_TYPE: 'posix',
@@ -115,12 +121,13 @@ w.before(async () => {
   };
   const p = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === `${S}-patroni`)!.data['patroni.yml'] as string;
   const archiveCommand = /archive_command: (.+)/.exec(p)![1]!.replace(/^'|'$/g, '');
-  assert.is(asPostgres([`${PGBIN}/initdb`, '-D', join(W, 'db', 'pgdata'), '--data-checksums', '-A', 'peer', '-U', 'postgres']).status, 0);
+  const init = asPostgres([`${PGBIN}/initdb`, '-D', PGDATA, '--data-checksums', '-A', 'peer', '-U', 'postgres']);
+  assert.is(init.status, 0, init.out);
   writeFileSync(
     join(W, 'db', 'pgdata', 'postgresql.auto.conf'),
     [
       "listen_addresses = ''",
-      `unix_socket_directories = '${join(W, 'sock')}'`,
+      "unix_socket_directories = '/var/run/postgresql'",
       'archive_mode = on',
       `archive_command = '${archiveCommand.replaceAll("'", "''")}'`,
       'archive_timeout = 10',
@@ -128,21 +135,18 @@ w.before(async () => {
     ].join('\n') + '\n',
   );
   spawnSync('chown', ['postgres:postgres', join(W, 'db', 'pgdata', 'postgresql.auto.conf')]);
-  const start = asPostgres([`${PGBIN}/pg_ctl`, '-D', join(W, 'db', 'pgdata'), '-l', join(W, 'db', 'postgres.log'), '-w', 'start']);
+  const start = asPostgres([`${PGBIN}/pg_ctl`, '-D', PGDATA, '-l', join(W, 'db', 'postgres.log'), '-w', 'start']);
   assert.is(start.status, 0, start.out);
   pgStarted = true;
   // The sidecar: `pgbackrest server` with the rendered server.conf.
-  server = spawn('runuser', ['-u', 'postgres', '--', 'env', `PGBACKREST_CONFIG=${join(W, 'server.conf')}`, `PATH=${env.PATH}`, 'pgbackrest', 'server'], {
-    stdio: 'ignore',
-  });
+  const sidecar = wrap(['env', `PGBACKREST_CONFIG=${join(W, 'server.conf')}`, `PATH=${env.PATH}`, 'pgbackrest', 'server'], mounts('db', false));
+  server = spawn(sidecar[0]!, sidecar.slice(1), { stdio: 'ignore' });
   await waitFor(`the pgbackrest server on port ${tlsPort}`, 10_000, () => listens('127.0.0.1', tlsPort), 100);
 });
 w.after(() => {
   if (server?.pid && server.exitCode === null) process.kill(server.pid, 'SIGTERM');
   if (pgStarted) {
-    asPostgres([`${PGBIN}/pg_ctl`, '-D', join(W, 'db', 'pgdata'), '-m', 'immediate', 'stop']);
-    asPostgres([`${PGBIN}/pg_ctl`, '-D', join(W, 'scratch', 'pgdata'), '-m', 'immediate', 'stop']);
-    asPostgres([`${PGBIN}/pg_ctl`, '-D', join(W, 'pitr', 'pgdata'), '-m', 'immediate', 'stop']);
+    for (const data of ['db', 'scratch', 'pitr'] as const) asPostgres([`${PGBIN}/pg_ctl`, '-D', PGDATA, '-m', 'immediate', 'stop'], { data });
   }
   if (W) rmSync(W, { recursive: true, force: true });
 });
@@ -152,7 +156,7 @@ w('prerequisites: root, postgresql-15 and pgbackrest (npm run setup:local)', () 
 });
 w("post-bootstrap: the chart's roles and databases, then stanza-create and check; idempotent on a second run", () => {
   if (!ready) return;
-  const url = `postgresql://postgres@/postgres?host=${join(W, 'sock')}`;
+  const url = 'postgresql://postgres@/postgres?host=/var/run/postgresql';
   // The passwords the pod gives the chart's post-bootstrap, as the rendered StatefulSet names them.
   const names = (one(objects, 'StatefulSet', S).spec.template.spec.containers[0].env as { name: string }[])
     .map((e) => e.name)
@@ -160,7 +164,7 @@ w("post-bootstrap: the chart's roles and databases, then stanza-create and check
   assert.ok(names.length >= 3, names.join(' '));
   const passwords = Object.fromEntries(names.map((n, i) => [n, `pw-${i}-for-tests`]));
   for (const run of [1, 2]) {
-    const r = asPostgres([join(W, 'scripts', 'post-bootstrap.sh'), S, url], { extraEnv: { ...chartEnv(dbContainer(objects)), ...passwords } });
+    const r = asPostgres(['/opt/pgfleet/backup/post-bootstrap.sh', S, url], { extraEnv: { ...chartEnv(dbContainer(objects)), ...passwords } });
     assert.is(r.status, 0, `run ${run}: ${r.out}`);
     assert.match(r.out, /stanza-create command end: completed successfully/, `run ${run}: ${r.out}`);
     assert.match(r.out, /check command end: completed successfully/, `run ${run}: ${r.out}`);
@@ -171,7 +175,7 @@ w("post-bootstrap: the chart's roles and databases, then stanza-create and check
 w('the scheduled full backup: stanza-create, check, backup through the TLS server, metrics in the log', () => {
   if (!ready) return;
   assert.is(psql('CREATE TABLE orders AS SELECT g AS id FROM generate_series(1, 1000) g', 'app').status, 0);
-  const r = asPostgres([join(W, 'scripts', 'backup.sh'), S, 'full'], { hosts: true, extraEnv: { PGBACKREST_CONFIG: join(W, 'repo-host.conf') } });
+  const r = asPostgres(['/opt/pgfleet/backup/backup.sh', S, 'full'], { hosts: true, extraEnv: { PGBACKREST_CONFIG: join(W, 'repo-host.conf') } });
   assert.is(r.status, 0, r.out);
   assert.match(r.out, 'full backup of stanza db-pgfleet-shard-0 done');
   assert.match(r.out, `pgfleet_backup_success{stanza="${S}",type="full"} 1`);
@@ -204,7 +208,7 @@ w('WAL dropped from the repository is reported by segment and counted; a new tim
   // Dropped by pgBackRest (archive-push-queue-max) while the repository was unreachable: two segments in the middle.
   const dropped = segments.slice(-3, -1);
   const aside = join(W, 'tmp');
-  const check = () => asPostgres(['python3', join(W, 'scripts', 'wal-gaps.py'), S], { extraEnv: { PGBACKREST_CONFIG: join(W, 'repo-host.conf') } });
+  const check = () => asPostgres(['python3', '/opt/pgfleet/backup/wal-gaps.py', S], { extraEnv: { PGBACKREST_CONFIG: join(W, 'repo-host.conf') } });
   try {
     for (const f of dropped) renameSync(join(dir, f), join(aside, f));
     const r = check();
@@ -226,7 +230,7 @@ w('WAL dropped from the repository is reported by segment and counted; a new tim
     }
     rmSync(tl2, { recursive: true, force: true });
   }
-  const unreadable = asPostgres(['python3', join(W, 'scripts', 'wal-gaps.py'), 'no-such-stanza'], {
+  const unreadable = asPostgres(['python3', '/opt/pgfleet/backup/wal-gaps.py', 'no-such-stanza'], {
     extraEnv: { PGBACKREST_CONFIG: join(W, 'repo-host.conf') },
   });
   assert.is(unreadable.status, 1, unreadable.out);
@@ -235,8 +239,8 @@ w('WAL dropped from the repository is reported by segment and counted; a new tim
 w('an incremental while the stanza is locked is skipped, not failed', () => {
   if (!ready) return;
   // Hold the stanza's backup lock on the database side the way a running backup's remote does.
-  const lockDir = join(W, 'lock');
-  const r = asPostgres(['sh', '-c', `flock -n ${lockDir}/${S}-backup.lock -c '${join(W, 'scripts', 'backup.sh')} ${S} incr'`], {
+  const lockDir = '/tmp/pgbackrest';
+  const r = asPostgres(['sh', '-c', `flock -n ${lockDir}/${S}-backup.lock -c '/opt/pgfleet/backup/backup.sh ${S} incr'`], {
     hosts: true,
     extraEnv: { PGBACKREST_CONFIG: join(W, 'repo-host.conf') },
   });
@@ -245,7 +249,7 @@ w('an incremental while the stanza is locked is skipped, not failed', () => {
 });
 w('restore verification: latest backup restored into scratch, PostgreSQL answers, VERIFY OK and metrics', () => {
   if (!ready) return;
-  const r = asPostgres([join(W, 'scripts', 'verify.sh'), S, 'app', '120'], { extraEnv: verifyEnv() });
+  const r = asPostgres(['/opt/pgfleet/backup/verify.sh', S, 'app', '120'], { data: 'scratch', extraEnv: verifyEnv() });
   assert.is(r.status, 0, r.out);
   assert.match(r.out, /VERIFY OK: stanza db-pgfleet-shard-0 backup \d{8}-\d{6}F/);
   assert.match(r.out, /database app: \d+ relations/);
@@ -256,7 +260,8 @@ w('restore verification: latest backup restored into scratch, PostgreSQL answers
 w('verification fails loudly when the application database is missing from the backup', () => {
   if (!ready) return;
   rmSync(join(W, 'scratch', 'pgdata'), { recursive: true, force: true });
-  const r = asPostgres([join(W, 'scripts', 'verify.sh'), S, 'missing_db', '120'], { extraEnv: verifyEnv() });
+  dataDir('scratch');
+  const r = asPostgres(['/opt/pgfleet/backup/verify.sh', S, 'missing_db', '120'], { data: 'scratch', extraEnv: verifyEnv() });
   assert.is(r.status, 1, r.out);
   assert.match(r.out, 'application database missing_db is missing');
   assert.match(r.out, /pgfleet_backup_verify_success\{[^}]*\} 0/);
@@ -278,33 +283,31 @@ w('point-in-time restore with the rendered custom bootstrap command stops exactl
     },
   }).objects.find((o) => o.metadata.name === `${S}-patroni`)!.data['patroni.yml'] as string;
   const command = (parse(p, { version: '1.1' }) as any).bootstrap.pgbackrest_restore.command as string;
-  const pitr = join(W, 'pitr', 'pgdata');
+  // A socket directory of its own: the database under test keeps /var/run/postgresql.
   mkdirSync(join(W, 'pitr-sock'), { recursive: true });
-  mkdirSync(pitr, { recursive: true, mode: 0o700 });
-  spawnSync('chown', ['-R', 'postgres:postgres', join(W, 'pitr'), join(W, 'pitr-sock')]);
+  spawnSync('chown', ['-R', 'postgres:postgres', join(W, 'pitr-sock')]);
   // Patroni splits the command with shlex: do the same.
   const argv = JSON.parse(
-    spawnSync(
-      'python3',
-      ['-c', 'import json,shlex,sys; print(json.dumps(shlex.split(sys.argv[1])))', command.replace('/var/lib/postgresql/data/pgdata', pitr)],
-      { encoding: 'utf8' },
-    ).stdout,
+    spawnSync('python3', ['-c', 'import json,shlex,sys; print(json.dumps(shlex.split(sys.argv[1])))', command], { encoding: 'utf8' }).stdout,
   );
-  const restore = asPostgres(argv);
+  const restore = asPostgres(argv, { data: 'pitr' });
   assert.is(restore.status, 0, restore.out);
-  const start = asPostgres([
-    `${PGBIN}/pg_ctl`,
-    '-D',
-    pitr,
-    '-l',
-    join(W, 'pitr', 'postgres.log'),
-    '-w',
-    '-t',
-    '120',
-    'start',
-    '-o',
-    `-c listen_addresses='' -c unix_socket_directories=${join(W, 'pitr-sock')} -c archive_mode=off`,
-  ]);
+  const start = asPostgres(
+    [
+      `${PGBIN}/pg_ctl`,
+      '-D',
+      PGDATA,
+      '-l',
+      join(W, 'pitr', 'postgres.log'),
+      '-w',
+      '-t',
+      '120',
+      'start',
+      '-o',
+      `-c listen_addresses='' -c unix_socket_directories=${join(W, 'pitr-sock')} -c archive_mode=off`,
+    ],
+    { data: 'pitr' },
+  );
   assert.is(start.status, 0, start.out);
   const q = (sql: string) => asPostgres([`${PGBIN}/psql`, '-X', '-A', '-t', '-h', join(W, 'pitr-sock'), '-d', 'app', '-c', sql]).out.trim();
   let promoted = false;
@@ -314,6 +317,6 @@ w('point-in-time restore with the rendered custom bootstrap command stops exactl
   }
   assert.ok(promoted, 'promoted at the target (--target-action=promote)');
   assert.is(q('SELECT count(*) FROM orders'), before, `rows at ${target}`);
-  asPostgres([`${PGBIN}/pg_ctl`, '-D', pitr, '-m', 'fast', 'stop']);
+  asPostgres([`${PGBIN}/pg_ctl`, '-D', PGDATA, '-m', 'fast', 'stop'], { data: 'pitr' });
 });
 w.run();
