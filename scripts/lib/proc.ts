@@ -3,10 +3,10 @@
 // the bench and the tests all use these; nothing else defines them.
 import { spawn, spawnSync, type ChildProcess, type SpawnSyncReturns } from 'node:child_process';
 import { connect, createServer } from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { setTimeout as timer } from 'node:timers/promises';
 
-/** Node's own promise timer. */
-export { sleep };
+/** Resolves after `ms` milliseconds (node's promise timer). */
+export const sleep = (ms: number): Promise<void> => timer(ms);
 
 export const asRoot = process.getuid?.() === 0;
 
@@ -89,8 +89,9 @@ export function listens(host: string, port: number, timeoutMs = 500): Promise<bo
   });
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/** A TCP port on 127.0.0.1 that nothing listens on right now. */
+export const freePort = (): Promise<number> =>
+  new Promise((resolve, reject) => {
     const s = createServer();
     s.once('error', reject);
     s.listen(0, '127.0.0.1', () => {
@@ -98,7 +99,6 @@ export async function freePort(): Promise<number> {
       s.close(() => resolve(port));
     });
   });
-}
 
 /** A long-running server process we started: its output (last 256 KiB) and a stop() that signals its PID. */
 /** Daemons still running, each with the signal that stops it at once (a test process that crashes stops them on exit). */
