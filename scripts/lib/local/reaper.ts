@@ -13,7 +13,15 @@ if (!name || !Number.isInteger(owner) || owner < 2) {
 
 // Lives as long as its owner: a cluster stopped and started again by the same process keeps one reaper.
 for (;;) {
-  const s = loadState(name);
+  let s;
+  try {
+    s = loadState(name);
+  } catch (err) {
+    // Never give up on a state file that cannot be read this once: the cluster would be left running.
+    console.log(`${new Date().toISOString()} state of ${name} unreadable, retrying: ${(err as Error).message}`);
+    await new Promise((r) => setTimeout(r, 250));
+    continue;
+  }
   // Purged, or taken over by a newer run (which has its own reaper): nothing to do.
   if (!s || s.owner !== owner) process.exit(0);
   if (!alive(owner)) {

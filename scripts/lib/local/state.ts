@@ -1,7 +1,7 @@
 // What a local cluster started, recorded under .local/<name>/state.json so `npm run local -- down` can clean up
 // after a crash: network namespaces (every process inside them is ours), the bridge, PIDs outside namespaces,
 // and the directories holding pod data.
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { root } from '../tools.ts';
 import { deleteBridge, deleteNamespace, namespacePids, setHostsBlock } from './net.ts';
@@ -38,9 +38,12 @@ export function loadState(name: string): State | undefined {
   return JSON.parse(readFileSync(f, 'utf8')) as State;
 }
 
+/** Writes the state atomically (a new file renamed over the old): the reaper reads it while the cluster runs. */
 export function saveState(s: State): void {
   mkdirSync(s.dir, { recursive: true });
-  writeFileSync(join(s.dir, 'state.json'), JSON.stringify(s, null, 2));
+  const file = join(s.dir, 'state.json');
+  writeFileSync(`${file}.${process.pid}.tmp`, JSON.stringify(s, null, 2));
+  renameSync(`${file}.${process.pid}.tmp`, file);
 }
 
 export function listStates(): string[] {
