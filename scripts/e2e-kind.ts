@@ -10,7 +10,8 @@
 // Usage: npm run e2e:kind [-- --keep] [-- --quick: the defaults install only, no drills]
 //        [-- --drills: the drills only, backups and restore included] [-- --lifecycle: the lifecycle only]
 //        [-- --backups: the backups and restore step only] [-- --drill-runs N] [-- --drill-set a,b,c]
-//        [-- --drills-json FILE] [-- --down: remove what --keep left]
+//        [-- --drills-json FILE] [-- --ci PREFIX: only the ci/ values files named PREFIX...]
+//        [-- --down: remove what --keep left]
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -24,6 +25,7 @@ import { S3RVER, s3rverScript } from './lib/s3rver.ts';
 import { KubeCluster } from './lib/kube/backend.ts';
 import { kindNodes } from './lib/kind/docker.ts';
 import { lifecycle } from './lib/kind/lifecycle.ts';
+import { etcdFixture } from './lib/kind/etcd.ts';
 import { failedDrill, runDrill, table, type DrillResult } from './lib/drills/index.ts';
 import { KIND, PATRONI } from './lib/versions.ts';
 import { chartDir, toolPath } from './lib/tools.ts';
@@ -124,7 +126,6 @@ async function startRegistry(): Promise<string> {
  */
 const NOT_HERE: Record<string, string> = {
   '00-defaults-values.yaml': 'the same as the defaults install above',
-  '02-etcd3-values.yaml': 'needs an etcd cluster for the release, which no kind fixture deploys yet',
   '03-cert-manager-values.yaml': 'needs cert-manager, which is not built here',
   '04-existing-secrets-values.yaml': 'needs its credentials and certificate Secrets made outside the chart; no kind fixture makes them yet',
   '05-hardened-values.yaml': 'names a PriorityClass, node labels, taints and a StorageClass of a real production cluster',
@@ -134,6 +135,51 @@ const NOT_HERE: Record<string, string> = {
   '22-backups-s3rver-values.yaml': 'installed by the backups step above, with s3rver on the kind network',
   '30-monitoring-values.yaml': 'needs the prometheus-operator CRDs',
 };
+
+/** What a ci/ values file needs in its namespace before the install, and what is checked after `helm test`. */
+const CI_SETUP: Record<string, { before?: (ns: string) => Promise<boolean>; after?: (ns: string) => Promise<void> }> = {
+  '02-etcd3-values.yaml': {
+    before: (ns) =>
+      check(`${ns}: a 3-member etcd (kind's own etcd image) at the hosts the values file names`, () => {
+        kubectl(['create', 'namespace', ns], { quiet: true });
+        kubectl(['apply', '-f', '-'], { input: JSON.stringify(etcdFixture(ns)), quiet: true });
+        kubectl(['-n', ns, 'rollout', 'status', 'statefulset/etcd', '--timeout=180s'], { quiet: true });
+      }),
+    after: roleLabelCheck,
+  },
+};
+
+/**
+ * With etcd3 Patroni writes nothing to Kubernetes: the role label the Services select on is written by the chart's
+ * callback through the API server. After a switchover, `-primary` must hold only the new primary and `-replicas`
+ * the old one, and `helm test` must pass again through both and the poolers.
+ */
+async function roleLabelCheck(ns: string): Promise<void> {
+  await check(`${ns}: after a switchover -primary and -replicas follow the role label the etcd3 callback writes; helm test again`, async () => {
+    const c = new KubeCluster({ context: `kind-${CLUSTER}`, namespace: ns, release: 'db', kubeconfig });
+    const ip = (pod: string) => JSON.parse(kubectl(['-n', ns, 'get', 'pod', pod, '-o', 'json'], { quiet: true })).status.podIP as string;
+    try {
+      const shard = (await c.shards())[0]!;
+      const old = (await c.primary(shard))!;
+      const t0 = Date.now();
+      const next = await c.switchover(shard);
+      await waitFor(`${shard}-primary to hold only ${next}`, 60_000, async () => {
+        const eps = await c.primaryEndpoints(shard);
+        return eps.length === 1 && eps[0] === ip(next);
+      });
+      console.log(`  ${shard}-primary: ${old.name} -> ${next} ${((Date.now() - t0) / 1000).toFixed(1)} s after the switchover began`);
+      await waitFor(
+        `${shard}-replicas to hold ${old.name}`,
+        120_000,
+        async () => (await c.readyEndpoints(`${shard}-replicas`)).some((e) => e.address === ip(old.name)),
+        1000,
+      );
+      helmTest(ns);
+    } finally {
+      await c.close();
+    }
+  });
+}
 
 /** Uninstalls a release and deletes its namespace (PVCs included), so the next install has the machine to itself. */
 async function uninstall(ns: string) {
@@ -765,7 +811,7 @@ try {
     helm(['push', join(work, 'pkg', `${chart.name}-${chart.version}.tgz`), `oci://${registry}/charts`, '--plain-http']);
   });
 
-  const only = args.flags.drills ? 'drills' : args.flags.lifecycle ? 'lifecycle' : args.flags.backups ? 'backups' : undefined;
+  const only = args.flags.drills ? 'drills' : args.flags.lifecycle ? 'lifecycle' : args.flags.backups ? 'backups' : args.flags.ci ? 'ci' : undefined;
   const ns = only ? undefined : await installAndTest('defaults', ociRef, chart.version, images);
   if (ns) await networkPolicyChecks(ns, images);
   if (ns) await tlsRenewalCheck(ns);
@@ -797,9 +843,9 @@ try {
       chart.version,
     );
   }
-  if (!only)
+  if (!only || only === 'ci')
     for (const file of readdirSync(join(chartDir, 'ci'))
-      .filter((f) => f.endsWith('-values.yaml'))
+      .filter((f) => f.endsWith('-values.yaml') && (!args.flags.ci || f.startsWith(String(args.flags.ci))))
       .sort()) {
       const why = NOT_HERE[file];
       if (why) {
@@ -808,6 +854,8 @@ try {
       }
       if (args.flags.quick) break;
       const label = file.replace(/-values\.yaml$/, '');
+      const setup = CI_SETUP[file];
+      if (setup?.before && !(await setup.before(`e2e-${label}`))) continue;
       // Two departures from the file, both for this machine and the test image, everything else as written:
       // - the 3 nodes share 2 cores, and 500m per database pod would leave pods Pending: 100m;
       // - Debian's PgBouncer 1.18 in the test image predates max_prepared_statements (1.21): the key is left out,
@@ -816,6 +864,7 @@ try {
         'resources.requests.cpu=100m',
         'pooler.pgbouncer.maxPreparedStatements=null',
       ]);
+      if (installed && setup?.after) await setup.after(installed);
       if (installed) await uninstall(installed);
     }
 } catch (err) {

@@ -64,4 +64,35 @@ test('every program under files/scripts is embedded in a ConfigMap byte for byte
   for (const f of readdirSync(dir)) assert.ok(embedded.includes(readFileSync(join(dir, f), 'utf8')), `${f} is not embedded as it is`);
 });
 
+test("what Patroni runs (post_bootstrap, callbacks, and the scripts they start) reads no PATRONI_* variable: Patroni removes those from the environment it passes on; the etcd3 callback's pod name and namespace come from the chart", () => {
+  for (const objects of [
+    withTls,
+    render({ set: { 'patroni.dcs.type': 'etcd3', 'patroni.dcs.etcd3.hosts[0]': 'etcd:2379' } }).objects,
+    render({ values: [join(chartDir, 'ci', '20-backups-values.yaml')] }).objects,
+  ]) {
+    const scripts: Record<string, string> = mounted(objects, SCRIPTS_DIR).data;
+    const patroni = mounted(objects, posix.dirname(PATRONI_CONFIG)).data[posix.basename(PATRONI_CONFIG)] as string;
+    const started = [...patroni.matchAll(/(?:post_bootstrap|on_start|on_restart|on_role_change): (\S+)/g)].map((m) => posix.basename(m[1]!));
+    assert.ok(started.length, 'Patroni runs none of the scripts');
+    const seen = new Set<string>();
+    for (const name of started) {
+      if (seen.has(name)) continue;
+      seen.add(name);
+      const text = scripts[name];
+      assert.ok(text, `${name} is not in the scripts ConfigMap`);
+      const code = text
+        .split('\n')
+        .filter((l) => !/^\s*#/.test(l))
+        .join('\n');
+      assert.not.match(code, /PATRONI_[A-Z]/, `${name} reads a PATRONI_* variable, which Patroni's children never see`);
+      for (const other of Object.keys(scripts)) if (other !== name && code.includes(other)) started.push(other);
+    }
+    if (seen.has('label-role.py')) {
+      const env = Object.fromEntries(dbContainer(objects).env.map((e: any) => [e.name, e.valueFrom?.fieldRef?.fieldPath]));
+      assert.is(env.PGFLEET_POD_NAME, 'metadata.name');
+      assert.is(env.PGFLEET_POD_NAMESPACE, 'metadata.namespace');
+    }
+  }
+});
+
 test.run();

@@ -266,6 +266,24 @@ net('egress: DNS, the shard, the API server CIDRs and ports from values; by defa
   );
   assert.ok(p.spec.egress.some((r: any) => r.ports.some((x: any) => x.port === 53 && x.protocol === 'UDP')));
 });
+net('egress with etcd3: the etcd ports, and still the API server, where the role-label callback writes', () => {
+  const p = policy({
+    'patroni.dcs.type': 'etcd3',
+    'patroni.dcs.etcd3.hosts': '{etcd-0.etcd:2379,etcd-1.etcd:2380}',
+    'networkPolicy.kubeAPIServerPorts': '{6443}',
+  });
+  const api = p.spec.egress.find((r: any) => r.to?.some((t: any) => t.ipBlock));
+  assert.ok(api, 'no egress rule to the API server: the callback could never label the pod, and -primary would stay empty');
+  assert.equal(
+    api.ports.map((x: any) => x.port),
+    [6443],
+  );
+  const etcd = p.spec.egress.find((r: any) => !r.to && r.ports.some((x: any) => x.port === 2379));
+  assert.equal(
+    etcd.ports.map((x: any) => x.port),
+    [2379, 2380],
+  );
+});
 net('networkPolicy.enabled=false renders none', () => {
   assert.is(find(render({ set: { 'networkPolicy.enabled': false } }).objects, 'NetworkPolicy').length, 0);
 });

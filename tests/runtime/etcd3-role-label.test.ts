@@ -78,8 +78,8 @@ labels.after(async () => {
 const callback = (args: string[], env: Record<string, string> = {}) =>
   exec([join(st.dir, 'patroni-callback.sh'), ...args], {
     env: {
-      PATRONI_NAME: 'db-pgfleet-shard-1-0',
-      PATRONI_KUBERNETES_NAMESPACE: 'prod',
+      PGFLEET_POD_NAME: 'db-pgfleet-shard-1-0',
+      PGFLEET_POD_NAMESPACE: 'prod',
       KUBERNETES_SERVICE_HOST: '127.0.0.1',
       KUBERNETES_SERVICE_PORT: String(st.port),
       PGFLEET_SERVICEACCOUNT_DIR: st.dir,

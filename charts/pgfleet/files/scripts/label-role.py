@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 # pgfleet: writes Patroni's role onto this pod's `role` label, which the shard's -primary and -replicas Services
 # select on. Only with the etcd3 DCS: the Kubernetes DCS writes the label itself, etcd3 writes nothing to Kubernetes.
-# Run by patroni-callback.sh as `label-role.py ACTION ROLE SCOPE`; the pod is PATRONI_NAME in
-# PATRONI_KUBERNETES_NAMESPACE, the API server KUBERNETES_SERVICE_HOST/PORT (set by the kubelet), the credentials
-# the pod's service account token. It never fails Patroni: every problem is logged, the exit code is 0.
+# Run by patroni-callback.sh as `label-role.py ACTION ROLE SCOPE`; the pod is PGFLEET_POD_NAME in
+# PGFLEET_POD_NAMESPACE (not PATRONI_NAME: Patroni removes the PATRONI_* variables it reads as configuration from the
+# environment its callbacks inherit), the API server KUBERNETES_SERVICE_HOST/PORT (set by the kubelet), the
+# credentials the pod's service account token. It never fails Patroni: every problem is logged, the exit code is 0.
 import json
 import os
 import ssl
@@ -22,8 +23,8 @@ def main(argv):
     def log(message):
         print("pgfleet label-role (%s %s -> %s): %s" % (scope, action, role, message), file=sys.stderr)
 
-    pod = os.environ.get("PATRONI_NAME", "")
-    namespace = os.environ.get("PATRONI_KUBERNETES_NAMESPACE", "")
+    pod = os.environ.get("PGFLEET_POD_NAME", "")
+    namespace = os.environ.get("PGFLEET_POD_NAMESPACE", "")
     host = os.environ.get("KUBERNETES_SERVICE_HOST", "")
     port = os.environ.get("KUBERNETES_SERVICE_PORT", "443")
     if not (pod and namespace and host):
