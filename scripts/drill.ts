@@ -1,7 +1,8 @@
 // `npm run drill -- <name...> [--runs N] [--json] [-f values.yaml] [--set k=v]`: runs failover drills against a
 // local cluster (started for the drill, torn down after, also on failure), or with `--context C [--namespace N]
 // [--release R] [--kind-nodes]` against a real cluster through kubectl (--kind-nodes: the nodes are kind's
-// containers on $DOCKER_HOST's engine, so SIGKILL, freeze and node loss happen on the node itself;
+// containers on $DOCKER_HOST's engine, so SIGKILL, freeze, node and control-plane loss happen on the nodes
+// themselves, and the writer's reports come back through its node's container runtime, not the API server;
 // --in-cluster-client [--client-node NODE]: the writer runs in a pod of the cluster, on NODE when given, and reaches
 // the poolers through Services as applications do, instead of through kubectl port-forward from here).
 import type { Cluster } from './lib/cluster.ts';

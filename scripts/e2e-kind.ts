@@ -452,7 +452,9 @@ async function tlsRenewalCheck(ns: string): Promise<void> {
 
 /**
  * The drills' writer runs in a pod on the control-plane node, which no drill stops (node-loss first moves the
- * primary off it), and reaches the poolers through Services and kube-proxy, as applications do.
+ * primary off it; control-plane-loss freezes only the control plane's own pods), and reaches the poolers through
+ * Services and kube-proxy, as applications do. Its reports come back through the node's container runtime, not the
+ * API server.
  */
 const CLIENT = { node: `${CLUSTER}-control-plane` };
 
@@ -462,7 +464,7 @@ const CLIENT = { node: `${CLUSTER}-control-plane` };
  */
 const KIND_DRILLS = args.flags['drill-set']
   ? String(args.flags['drill-set']).split(',')
-  : ['failover', 'graceful', 'switchover', 'partition', 'freeze', 'node-loss'];
+  : ['failover', 'graceful', 'switchover', 'partition', 'freeze', 'node-loss', 'control-plane-loss'];
 
 /** The write-gap target of each drill that has one (the issue's acceptance), in ms. */
 const gapTargetMs = (scenario: string, ttl = 30): number | undefined =>

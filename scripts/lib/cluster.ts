@@ -88,6 +88,13 @@ export interface Cluster {
    */
   stopS3?(): Promise<void>;
   startS3?(): Promise<void>;
+  /**
+   * SIGSTOP every process of the control plane (kube: the API server, etcd, the controllers and the scheduler;
+   * local: etcd, its DCS) while the nodes, their kubelets and the pods run on, until thawControlPlane(): a managed
+   * control plane's outage. Optional: only a backend that reaches those processes can.
+   */
+  freezeControlPlane?(): Promise<void>;
+  thawControlPlane?(): Promise<void>;
   /** the node a pod runs on, and whether that node also runs the control plane (stopping it stops the DCS too) */
   nodeOf?(pod: string): Promise<{ name: string; controlPlane: boolean }>;
   /** whether the control plane considers the node Ready */

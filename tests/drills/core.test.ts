@@ -117,6 +117,14 @@ drills('freeze (SIGSTOP longer than ttl, then SIGCONT), 5 runs: the resumed old 
   assert.equal(r.failures, []);
 });
 
+drills('control-plane-loss (etcd, the DCS, frozen longer than ttl): with failsafe mode the primary keeps serving, nothing acknowledged lost', async () => {
+  const r = await run('control-plane-loss');
+  assert.is(r.acknowledgedWritesLost, 0, `${r.acknowledgedWritesLost} acknowledged writes lost`);
+  assert.ok(r.perRun[0]!.failsafeMode, 'the chart default turns failsafe mode on');
+  assert.ok(r.perRun[0]!.writesAfterLockExpiry! > 0, 'no write was acknowledged after the leader lock expired');
+  assert.equal(r.failures, []);
+});
+
 drills('pooler: a killed rw PgBouncer does not lose writes (or the drill refuses clearly without poolers)', async () => {
   const shard = (await cluster.shards())[0]!;
   if (!(await cluster.poolers(shard, 'rw')).length) {

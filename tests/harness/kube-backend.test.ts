@@ -83,6 +83,7 @@ function nodes(): NodeAccess & { calls: string[][] } {
     unpause: async (node) => {
       calls.push(['unpause', node]);
     },
+    execArgv: (node) => ['on', node],
   };
 }
 
@@ -125,6 +126,42 @@ commands(
     assert.match(POD_SIGNAL_SCRIPT, /kill -s "\$1" \$pids/);
   },
 );
+
+commands("the control plane is frozen on its nodes, API server first, through each static pod's containers; thawed in reverse", async () => {
+  const cp = JSON.stringify({ items: [{ metadata: { name: 'cp-1' } }] });
+  const f = fake([[/get nodes -l node-role.kubernetes.io\/control-plane -o json/, cp]]);
+  const n = nodes();
+  const k = new KubeCluster({ ...opts, nodes: n }, f.run);
+  await k.freezeControlPlane();
+  await k.thawControlPlane();
+  const sent = (sig: string) => n.calls.filter((c) => c[3] === sig).map((c) => [c[1], c[2], c[4], c[5]]);
+  const pods = ['kube-apiserver-cp-1', 'kube-controller-manager-cp-1', 'kube-scheduler-cp-1', 'etcd-cp-1'];
+  assert.equal(
+    sent('STOP'),
+    pods.map((p) => ['cp-1', 'POD_SIGNAL_SCRIPT', 'kube-system', p]),
+  );
+  assert.equal(
+    sent('CONT'),
+    [...pods].reverse().map((p) => ['cp-1', 'POD_SIGNAL_SCRIPT', 'kube-system', p]),
+  );
+  assert.is(n.calls.length, 8);
+  // an interrupted drill: close() thaws what is still frozen
+  await k.freezeControlPlane();
+  await k.close();
+  assert.equal(
+    n.calls.slice(12).map((c) => [c[3], c[5]]),
+    [...pods].reverse().map((p) => ['CONT', p]),
+  );
+  await k.close();
+  assert.is(n.calls.length, 16, 'thawed once');
+  const none = new KubeCluster(opts, fake([[/get nodes/, cp]]).run);
+  try {
+    await none.freezeControlPlane();
+    assert.unreachable();
+  } catch (err) {
+    assert.match((err as Error).message, /freezing the control plane needs access to the cluster's nodes/);
+  }
+});
 
 commands('freeze, SIGKILL and node loss without node access fail with a clear error', async () => {
   const k = new KubeCluster(opts, fake([[/get pod/, POD(0)]]).run);

@@ -27,6 +27,13 @@ export type RunResult = {
   /** node-loss: the most addresses seen behind the primary Service at once (sampled), and for how long there was more than one */
   primaryEndpointsMax?: number;
   multiplePrimaryEndpointsMs?: number;
+  /** control-plane-loss: whether Patroni's failsafe mode was on, and whether the old primary is primary afterwards on its timeline (nobody was promoted) */
+  failsafeMode?: boolean;
+  primaryKept?: boolean;
+  /** control-plane-loss: writes acknowledged while the control plane was frozen and after the leader lock had expired */
+  writesAfterLockExpiry?: number;
+  /** control-plane-loss: when the control plane answered again, after the thaw */
+  controlPlaneBackMs?: number;
   /** restore: rows present after the restore that were written after the target time */
   extraRows?: number;
   notes?: string[];
@@ -47,6 +54,7 @@ export type DrillResult = {
   newPrimaryAckMs?: Stat;
   primaryEndpointsMax?: number;
   multiplePrimaryEndpointsMs?: Stat;
+  controlPlaneBackMs?: Stat;
   synchronousMode: boolean;
   ttl?: number;
   perRun: RunResult[];
@@ -408,6 +416,53 @@ const nodeLoss: Scenario = async (ctx) => {
   });
 };
 
+/**
+ * Freezes the control plane for longer than `ttl` while every node and pod runs on (a managed control plane's
+ * outage, an etcd that lost quorum): no leader lock can be renewed. With failsafe mode a primary that still reaches
+ * every member keeps serving, so writes must be acknowledged after the lock expired; without it, it demotes itself
+ * once it cannot renew its lock. Either way nothing acknowledged may be lost, and the shard must have one primary
+ * once the control plane is back. Whether that primary is the old one on its old timeline is measured: Patroni may
+ * demote and promote it again when the control plane returns.
+ */
+const controlPlaneLoss: Scenario = async (ctx) => {
+  const { cluster, shard } = ctx;
+  if (!cluster.freezeControlPlane || !cluster.thawControlPlane) throw new Error(`the ${cluster.backend} backend cannot freeze the control plane`);
+  const config = await cluster.dynamicConfig(shard);
+  const ttl = Number(config.ttl ?? 30);
+  const failsafeMode = Boolean(config.failsafe_mode);
+  const holdMs = (ctx.opts.durationS ?? ttl + 30) * 1000;
+  return withWriter(ctx, 'control-plane-loss', async (w, hostOf) => {
+    const old = (await cluster.primary(shard))!;
+    ctx.log(`  freezing the control plane for ${holdMs / 1000} s (ttl ${ttl} s, failsafe mode ${failsafeMode ? 'on' : 'off'}); ${old.name} is the primary`);
+    const faultAt = now();
+    try {
+      await cluster.freezeControlPlane!();
+      await sleep(Math.max(0, faultAt + holdMs - now()));
+    } finally {
+      await cluster.thawControlPlane!();
+    }
+    const thawAt = now();
+    const backAt = await waitFor('the control plane to answer again', ctx.timeoutMs, async () => (await cluster.members(shard)) && now(), 1000);
+    const after = await healthy(ctx);
+    await ackedBy(ctx, w, await hostOf(after.name), thawAt);
+    const primaryKept = after.name === old.name && (after.timeline ?? 0) === (old.timeline ?? 0);
+    const writesAfterLockExpiry = w.acks.filter((a) => a.ackAt > faultAt + ttl * 1000 && a.ackAt < thawAt).length;
+    ctx.log(
+      `  thawed; the control plane answered after ${((backAt - thawAt) / 1000).toFixed(1)} s; ${primaryKept ? `${old.name} still primary, same timeline` : `primary now ${after.name} (timeline ${after.timeline})`}; ${writesAfterLockExpiry} writes acknowledged after the lock expired`,
+    );
+    return {
+      faultAt,
+      oldPrimary: old.name,
+      newPrimary: after.name,
+      failsafeMode,
+      primaryKept,
+      writesAfterLockExpiry,
+      controlPlaneBackMs: backAt - thawAt,
+      notes: [`control plane frozen ${(holdMs / 1000).toFixed(0)} s; answered ${((backAt - thawAt) / 1000).toFixed(1)} s after the thaw`],
+    };
+  });
+};
+
 const partition: Scenario = async (ctx) => {
   await offControlPlane(ctx, 'a NetworkPolicy never cuts a pod off its own node, where the API server runs');
   return isolate(ctx);
@@ -674,6 +729,10 @@ export const SCENARIOS: Record<string, { run: Scenario; describe: string }> = {
   partition: { run: partition, describe: 'isolate the primary from every other pod, Service and the DCS' },
   'node-loss': { run: nodeLoss, describe: 'stop the node that holds the primary until it is NotReady, then start it' },
   freeze: { run: freeze, describe: 'SIGSTOP the primary longer than ttl, then SIGCONT: it must step down, not take the lock back' },
+  'control-plane-loss': {
+    run: controlPlaneLoss,
+    describe: 'freeze the control plane (the DCS) longer than ttl while the pods run on: with failsafe mode the primary keeps serving',
+  },
   pooler: { run: pooler, describe: 'SIGKILL one rw PgBouncer; clients must recover' },
   'replica-rebuild': { run: replicaRebuild, describe: "wipe a replica's data; it must rejoin" },
   restore: { run: restore, describe: 'backup, more writes, point-in-time restore between them, compare rows' },
@@ -714,7 +773,7 @@ export async function runDrill(cluster: Cluster, scenario: string, opts: DrillOp
   }
   const sync = Boolean(config.synchronous_mode);
   const sum = (k: keyof RunResult) => perRun.reduce((a, r) => a + Number(r[k] ?? 0), 0);
-  const stat = (k: 'rejoinMs' | 'nodeNotReadyMs' | 'multiplePrimaryEndpointsMs' | 'newPrimaryAckMs') => {
+  const stat = (k: 'rejoinMs' | 'nodeNotReadyMs' | 'multiplePrimaryEndpointsMs' | 'newPrimaryAckMs' | 'controlPlaneBackMs') => {
     const xs = perRun.map((r) => r[k]).filter((x): x is number => x !== undefined);
     return xs.length ? { [k]: summary(xs) } : {};
   };
@@ -732,6 +791,7 @@ export async function runDrill(cluster: Cluster, scenario: string, opts: DrillOp
     ...stat('nodeNotReadyMs'),
     ...stat('multiplePrimaryEndpointsMs'),
     ...stat('newPrimaryAckMs'),
+    ...stat('controlPlaneBackMs'),
     ...(perRun.some((r) => r.primaryEndpointsMax !== undefined) ? { primaryEndpointsMax: Math.max(...perRun.map((r) => r.primaryEndpointsMax ?? 0)) } : {}),
     ...(perRun.some((r) => r.splitBrainWrites !== undefined) ? { splitBrainWrites: sum('splitBrainWrites') } : {}),
     ...(perRun.some((r) => r.extraRows !== undefined) ? { extraRows: sum('extraRows') } : {}),
@@ -743,6 +803,8 @@ export async function runDrill(cluster: Cluster, scenario: string, opts: DrillOp
   const takenBack = perRun.filter((r) => r.lockTakenBack).length;
   if (takenBack) result.failures.push(`the resumed old primary took the leader lock back in ${takenBack} of ${runs} runs`);
   if (result.splitBrainWrites) result.failures.push(`${result.splitBrainWrites} writes acknowledged by the isolated old primary after the new primary's first`);
+  const stopped = perRun.filter((r) => r.failsafeMode && r.writesAfterLockExpiry === 0).length;
+  if (stopped) result.failures.push(`failsafe mode on, yet no write was acknowledged after the leader lock expired, in ${stopped} of ${runs} runs`);
   if (result.extraRows) result.failures.push(`${result.extraRows} rows written after the target time came back with the restore`);
   return result;
 }

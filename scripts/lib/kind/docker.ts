@@ -192,5 +192,6 @@ export function kindNodes(host: string): NodeAccess {
     unpause: async (node) => {
       await docker(['unpause', node]);
     },
+    execArgv: (node) => ['docker', '-H', host, 'exec', '-i', node],
   };
 }

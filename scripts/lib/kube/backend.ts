@@ -21,6 +21,8 @@ export type NodeAccess = {
   /** stops every process of the node at once (kubelet and container runtime included), or resumes them */
   pause(node: string): Promise<void>;
   unpause(node: string): Promise<void>;
+  /** the argv that runs a command on the node as root with stdin attached (append the command) */
+  execArgv(node: string): string[];
 };
 
 /**
@@ -45,7 +47,18 @@ type RunResult = { status: number; stdout: string; stderr: string };
 export type Runner = (args: string[], input?: string, timeoutMs?: number) => RunResult | Promise<RunResult>;
 
 export const ISOLATED_LABEL = 'pgfleet.io/isolated';
+/** The control plane's static pods (kubeadm, kind), named `<component>-<node>` in kube-system: frozen in this order, thawed in reverse. */
+export const CONTROL_PLANE_PODS = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'etcd'];
 const SEP = '\x1f';
+
+/** Shell lines that set $sandbox to the ready pod sandbox of pod `pod` in namespace `ns` (shell words), or fail. */
+const SANDBOX = (ns: string, pod: string) => `sandbox=$(crictl pods --namespace "${ns}" --name "^${pod}\\$" --state ready -q | head -n 1)
+[ -n "$sandbox" ] || { echo "no ready sandbox for pod ${ns}/${pod} on this node" >&2; exit 1; }`;
+
+/** Run on a node: prints the ID of the running container of pod $2 in namespace $1 (through the CRI). */
+export const POD_CONTAINER_SCRIPT = `set -eu
+${SANDBOX('$1', '$2')}
+crictl ps -q --pod "$sandbox" --state running | head -n 1`;
 
 /** Run on a node: forgets every tracked connection from or to address $1 (so a new policy applies to them too). */
 export const CONNTRACK_FLUSH_SCRIPT = `for dir in --orig-src --orig-dst --reply-src --reply-dst; do conntrack -D "$dir" "$1" >/dev/null 2>&1 || true; done`;
@@ -55,8 +68,7 @@ export const CONNTRACK_FLUSH_SCRIPT = `for dir in --orig-src --orig-dst --reply-
  * container's PID namespace, found through the CRI as the kubelet sees it), at once; prints the PIDs.
  */
 export const POD_SIGNAL_SCRIPT = `set -eu
-sandbox=$(crictl pods --namespace "$2" --name "^$3\\$" --state ready -q | head -n 1)
-[ -n "$sandbox" ] || { echo "no ready sandbox for pod $2/$3 on this node" >&2; exit 1; }
+${SANDBOX('$2', '$3')}
 pids=
 for c in $(crictl ps -q --pod "$sandbox" --state running); do
   init=$(crictl inspect -o go-template --template '{{.info.pid}}' "$c")
@@ -375,6 +387,22 @@ export class KubeCluster implements Cluster {
     this.frozen.delete(pod);
   }
 
+  private controlPlane: { node: string; pod: string }[] = [];
+
+  async freezeControlPlane(): Promise<void> {
+    const access = this.nodeAccess('freezing the control plane');
+    const nodes = JSON.parse(await this.kubectl(['get', 'nodes', '-l', 'node-role.kubernetes.io/control-plane', '-o', 'json'])).items as any[];
+    if (!nodes.length) throw new Error('no node labelled node-role.kubernetes.io/control-plane');
+    this.controlPlane = nodes.flatMap((n) => CONTROL_PLANE_PODS.map((c) => ({ node: n.metadata.name as string, pod: `${c}-${n.metadata.name}` })));
+    for (const { node, pod } of this.controlPlane) await access.sh(node, POD_SIGNAL_SCRIPT, ['STOP', 'kube-system', pod]);
+  }
+
+  async thawControlPlane(): Promise<void> {
+    const access = this.nodeAccess('thawing the control plane');
+    for (const { node, pod } of [...this.controlPlane].reverse()) await access.sh(node, POD_SIGNAL_SCRIPT, ['CONT', 'kube-system', pod]);
+    this.controlPlane = [];
+  }
+
   async stopNode(pod: string): Promise<string> {
     const node = (await this.pod(pod)).spec.nodeName as string;
     await this.nodeAccess('stopping a node').pause(node);
@@ -549,11 +577,24 @@ export class KubeCluster implements Cluster {
     const svc = await this.serviceFor(endpoint);
     const cred = await this.credentials(endpoint.shard);
     return new InClusterWriter(
-      [this.opts.kubectl ?? toolPath('kubectl'), ...this.base()],
+      this.opts.nodes
+        ? await this.clientThroughNode(this.opts.nodes)
+        : [this.opts.kubectl ?? toolPath('kubectl'), ...this.base(), 'exec', '-i', CLIENT_POD, '--'],
       { host: svc.name, port: svc.port, ...cred, tls: svc.tls ?? Boolean(cred.ca) },
       run,
       opts,
     );
+  }
+
+  /**
+   * The argv that runs a command in the client pod through its node's container runtime: the writer's reports then
+   * never pass the API server, and go on while the control plane is frozen.
+   */
+  private async clientThroughNode(nodes: NodeAccess): Promise<string[]> {
+    const node = (await this.pod(CLIENT_POD)).spec.nodeName as string;
+    const container = (await nodes.sh(node, POD_CONTAINER_SCRIPT, [this.opts.namespace, CLIENT_POD])).trim();
+    if (!container) throw new Error(`no running container of ${CLIENT_POD} on ${node}`);
+    return [...nodes.execArgv(node), 'crictl', 'exec', '-i', container];
   }
 
   async writeEndpoint(shard: string): Promise<Endpoint> {
@@ -647,7 +688,11 @@ export class KubeCluster implements Cluster {
     );
   }
 
+  /** Ends what a drill left behind, also when it was interrupted: frozen pods and control plane, stopped nodes, the forwards, the client. */
   async close(): Promise<void> {
+    if (this.controlPlane.length) await this.thawControlPlane().catch(() => {});
+    for (const pod of this.frozen) await this.thaw(pod).catch(() => {});
+    for (const node of this.stoppedNodes) await this.startNode(node).catch(() => {});
     for (const f of this.forwards.values()) f.child.kill();
     this.forwards.clear();
     if (this.client) {

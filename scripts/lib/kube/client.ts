@@ -46,7 +46,10 @@ const conninfo = (v: string | number) => `'${String(v).replace(/\\/g, '\\\\').re
 
 export type WriterTarget = { host: string; port: number; database: string; user: string; password: string; ca?: string; tls: boolean };
 
-/** The drill writer, run in the client pod through `kubectl exec`; acks and errors stream back as they happen. */
+/**
+ * The drill writer, run in the client pod by `exec` (the argv that runs a command there: `kubectl exec -i POD --`,
+ * or the node's `crictl exec -i`); acks and errors stream back as they happen.
+ */
 export class InClusterWriter implements DrillWriter {
   readonly acks: Ack[] = [];
   readonly errors: ClientError[] = [];
@@ -55,7 +58,7 @@ export class InClusterWriter implements DrillWriter {
   private stopping = false;
 
   constructor(
-    private kubectl: string[],
+    private exec: string[],
     private target: WriterTarget,
     readonly run: string,
     private opts: WriterOptions = {},
@@ -85,7 +88,7 @@ export class InClusterWriter implements DrillWriter {
       intervalMs: this.opts.intervalMs ?? 20,
       timeoutMs: this.opts.timeoutMs ?? 5000,
     };
-    const child = spawn(this.kubectl[0]!, [...this.kubectl.slice(1), 'exec', '-i', CLIENT_POD, '--', 'python3', '-u', '-c', SCRIPT], {
+    const child = spawn(this.exec[0]!, [...this.exec.slice(1), 'python3', '-u', '-c', SCRIPT], {
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     this.child = child;

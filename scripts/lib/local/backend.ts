@@ -162,6 +162,15 @@ export class LocalCluster implements Cluster {
     this.kubelet.signal(this.node.pod(pod), 'SIGCONT');
   }
 
+  /** The local tier's control plane is etcd, its DCS: every etcd process stops answering. */
+  async freezeControlPlane(): Promise<void> {
+    this.kubelet.signalNamespace(this.node.etcdNs, 'SIGSTOP');
+  }
+
+  async thawControlPlane(): Promise<void> {
+    this.kubelet.signalNamespace(this.node.etcdNs, 'SIGCONT');
+  }
+
   async partition(pod: string): Promise<void> {
     isolate(this.node.pod(pod).ns);
   }

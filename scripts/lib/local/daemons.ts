@@ -16,7 +16,7 @@ export async function startEtcd(node: LocalNode, kubelet: Kubelet): Promise<void
   node.log(`etcd at ${ip}:2379`);
   kubelet.keepRunning(() =>
     kubelet.spawnIn(
-      `${node.name}-etcd`,
+      node.etcdNs,
       [
         'etcd',
         '--name',
@@ -46,7 +46,7 @@ export async function startEtcd(node: LocalNode, kubelet: Kubelet): Promise<void
 
 /** Deletes every DCS key under `prefix` (what deleting a shard's Kubernetes DCS objects does); resolves with how many. */
 export function deleteDcsKeys(node: LocalNode, prefix: string): number {
-  const r = sh('ip', ['netns', 'exec', `${node.name}-etcd`, 'etcdctl', '--endpoints', `http://${node.etcdIp}:2379`, 'del', '--prefix', prefix]);
+  const r = sh('ip', ['netns', 'exec', node.etcdNs, 'etcdctl', '--endpoints', `http://${node.etcdIp}:2379`, 'del', '--prefix', prefix]);
   return Number(r.stdout.trim());
 }
 

@@ -196,7 +196,12 @@ export class Kubelet {
 
   /** Sends `signal` to every process of the pod (every container, and the wrappers that hold its namespaces). */
   signal(p: Pod, signal: NodeJS.Signals): void {
-    for (const pid of namespacePids(p.ns)) {
+    this.signalNamespace(p.ns, signal);
+  }
+
+  /** Sends `signal` to every process of network namespace `ns` (a pod, or a daemon such as etcd). */
+  signalNamespace(ns: string, signal: NodeJS.Signals): void {
+    for (const pid of namespacePids(ns)) {
       try {
         process.kill(pid, signal);
       } catch {

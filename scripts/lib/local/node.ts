@@ -78,6 +78,10 @@ export class LocalNode {
     this.log = opts.log ?? (() => {});
   }
 
+  /** the network namespace etcd runs in */
+  get etcdNs(): string {
+    return `${this.name}-etcd`;
+  }
   get etcdIp(): string {
     return `${this.net.subnet}.2`;
   }
