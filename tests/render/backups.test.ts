@@ -11,7 +11,7 @@ import { find, one, render, RenderError, type K8sObject } from '../../scripts/li
 import { chartDir } from '../../scripts/lib/tools.ts';
 import { chartEnv, dbContainer } from '../../scripts/lib/contract.ts';
 import { patroniConfig } from '../lib/patroni.ts';
-import { podSpecOf, restrictedViolations } from '../lib/podsecurity.ts';
+import { restrictedViolations } from '../lib/podsecurity.ts';
 import type { SetValues } from '../../schema/values-paths.ts';
 
 const S0 = 'db-pgfleet-shard-0';
