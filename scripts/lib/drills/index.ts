@@ -442,13 +442,13 @@ const controlPlaneLoss: Scenario = async (ctx) => {
       await cluster.thawControlPlane!();
     }
     const thawAt = now();
-    const backAt = await waitFor('the control plane to answer again', ctx.timeoutMs, async () => (await cluster.members(shard)) && now(), 1000);
+    const backMs = (await waitFor('the control plane to answer again', ctx.timeoutMs, async () => (await cluster.members(shard)) && now(), 1000)) - thawAt;
     const after = await healthy(ctx);
     await ackedBy(ctx, w, await hostOf(after.name), thawAt);
     const primaryKept = after.name === old.name && (after.timeline ?? 0) === (old.timeline ?? 0);
     const writesAfterLockExpiry = w.acks.filter((a) => a.ackAt > faultAt + ttl * 1000 && a.ackAt < thawAt).length;
     ctx.log(
-      `  thawed; the control plane answered after ${((backAt - thawAt) / 1000).toFixed(1)} s; ${primaryKept ? `${old.name} still primary, same timeline` : `primary now ${after.name} (timeline ${after.timeline})`}; ${writesAfterLockExpiry} writes acknowledged after the lock expired`,
+      `  thawed; the control plane answered after ${(backMs / 1000).toFixed(1)} s; ${primaryKept ? `${old.name} still primary, same timeline` : `primary now ${after.name} (timeline ${after.timeline})`}; ${writesAfterLockExpiry} writes acknowledged after the lock expired`,
     );
     return {
       faultAt,
@@ -457,8 +457,8 @@ const controlPlaneLoss: Scenario = async (ctx) => {
       failsafeMode,
       primaryKept,
       writesAfterLockExpiry,
-      controlPlaneBackMs: backAt - thawAt,
-      notes: [`control plane frozen ${(holdMs / 1000).toFixed(0)} s; answered ${((backAt - thawAt) / 1000).toFixed(1)} s after the thaw`],
+      controlPlaneBackMs: backMs,
+      notes: [`control plane frozen ${(holdMs / 1000).toFixed(0)} s; answered ${(backMs / 1000).toFixed(1)} s after the thaw`],
     };
   });
 };
