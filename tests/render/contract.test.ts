@@ -64,7 +64,7 @@ test('every program under files/scripts is embedded in a ConfigMap byte for byte
   for (const f of readdirSync(dir)) assert.ok(embedded.includes(readFileSync(join(dir, f), 'utf8')), `${f} is not embedded as it is`);
 });
 
-test("what Patroni runs (post_bootstrap, callbacks, and the scripts they start) reads no PATRONI_* variable: Patroni removes those from the environment it passes on; the etcd3 callback's pod name and namespace come from the chart", () => {
+test("what Patroni runs (post_bootstrap, before_stop, callbacks, and the scripts they start) reads no PATRONI_* variable: Patroni removes those from the environment it passes on; the etcd3 callback's pod name and namespace come from the chart", () => {
   for (const objects of [
     withTls,
     render({ set: { 'patroni.dcs.type': 'etcd3', 'patroni.dcs.etcd3.hosts[0]': 'etcd:2379' } }).objects,
@@ -72,7 +72,7 @@ test("what Patroni runs (post_bootstrap, callbacks, and the scripts they start) 
   ]) {
     const scripts: Record<string, string> = mounted(objects, SCRIPTS_DIR).data;
     const patroni = mounted(objects, posix.dirname(PATRONI_CONFIG)).data[posix.basename(PATRONI_CONFIG)] as string;
-    const started = [...patroni.matchAll(/(?:post_bootstrap|on_start|on_restart|on_role_change): (\S+)/g)].map((m) => posix.basename(m[1]!));
+    const started = [...patroni.matchAll(/(?:post_bootstrap|before_stop|on_start|on_restart|on_role_change): (\S+)/g)].map((m) => posix.basename(m[1]!));
     assert.ok(started.length, 'Patroni runs none of the scripts');
     const seen = new Set<string>();
     for (const name of started) {

@@ -111,9 +111,11 @@ watchdog:
 {{- end -}}
 {{- if eq .root.Values.patroni.dcs.type "etcd3" -}}
 {{- /* etcd3 writes nothing to Kubernetes: the callback writes the role label the Services select on, then
-moves the poolers (files/scripts/patroni-callback.sh). */ -}}
+moves the poolers (files/scripts/patroni-callback.sh); before_stop removes the label before PostgreSQL stops, so a
+demoted primary leaves -primary before it starts again read-only (files/scripts/label-role.py). */ -}}
 {{- $callback := "/opt/pgfleet/scripts/patroni-callback.sh" -}}
-{{- $config = mustMergeOverwrite $config (dict "postgresql" (dict "callbacks" (dict "on_start" $callback "on_restart" $callback "on_role_change" $callback))) -}}
+{{- $callbacks := dict "on_start" $callback "on_restart" $callback "on_role_change" $callback -}}
+{{- $config = mustMergeOverwrite $config (dict "postgresql" (dict "callbacks" $callbacks "before_stop" "/opt/pgfleet/scripts/label-role.py before_stop")) -}}
 {{- end -}}
 {{- toYaml $config -}}
 {{- end -}}
