@@ -2,8 +2,7 @@
 // the pod, or the -primary and -replicas Services never get an endpoint. The rendered scripts run here, as Patroni
 // runs them (patroni-callback.sh ACTION ROLE SCOPE), against a stand-in API server over TLS on 127.0.0.1 that
 // checks the path, the token and the merge patch.
-import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -12,6 +11,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { one, render } from '../../scripts/lib/helm.ts';
 import { exec } from '../../scripts/lib/proc.ts';
+import { serverCertificate } from '../../scripts/lib/local/apiserver.ts';
 
 const etcd3 = render({ values: ['charts/pgfleet/ci/02-etcd3-values.yaml'] }).objects;
 const scripts = one(etcd3, 'ConfigMap', 'db-pgfleet-scripts').data;
@@ -22,31 +22,8 @@ const st: { dir: string; server?: Server; port: number; calls: Call[]; statuses:
 const labels = suite('etcd3: the callback writes the role label the Services select on');
 labels.before(async () => {
   st.dir = mkdtempSync(join(tmpdir(), 'pgfleet-label-'));
-  const key = join(st.dir, 'key.pem');
-  const cert = join(st.dir, 'ca.crt');
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-days',
-      '1',
-      '-subj',
-      '/CN=apiserver',
-      '-addext',
-      'subjectAltName=IP:127.0.0.1',
-      '-keyout',
-      key,
-      '-out',
-      cert,
-    ],
-    { stdio: 'ignore' },
-  );
+  const { key, cert } = serverCertificate(st.dir, '127.0.0.1');
+  copyFileSync(cert, join(st.dir, 'ca.crt'));
   writeFileSync(join(st.dir, 'token'), 'the-token\n');
   for (const [name, text] of Object.entries<string>(scripts)) {
     writeFileSync(join(st.dir, name), text);

@@ -83,7 +83,7 @@ async function healthy(ctx: Ctx): Promise<Member> {
   const { cluster, shard } = ctx;
   const sync = (await cluster.dynamicConfig(shard)).synchronous_mode;
   return waitFor(
-    `shard ${shard} to be healthy (one primary, every replica running${sync ? ', a synchronous standby' : ''})`,
+    `shard ${shard} to be healthy (one primary, every replica running${sync ? ', a synchronous standby' : ''}${cluster.primaryEndpoints ? ', the primary alone behind the primary Service' : ''})`,
     ctx.timeoutMs,
     async () => {
       const ms = await cluster.members(shard);
@@ -91,6 +91,9 @@ async function healthy(ctx: Ctx): Promise<Member> {
       if (p.length !== 1) return undefined;
       if (!ms.every((m) => m.role === 'primary' || (m.role === 'replica' && ['running', 'streaming'].includes(m.state)))) return undefined;
       if (sync && ms.length > 1 && !ms.some((m) => m.sync)) return undefined;
+      // A stale role label would send clients to a replica, or to no one.
+      const behind = cluster.primaryEndpoints ? await cluster.primaryEndpoints(shard) : [p[0]!.host];
+      if (behind.join() !== p[0]!.host) return undefined;
       return p[0];
     },
     500,

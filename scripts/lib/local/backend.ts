@@ -2,7 +2,8 @@
 // the rendered manifests (helm template with the user's values + etcd3 DCS): Patroni/PostgreSQL from the
 // StatefulSets, poolers from the Deployments, Services as HAProxy listeners, Secrets and ConfigMaps as files.
 // LocalCluster puts the parts together behind the Cluster interface: manifests.ts (chart to pods), kubelet.ts
-// (containers), services.ts (network, DNS, Services), daemons.ts (etcd, S3) and patroni.ts (members, SQL).
+// (containers), services.ts (network, DNS, Services), apiserver.ts (the pods' label patches), daemons.ts (etcd, S3)
+// and patroni.ts (members, SQL).
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -19,6 +20,7 @@ import { LocalNode, type LocalOptions } from './node.ts';
 import { backupJob, backupsRendered, dcsPrefix, planPods, renderManifests, SECRETS_FILE } from './manifests.ts';
 import { Kubelet } from './kubelet.ts';
 import { Services } from './services.ts';
+import { ApiServer } from './apiserver.ts';
 import { deleteDcsKeys, startEtcd, startS3 } from './daemons.ts';
 import * as patroni from './patroni.ts';
 import { waitFor } from '../proc.ts';
@@ -33,12 +35,14 @@ export class LocalCluster implements Cluster {
   private readonly node: LocalNode;
   private readonly kubelet: Kubelet;
   private readonly svc: Services;
+  private readonly api: ApiServer;
   private jobs = 0;
   private published: LocalEndpoint[] = [];
 
   private constructor(opts: LocalOptions) {
     this.node = new LocalNode(opts);
-    this.kubelet = new Kubelet(this.node);
+    this.api = new ApiServer(this.node);
+    this.kubelet = new Kubelet(this.node, this.api);
     this.svc = new Services(this.node, this.kubelet);
     ({ name: this.name, dir: this.dir, namespace: this.namespace } = this.node);
   }
@@ -73,6 +77,7 @@ export class LocalCluster implements Cluster {
     try {
       planPods(node);
       c.svc.buildNetwork();
+      await c.api.start();
       await startEtcd(node, c.kubelet);
       await startS3(node, c.kubelet);
       await c.svc.start();
@@ -162,13 +167,19 @@ export class LocalCluster implements Cluster {
     this.kubelet.signal(this.node.pod(pod), 'SIGCONT');
   }
 
-  /** The local tier's control plane is etcd, its DCS: every etcd process stops answering. */
+  /** The local tier's control plane is etcd, its DCS, and the API server stand-in: neither answers until the thaw. */
   async freezeControlPlane(): Promise<void> {
     this.kubelet.signalNamespace(this.node.etcdNs, 'SIGSTOP');
+    this.api.freeze();
   }
 
   async thawControlPlane(): Promise<void> {
+    this.api.thaw();
     this.kubelet.signalNamespace(this.node.etcdNs, 'SIGCONT');
+  }
+
+  async primaryEndpoints(shard: string): Promise<string[]> {
+    return this.svc.endpoints(`${shard}-primary`);
   }
 
   async partition(pod: string): Promise<void> {
@@ -305,6 +316,7 @@ export class LocalCluster implements Cluster {
     const node = this.node;
     node.stopping = true;
     for (const p of node.pods) p.down = true;
+    await this.api.stop();
     // A persistent cluster keeps its data; PGFLEET_KEEP_LOGS=1 keeps any cluster's directory (pod logs, data).
     if (node.state) await teardown(node.state, { keepData: opts.keepData ?? (node.state.persist || Boolean(process.env.PGFLEET_KEEP_LOGS)) });
   }

@@ -1,8 +1,8 @@
 // Service endpoints as Kubernetes keeps them, for the local backend's Service stand-ins (HAProxy listeners
 // without health checks of their own): a pod backs a Service while the Service's selector matches the pod's labels
 // and the pod is Ready, i.e. every container runs and passes its readinessProbe (kubelet semantics: period,
-// timeout, thresholds; a terminating pod leaves at once). Patroni's `role` label is what its Kubernetes DCS
-// would write (roleLabel), from the leader key and the member keys in the DCS.
+// timeout, thresholds; a terminating pod leaves at once). The `role` label is what the chart's callback patched
+// through the API server stand-in (apiserver.ts), never derived here.
 import { listens } from '../proc.ts';
 import { resolvePort } from './pod.ts';
 
@@ -83,55 +83,4 @@ export class Readiness {
     }, ms);
     this.timer.unref();
   }
-}
-
-export type MemberKey = { role: string; state: string; modRevision: number };
-export type DcsView = { revision: number; members: Map<string, MemberKey>; leaders: Map<string, { name: string; modRevision: number }> };
-
-/**
- * Patroni's keys under `prefix` in etcd (v3 JSON gateway): each scope's leader and each member's published role
- * and state, with revisions (so a recreated pod ignores what its previous incarnation wrote).
- */
-export async function dcsView(etcd: string, prefix: string): Promise<DcsView> {
-  const b64 = (s: string) => Buffer.from(s).toString('base64');
-  const end = prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
-  const r = await fetch(`http://${etcd}/v3/kv/range`, {
-    method: 'POST',
-    body: JSON.stringify({ key: b64(prefix), range_end: b64(end) }),
-    signal: AbortSignal.timeout(1000),
-  });
-  if (!r.ok) throw new Error(`etcd range ${prefix}: HTTP ${r.status}`);
-  const body = (await r.json()) as { header: { revision: string }; kvs?: { key: string; value: string; mod_revision: string }[] };
-  const view: DcsView = { revision: Number(body.header.revision), members: new Map(), leaders: new Map() };
-  for (const kv of body.kvs ?? []) {
-    const key = Buffer.from(kv.key, 'base64').toString();
-    const value = Buffer.from(kv.value ?? '', 'base64').toString();
-    const modRevision = Number(kv.mod_revision);
-    const leader = /^(.*)\/leader$/.exec(key.slice(prefix.length));
-    if (leader) {
-      view.leaders.set(leader[1]!, { name: value, modRevision });
-      continue;
-    }
-    const m = /\/members\/([^/]+)$/.exec(key);
-    if (!m) continue;
-    try {
-      const data = JSON.parse(value);
-      if (typeof data.role === 'string') view.members.set(m[1]!, { role: data.role, state: String(data.state ?? ''), modRevision });
-    } catch {
-      /* not a member document */
-    }
-  }
-  return view;
-}
-
-/**
- * The `role` label Patroni's Kubernetes DCS gives a member (its touch_member, with the chart's label values):
- * `primary` while it holds the leader key, `replica` while it runs as a standby, no label otherwise (stopped,
- * starting, or a primary without the lock). `undefined` when the DCS says nothing new about the member: the pod
- * keeps the labels it has, as a pod does when its Patroni cannot patch it.
- */
-export function roleLabel(member: MemberKey | undefined, isLeader: boolean): string | null | undefined {
-  if (isLeader) return 'primary';
-  if (!member) return undefined;
-  return member.state === 'running' && member.role !== 'primary' && member.role !== 'master' ? 'replica' : null;
 }

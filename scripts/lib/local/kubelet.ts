@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { type Signal } from '../cluster.ts';
 import { containerEnv, expand, imageEntrypoint, materialiseVolumes, wrap, type MountMap } from './pod.ts';
 import { namespacePids } from './net.ts';
+import { SERVICEACCOUNT_DIR, type ApiServer } from './apiserver.ts';
 import { Readiness, probeOnce } from './endpoints.ts';
 import { INSTALL_HINT } from './packages.ts';
 import { CONTAINER_PATH, mainPidOf } from './access.ts';
@@ -22,7 +23,12 @@ type Container = { argv: string[]; env: Record<string, string>; mounts: MountMap
 export type ExecResult = { code: number | null; stdout: string; stderr: string };
 
 export class Kubelet {
-  constructor(private readonly node: LocalNode) {}
+  private ids?: { uid: number; gid: number };
+
+  constructor(
+    private readonly node: LocalNode,
+    private readonly api: ApiServer,
+  ) {}
 
   /**
    * Spawns argv inside a network namespace as the postgres user; stdout/stderr appended to `logFile`. With
@@ -72,11 +78,15 @@ export class Kubelet {
     run();
   }
 
+  /** The postgres user's ids: containers run as it, volumes belong to it (fsGroup). */
+  private get owner(): { uid: number; gid: number } {
+    return (this.ids ??= { uid: Number(sh('id', ['-u', 'postgres']).stdout.trim()), gid: Number(sh('id', ['-g', 'postgres']).stdout.trim()) });
+  }
+
   /** Mounts, environment and argv of one container of a pod, as the kubelet would set them up. */
   private prepare(p: Pod, c: any): Container {
-    const owner = { uid: Number(sh('id', ['-u', 'postgres']).stdout.trim()), gid: Number(sh('id', ['-g', 'postgres']).stdout.trim()) };
-    const mounts = materialiseVolumes(p.spec, c, p.dir, this.node.objects, owner);
-    const env = containerEnv(c, { name: p.name, namespace: this.node.namespace, ip: p.ip, labels: p.labels }, this.node.objects);
+    const mounts = [...this.accountMount(p, c), ...materialiseVolumes(p.spec, c, p.dir, this.node.objects, this.owner)];
+    const env = this.env(p, c);
     const command = c.command?.length ? c.command : imageEntrypoint(c.image);
     if (!command) throw new Error(`container ${c.name} of ${p.name} relies on the entrypoint of ${c.image}, which the local backend does not know`);
     const argv = [...command, ...(c.args ?? [])].map((a: string) => expand(String(a), env));
@@ -95,9 +105,21 @@ export class Kubelet {
           : join(p.dir, 'volumes', m.name);
       return { mountPath: m.mountPath, hostPath: m.subPath ? join(dir, m.subPath) : dir };
     });
-    const env = containerEnv(c, { name: p.name, namespace: this.node.namespace, ip: p.ip, labels: p.labels }, this.node.objects);
+    const env = this.env(p, c);
     const argv = [...(c.command ?? []), ...(c.args ?? [])].map((a: string) => expand(String(a), env));
-    return { argv, env, mounts };
+    return { argv, env, mounts: [...this.accountMount(p, c), ...mounts] };
+  }
+
+  /** The container's environment: the `kubernetes` Service's address first (as the kubelet sets it), then its own. */
+  private env(p: Pod, c: any): Record<string, string> {
+    return { ...this.api.env(), ...containerEnv(c, { name: p.name, namespace: this.node.namespace, ip: p.ip, labels: p.labels }, this.node.objects) };
+  }
+
+  /** The service-account token, CA and namespace at their well-known path, unless the pod opts out or mounts its own. */
+  private accountMount(p: Pod, c: any): MountMap {
+    if ((c.volumeMounts ?? []).some((m: any) => m.mountPath === SERVICEACCOUNT_DIR)) return [];
+    const dir = this.api.accountVolume(p.spec, this.owner.gid);
+    return dir ? [{ mountPath: SERVICEACCOUNT_DIR, hostPath: dir }] : [];
   }
 
   /** Ready: not terminating, every container it runs is up and passes its readinessProbe. */
@@ -109,9 +131,8 @@ export class Kubelet {
   async startPod(p: Pod): Promise<void> {
     p.down = false;
     const generation = ++p.generation;
-    // A new pod has only its template's labels: Patroni labels it again once it runs.
+    // A new pod has only its template's labels: the chart's callback labels it again once Patroni runs.
     p.labels = { ...p.templateLabels };
-    p.minRevision = this.node.dcsRevision;
     for (const r of p.readiness.values()) r.stop();
     p.readiness.clear();
     // A new pod: fresh emptyDirs and ConfigMap/Secret files, the PVC (pvc-*) survives.
@@ -266,7 +287,6 @@ export class Kubelet {
       down: false,
       generation: 0,
       readiness: new Map(),
-      minRevision: 0,
       terminationGraceS: 0,
     };
     mkdirSync(p.dir, { recursive: true });

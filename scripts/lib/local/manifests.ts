@@ -130,7 +130,6 @@ export function planPods(node: LocalNode): void {
         down: false,
         generation: 0,
         readiness: new Map(),
-        minRevision: 0,
         terminationGraceS: o.spec.template.spec.terminationGracePeriodSeconds ?? 30,
       });
       index++;

@@ -35,7 +35,7 @@ export type Pod = {
   owner: string;
   /** shard (= Patroni scope) of database and pooler pods */
   shard?: string;
-  /** the pod's labels now (the template's, plus Patroni's `role` on database pods) */
+  /** the pod's labels now: the template's, plus what pods patched through the API server (the `role` label) */
   labels: Record<string, string>;
   templateLabels: Record<string, string>;
   spec: any;
@@ -49,8 +49,6 @@ export type Pod = {
   generation: number;
   /** containers this incarnation runs (a container whose binary is missing is skipped), and their readiness */
   readiness: Map<string, Readiness>;
-  /** DCS revision when the pod was created: member keys older than this were written by an earlier incarnation */
-  minRevision: number;
   terminationGraceS: number;
 };
 
@@ -66,8 +64,6 @@ export class LocalNode {
   pods: Pod[] = [];
   /** set when the cluster goes down: nothing is restarted after that */
   stopping = false;
-  /** the DCS revision the Service controller saw last */
-  dcsRevision = 0;
 
   constructor(opts: LocalOptions) {
     this.opts = opts;

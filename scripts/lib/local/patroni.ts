@@ -7,7 +7,6 @@ import { parse as parseYaml } from 'yaml';
 import { type Member } from '../cluster.ts';
 import { SWITCHOVER_SCRIPT } from '../contract.ts';
 import { resolvePort } from './pod.ts';
-import { dcsView } from './endpoints.ts';
 import { dcsPrefix } from './manifests.ts';
 import type { Kubelet } from './kubelet.ts';
 import type { LocalNode, Pod } from './node.ts';
@@ -25,12 +24,31 @@ export async function patroniApi(p: Pod, path: string, timeoutMs = 1000): Promis
   }
 }
 
+/** Who holds each scope's leader key under `prefix` in etcd (v3 JSON gateway). */
+async function dcsLeaders(etcd: string, prefix: string): Promise<Map<string, string>> {
+  const b64 = (s: string) => Buffer.from(s).toString('base64');
+  const end = prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
+  const r = await fetch(`http://${etcd}/v3/kv/range`, {
+    method: 'POST',
+    body: JSON.stringify({ key: b64(prefix), range_end: b64(end) }),
+    signal: AbortSignal.timeout(1000),
+  });
+  if (!r.ok) throw new Error(`etcd range ${prefix}: HTTP ${r.status}`);
+  const body = (await r.json()) as { kvs?: { key: string; value: string }[] };
+  const leaders = new Map<string, string>();
+  for (const kv of body.kvs ?? []) {
+    const leader = /^(.*)\/leader$/.exec(Buffer.from(kv.key, 'base64').toString().slice(prefix.length));
+    if (leader) leaders.set(leader[1]!, Buffer.from(kv.value ?? '', 'base64').toString());
+  }
+  return leaders;
+}
+
 export async function members(node: LocalNode, shard: string): Promise<Member[]> {
   const pods = node.dbPods(shard);
   // Who holds the leader key, read from etcd itself: a member's /cluster answers from its watch cache, which a
   // member resumed after SIGSTOP still fills with its old view (itself as leader) for a moment.
-  const leader = await dcsView(`${node.etcdIp}:2379`, dcsPrefix(node.objects, shard)).then(
-    (v) => v.leaders.get(shard)?.name ?? null,
+  const leader = await dcsLeaders(`${node.etcdIp}:2379`, dcsPrefix(node.objects, shard)).then(
+    (v) => v.get(shard) ?? null,
     () => undefined,
   );
   // The rest of the DCS view (any reachable member answers /cluster, the leader first), completed by each member's own view.

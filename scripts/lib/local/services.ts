@@ -8,8 +8,7 @@ import type { K8sObject } from '../helm.ts';
 import { resolvePort, selectorMatches } from './pod.ts';
 import { createBridge, createNamespace, writeHosts } from './net.ts';
 import { haproxyCommand, haproxyConfig, type Listener } from './haproxy.ts';
-import { dcsView, roleLabel } from './endpoints.ts';
-import { backupsRendered, dcsPrefix, ETCD_SERVICE, S3_SERVICE } from './manifests.ts';
+import { backupsRendered, ETCD_SERVICE, S3_SERVICE } from './manifests.ts';
 import type { Kubelet } from './kubelet.ts';
 import type { LocalNode, Pod } from './node.ts';
 import { listens, sh, sleep, waitFor } from '../proc.ts';
@@ -115,30 +114,16 @@ export class Services {
   }
 
   /**
-   * The endpoints controller and kube-proxy in one loop (every 100 ms): Patroni's role label from the DCS, then
-   * each listener's servers enabled exactly while their pod is a ready, selected endpoint of the Service.
+   * The endpoints controller and kube-proxy in one loop (every 100 ms): each listener's servers enabled exactly
+   * while their pod is a ready endpoint whose labels (as the API server stand-in holds them) match the selector.
    */
   private async endpointsLoop(): Promise<void> {
     const node = this.node;
-    const prefix = dcsPrefix(node.objects, node.dbPods()[0]!.shard!);
     while (!node.stopping) {
-      try {
-        const view = await dcsView(`${node.etcdIp}:2379`, prefix);
-        node.dcsRevision = view.revision;
-        for (const p of node.dbPods()) {
-          const fresh = <T extends { modRevision: number }>(x: T | undefined) => (x && x.modRevision > p.minRevision ? x : undefined);
-          const label = roleLabel(fresh(view.members.get(p.name)), fresh(view.leaders.get(p.shard!))?.name === p.name);
-          if (label === null) delete p.labels.role;
-          else if (label !== undefined) p.labels.role = label;
-        }
-      } catch {
-        /* etcd unreachable: labels stay as they are, as they would on pods */
-      }
       for (const l of this.listeners) {
         for (const b of l.backends) {
           const key = `${l.name}/${b.name}`;
-          const pod = node.pod(b.name);
-          const want = this.kubelet.ready(pod) && selectorMatches(l.svc.spec.selector ?? {}, pod.labels);
+          const want = this.serves(l.svc, node.pod(b.name));
           if (want === this.enabled.has(key)) continue;
           try {
             await haproxyCommand(this.socket, `set server ${key} state ${want ? 'ready' : 'maint'}`);
@@ -151,6 +136,21 @@ export class Services {
       }
       await sleep(100);
     }
+  }
+
+  /** Whether the pod is a ready endpoint of the Service: Ready, and its labels now match the selector. */
+  private serves(svc: K8sObject, pod: Pod): boolean {
+    return this.kubelet.ready(pod) && selectorMatches(svc.spec.selector ?? {}, pod.labels);
+  }
+
+  /** The addresses of the Service's ready endpoints, as the endpoints loop enables them. */
+  endpoints(service: string): string[] {
+    const svc = this.node.services().find((s) => s.metadata.name === service);
+    if (!svc) throw new Error(`no Service ${service}`);
+    return this.node
+      .selected(svc)
+      .filter((p) => this.serves(svc, p))
+      .map((p) => p.ip);
   }
 
   /** Pooler pods listen, and every Service in front of them answers the PostgreSQL protocol (has a ready endpoint). */
