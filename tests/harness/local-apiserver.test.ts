@@ -92,7 +92,7 @@ t('everything else is refused as a real API server would, and changes nothing', 
     before,
   );
   assert.equal(
-    api.patches.slice(-8).map((p) => p.status),
+    api.requests.slice(-8).map((p) => p.status),
     [401, 401, 403, 404, 405, 415, 422, 403],
     'every request is recorded',
   );

@@ -17,7 +17,7 @@ import { sh } from '../proc.ts';
 export const SERVICEACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 const API_PORT = 443;
 
-export type Patch = { at: number; account: string; pod: string; status: number; labels?: Record<string, string | null>; reason?: string };
+export type ApiRequest = { at: number; account: string; pod: string; status: number; labels?: Record<string, string | null>; reason?: string };
 
 /** Whether the rendered Roles bound to service account `account` allow `verb` on the pod `name` (core group). */
 export function allowed(objects: K8sObject[], namespace: string, account: string, verb: string, name: string): boolean {
@@ -45,7 +45,7 @@ export function serverCertificate(dir: string, ip: string): { key: string; cert:
 
 export class ApiServer {
   /** every pod request, in order: what the callbacks asked for and what they got */
-  readonly patches: Patch[] = [];
+  readonly requests: ApiRequest[] = [];
   private server?: Server;
   private readonly dir: string;
   /** token -> service account */
@@ -135,11 +135,11 @@ export class ApiServer {
     const token = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
     const account = token ? this.tokens.get(token) : undefined;
     const path = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/?]+)$/.exec((req.url ?? '').split('?')[0]!);
-    const record: Patch = { at: Date.now(), account: account ?? '', pod: path?.[2] ?? req.url ?? '', status: 0 };
+    const record: ApiRequest = { at: Date.now(), account: account ?? '', pod: path?.[2] ?? req.url ?? '', status: 0 };
     const answer = (status: number, reason: string, object?: unknown) => {
       record.status = status;
       if (status >= 300) record.reason = reason;
-      this.patches.push(record);
+      this.requests.push(record);
       this.node.log(
         status < 300
           ? `API server stand-in: pods/${record.pod} labels ${JSON.stringify(record.labels)}`
