@@ -164,10 +164,10 @@ export const core: Record<string, Schema> = {
       pattern: '^([a-z0-9]([-a-z0-9.]*[a-z0-9])?)?$',
     }),
     reloadIntervalSeconds: int(
-      'How often the `tls-reload` sidecar of each database and PgBouncer pod checks the mounted certificate files; ' +
-        'when they changed (a cert-manager renewal, a re-issued or replaced Secret) it reloads PostgreSQL ' +
-        '(`pg_reload_conf()`) or PgBouncer (`RELOAD`): no restart, no dropped connection. The kubelet itself takes up ' +
-        'to about a minute to update the files.',
+      'How often the `tls-reload` sidecar of each database and PgBouncer pod, and the `pgbackrest` sidecar, check the ' +
+        'mounted certificate files; when they changed (a cert-manager renewal, a re-issued or replaced Secret) they ' +
+        'reload PostgreSQL (`pg_reload_conf()`), PgBouncer (`RELOAD`) or `pgbackrest server` (SIGHUP): no restart, no ' +
+        'dropped connection. The kubelet itself takes up to about a minute to update the files.',
       30,
       { minimum: 5, maximum: 3600 },
     ),

@@ -237,34 +237,41 @@ patroni("the post-bootstrap wrapper runs the chart's script, then an idempotent 
 patroni.run();
 
 const sidecar = suite('pgbackrest server sidecar');
-sidecar('runs `pgbackrest server` on 8432 with the data volume, the socket, its config and the server certificate', () => {
-  const spec = sts(renderWith());
-  const c = spec.containers.find((x: any) => x.name === 'pgbackrest');
-  assert.equal(c.command, ['pgbackrest', 'server']);
-  assert.is(c.ports[0].containerPort, 8432);
-  const mounts = Object.fromEntries(c.volumeMounts.map((m: any) => [m.name, m.mountPath]));
-  assert.is(mounts.data, '/var/lib/postgresql/data');
-  assert.is(mounts.run, '/var/run/postgresql');
-  assert.is(mounts['pgbackrest-server-config'], '/etc/pgbackrest');
-  assert.equal(spec.volumes.find((v: any) => v.name === 'pgbackrest-server-config').configMap.items, [{ key: 'server.conf', path: 'pgbackrest.conf' }]);
-  assert.is(mounts['pgbackrest-tls'], '/etc/pgfleet/backup-tls');
-  assert.is(mounts.tmp, '/tmp', 'shares /tmp (lock-path) with the postgres container');
-  assert.ok(c.env.find((e: any) => e.name === 'PGPASSWORD').valueFrom.secretKeyRef);
-  assert.not.ok(
-    c.env.some((e: any) => e.name.startsWith('PGBACKREST_REPO')),
-    'the sidecar never needs repository credentials',
-  );
-  const tlsVol = spec.volumes.find((v: any) => v.name === 'pgbackrest-tls');
-  assert.equal(
-    tlsVol.secret.items.map((i: any) => i.key),
-    ['ca.crt', 'server.crt', 'server.key'],
-    'database pods never get the client key',
-  );
-  assert.is(tlsVol.secret.defaultMode, 0o640);
-  assert.equal(restrictedViolations(spec), []);
-  assert.not.ok(c.readinessProbe, 'a backup sidecar must never make the database pod unready');
-  assert.is(c.livenessProbe.tcpSocket.port, 'pgbackrest');
-});
+sidecar(
+  'runs `pgbackrest server` on 8432 with the data volume, the socket, its config and the server certificate, reloaded when the certificate changes',
+  () => {
+    const spec = sts(renderWith());
+    const c = spec.containers.find((x: any) => x.name === 'pgbackrest');
+    assert.equal(c.command, ['/bin/sh', '/opt/pgfleet/backup/server.sh'], 'pgbackrest server and its watcher (files/scripts/pgbackrest-server.sh)');
+    const env = Object.fromEntries(c.env.map((e: any) => [e.name, e.value]));
+    assert.is(env.TLS_RELOAD_DIRS, '/etc/pgfleet/backup-tls', 'the watcher watches the mounted server certificate');
+    assert.is(env.TLS_RELOAD_INTERVAL, '30');
+    assert.is(c.ports[0].containerPort, 8432);
+    const mounts = Object.fromEntries(c.volumeMounts.map((m: any) => [m.name, m.mountPath]));
+    assert.is(mounts.data, '/var/lib/postgresql/data');
+    assert.is(mounts.run, '/var/run/postgresql');
+    assert.is(mounts['pgbackrest-server-config'], '/etc/pgbackrest');
+    assert.equal(spec.volumes.find((v: any) => v.name === 'pgbackrest-server-config').configMap.items, [{ key: 'server.conf', path: 'pgbackrest.conf' }]);
+    assert.is(mounts['pgbackrest-tls'], '/etc/pgfleet/backup-tls');
+    assert.is(mounts.tmp, '/tmp', 'shares /tmp (lock-path) with the postgres container');
+    assert.is(mounts['pgbackrest-scripts'], '/opt/pgfleet/backup');
+    assert.ok(c.env.find((e: any) => e.name === 'PGPASSWORD').valueFrom.secretKeyRef);
+    assert.not.ok(
+      c.env.some((e: any) => e.name.startsWith('PGBACKREST_REPO')),
+      'the sidecar never needs repository credentials',
+    );
+    const tlsVol = spec.volumes.find((v: any) => v.name === 'pgbackrest-tls');
+    assert.equal(
+      tlsVol.secret.items.map((i: any) => i.key),
+      ['ca.crt', 'server.crt', 'server.key'],
+      'database pods never get the client key',
+    );
+    assert.is(tlsVol.secret.defaultMode, 0o640);
+    assert.equal(restrictedViolations(spec), []);
+    assert.not.ok(c.readinessProbe, 'a backup sidecar must never make the database pod unready');
+    assert.is(c.livenessProbe.tcpSocket.port, 'pgbackrest');
+  },
+);
 sidecar('certificates: one CA, a server certificate valid for every pod of every shard, a client certificate with CN pgfleet-backup', () => {
   const objects = render({ set: { ...BASE, shards: 3 }, namespace: 'prod' }).objects;
   const s = one(objects, 'Secret', 'db-pgfleet-backup-tls');

@@ -4,7 +4,8 @@
 // server certificate's wildcard SAN) for its own stanza only. Everything runs on 127.0.0.1; the S3 endpoint is a
 // closed loopback port, so no request leaves the machine.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { connect as connectTls } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
@@ -73,6 +74,7 @@ const tls = suite('TLS server pattern: backup Job (repository host) -> pgbackres
 let server: ChildProcess | undefined;
 let work = '';
 let client: Record<string, string> = {};
+const st = { port: 0 };
 tls.before(async () => {
   if (pgbackrestMissing || !isRoot) return;
   work = mkdtempSync(join(tmpdir(), 'pgfleet-pgbr-tls-'));
@@ -98,16 +100,28 @@ tls.before(async () => {
       .replaceAll('/tmp/pgbackrest', join(work, 'lock'))
       .replace('tls-server-address=*', 'tls-server-address=127.0.0.1')
       .replaceAll(/(tls-server-port|pg\d+-host-port)=8432/g, `$1=${port}`)
-      .replaceAll('/var/run/postgresql', join(work, 'no-postgres-here'));
+      .replaceAll('/var/run/postgresql', join(work, 'no-postgres-here'))
+      .replaceAll('/opt/pgfleet/backup', join(work, 'scripts'));
   writeFileSync(join(work, 'server.conf'), remap(confOf(objects, 'server.conf')));
   writeFileSync(join(work, 'repo-host.conf'), remap(confOf(objects, 'repo-host.conf')));
   writeFileSync(join(work, 'hosts'), `127.0.0.1 localhost ${HOST0}\n`);
-  server = spawn('pgbackrest', ['server'], { env: { ...process.env, PGBACKREST_CONFIG: join(work, 'server.conf') }, stdio: 'ignore' });
+  // The sidecar as rendered: its command (server.sh, which runs `pgbackrest server` and tls-reload.sh) and env.
+  mkdirSync(join(work, 'scripts'));
+  for (const [k, v] of Object.entries<string>(one(objects, 'ConfigMap', 'db-pgfleet-backup-scripts').data)) writeFileSync(join(work, 'scripts', k), v);
+  const sidecar = one(objects, 'StatefulSet', STANZA).spec.template.spec.containers.find((c: any) => c.name === 'pgbackrest');
+  const env = Object.fromEntries(sidecar.env.filter((e: any) => e.value !== undefined).map((e: any) => [e.name, remap(e.value)]));
+  server = spawn(sidecar.command[0], sidecar.command.slice(1).map(remap), {
+    env: { ...process.env, ...env, PGBACKREST_CONFIG: join(work, 'server.conf'), TLS_RELOAD_INTERVAL: '1' },
+    stdio: 'ignore',
+    detached: true,
+  });
   await waitFor(`the pgbackrest server on port ${port}`, 10_000, () => listens('127.0.0.1', port), 100);
   client = { ...SECRET_ENV, PGBACKREST_CONFIG: join(work, 'repo-host.conf') };
+  st.port = port;
 });
 tls.after(() => {
-  if (server?.pid && server.exitCode === null) process.kill(server.pid, 'SIGTERM');
+  // The sidecar's own process group: its script, `pgbackrest server` and the watcher.
+  if (server?.pid && server.exitCode === null) process.kill(-server.pid, 'SIGKILL');
   if (work) rmSync(work, { recursive: true, force: true });
 });
 tls('the authorised client reaches its stanza: mutual TLS and the hostname check pass, the remote runs', () => {
@@ -128,6 +142,88 @@ function stanzaCreateVia(stanza: string, host: string, lock: string, hosts?: str
   const limits = ['--pg1-path=/var/lib/postgresql/data/pgdata', `--lock-path=${work}/${lock}`, '--io-timeout=2', '--protocol-timeout=3'];
   return pgbackrest([...options, ...limits, 'stanza-create'], { ...SECRET_ENV, PGBACKREST_CONFIG: client.PGBACKREST_CONFIG! }, hosts ? { hosts } : undefined);
 }
+/** SHA-256 fingerprint of the certificate the server presents to the backup Job's client certificate. */
+function servedCertificate(): Promise<string> {
+  const file = (name: string) => readFileSync(join(work, 'tls', name));
+  return new Promise((resolve, reject) => {
+    const socket = connectTls(
+      { host: '127.0.0.1', port: st.port, ca: file('ca.crt'), cert: file('client.crt'), key: file('client.key'), rejectUnauthorized: false },
+      () => {
+        resolve(socket.getPeerCertificate().fingerprint256);
+        socket.destroy();
+      },
+    );
+    socket.on('error', reject);
+  });
+}
+tls('a renewed server certificate is served after the watcher sends SIGHUP, with no restart; the client still gets through', async () => {
+  if (!isRoot) return;
+  const before = await servedCertificate();
+  const tlsDir = join(work, 'tls');
+  const x509Fingerprint = (file: string) =>
+    spawnSync('openssl', ['x509', '-noout', '-fingerprint', '-sha256', '-in', file], { encoding: 'utf8' }).stdout.split('=')[1]!.trim();
+  assert.is(before, x509Fingerprint(join(tlsDir, 'server.crt')));
+  const san = spawnSync('openssl', ['x509', '-noout', '-ext', 'subjectAltName', '-in', join(tlsDir, 'server.crt')], { encoding: 'utf8' })
+    .stdout.split('\n')[1]!
+    .trim()
+    .replaceAll(', ', ',');
+  // prettier-ignore
+  const ok = (argv: string[]) => assert.is(spawnSync('openssl', argv, { stdio: 'ignore' }).status, 0, argv.join(' '));
+  ok([
+    'req',
+    '-new',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-subj',
+    '/CN=renewed',
+    '-addext',
+    `subjectAltName=${san}`,
+    '-keyout',
+    join(work, 'new.key'),
+    '-out',
+    join(work, 'new.csr'),
+  ]);
+  ok([
+    'x509',
+    '-req',
+    '-in',
+    join(work, 'new.csr'),
+    '-CA',
+    join(tlsDir, 'ca.crt'),
+    '-CAkey',
+    join(tlsDir, 'ca.key'),
+    '-copy_extensions',
+    'copy',
+    '-days',
+    '2',
+    '-out',
+    join(work, 'new.crt'),
+  ]);
+  const serverPid = () => spawnSync('pgrep', ['-o', '-x', '-g', String(server!.pid), 'pgbackrest'], { encoding: 'utf8' }).stdout.trim();
+  const pid = serverPid();
+  assert.ok(pid, 'no pgbackrest server process');
+  // As the kubelet swaps a Secret volume's files: both at once.
+  renameSync(join(work, 'new.key'), join(tlsDir, 'server.key'));
+  renameSync(join(work, 'new.crt'), join(tlsDir, 'server.crt'));
+  const after = await waitFor(
+    'the renewed certificate to be served',
+    15_000,
+    async () => {
+      const served = await servedCertificate().catch(() => undefined);
+      return served && served !== before ? served : undefined;
+    },
+    200,
+  );
+  assert.is(after, x509Fingerprint(join(tlsDir, 'server.crt')));
+  assert.is(serverPid(), pid, 'the server was restarted, not reloaded');
+  const r = pgbackrest([`--stanza=${STANZA}`, '--io-timeout=2', '--protocol-timeout=3', '--db-timeout=2', 'stanza-create'], client, {
+    hosts: join(work, 'hosts'),
+  });
+  assert.match(r.out, /DbConnectError\] raised from remote-0 tls protocol/, r.out);
+});
 tls('another stanza is refused by tls-server-auth', () => {
   if (!isRoot) return;
   const r = stanzaCreateVia('db-pgfleet-shard-1', HOST0, 'lock2', join(work, 'hosts'));
@@ -137,6 +233,20 @@ tls('a name the server certificate does not cover is refused', () => {
   if (!isRoot) return;
   const r = stanzaCreateVia(STANZA, '127.0.0.1', 'lock3');
   assert.match(r.out, /unable to find hostname '127.0.0.1' in certificate/, r.out);
+});
+tls("SIGTERM stops the sidecar: the server and its watcher, with the server's status", async () => {
+  if (!isRoot) return;
+  const exited = new Promise<number | null>((resolve) => server!.once('exit', (code) => resolve(code)));
+  process.kill(server!.pid!, 'SIGTERM');
+  const code = await Promise.race([exited, new Promise<string>((r) => setTimeout(() => r('still running after 10 s'), 10_000))]);
+  assert.is(typeof code, 'number', String(code));
+  // (a killed child may show as a zombie for a moment, until init reaps it)
+  const alive = () =>
+    spawnSync('ps', ['-o', 'stat=,pid=,args=', '-g', String(server!.pid)], { encoding: 'utf8' })
+      .stdout.split('\n')
+      .filter((l) => l.trim() && !l.trim().startsWith('Z'));
+  assert.equal(alive(), [], 'a process of the sidecar outlived it');
+  assert.not.ok(await listens('127.0.0.1', st.port), 'the port still listens');
 });
 tls.run();
 

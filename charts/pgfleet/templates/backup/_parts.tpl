@@ -11,13 +11,18 @@ the backup scripts; a `pgbackrest` sidecar runs `pgbackrest server` (mutual TLS)
 - name: pgbackrest
   image: {{ include "pgfleet.image" $v.image | quote }}
   imagePullPolicy: {{ $v.image.pullPolicy }}
-  command: [pgbackrest, server]
+  {{- /* `pgbackrest server`, sent SIGHUP when the mounted certificate changes (files/scripts/pgbackrest-server.sh) */}}
+  command: [/bin/sh, {{ printf "%s/server.sh" $paths.scripts }}]
   ports:
     - name: pgbackrest
       containerPort: {{ int $v.backups.server.port }}
   env:
     - name: PGBACKREST_CONFIG
       value: {{ $paths.conf }}
+    - name: TLS_RELOAD_DIRS
+      value: {{ $paths.tls }}
+    - name: TLS_RELOAD_INTERVAL
+      value: {{ $v.tls.reloadIntervalSeconds | int | quote }}
     - name: HOME
       value: /tmp
     {{- /* The sidecar's remote connects to PostgreSQL over the pod-local socket as the superuser. */}}
@@ -43,6 +48,9 @@ the backup scripts; a `pgbackrest` sidecar runs `pgbackrest server` (mutual TLS)
       readOnly: true
     - name: pgbackrest-tls
       mountPath: {{ $paths.tls }}
+      readOnly: true
+    - name: pgbackrest-scripts
+      mountPath: {{ $paths.scripts }}
       readOnly: true
     - name: tmp
       mountPath: /tmp
