@@ -1,11 +1,9 @@
-// What the drills measure, on made-up acknowledgement streams; and the Service stand-ins' health checks and RBAC.
+// What the drills measure, on made-up acknowledgement streams; and the Service stand-ins' health checks.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { percentile, summary, writeGap, type Ack } from '../../scripts/lib/drills/writer.ts';
 import { haproxyConfig } from '../../scripts/lib/local/haproxy.ts';
 import { Readiness } from '../../scripts/lib/local/endpoints.ts';
-import { allowed } from '../../scripts/lib/local/apiserver.ts';
-import { render } from '../../scripts/lib/helm.ts';
 
 const acks = (times: number[], server = '10.0.0.1'): Ack[] => times.map((t, i) => ({ id: i + 1, sentAt: t - 5, ackAt: t, server }));
 
@@ -69,18 +67,4 @@ services('readiness follows kubelet semantics: not ready until a probe passes, u
   assert.is(new Readiness(undefined, async () => false).ready, true, 'a container without a readinessProbe is ready while it runs');
 });
 
-services("the API server stand-in authorises by the rendered Roles: the etcd3 callback may patch only its release's database pods", () => {
-  const objects = render({ values: ['charts/pgfleet/ci/02-etcd3-values.yaml'] }).objects;
-  assert.ok(allowed(objects, 'default', 'db-pgfleet-patroni', 'patch', 'db-pgfleet-shard-1-1'));
-  assert.not.ok(allowed(objects, 'default', 'db-pgfleet-patroni', 'patch', 'other-0'), 'resourceNames hold');
-  assert.not.ok(allowed(objects, 'default', 'db-pgfleet-patroni', 'delete', 'db-pgfleet-shard-1-1'), 'verbs hold');
-  assert.not.ok(allowed(objects, 'other', 'db-pgfleet-patroni', 'patch', 'db-pgfleet-shard-1-1'), "the binding's subject is in the release namespace");
-  assert.not.ok(allowed(objects, 'default', 'default', 'patch', 'db-pgfleet-shard-1-1'), 'another service account');
-  const kube = render().objects;
-  assert.ok(allowed(kube, 'default', 'db-pgfleet-patroni', 'patch', 'anything'), "the Kubernetes DCS's Role has no resourceNames");
-  assert.not.ok(
-    allowed(render({ set: { 'serviceAccount.create': false } }).objects, 'default', 'db-pgfleet-patroni', 'patch', 'db-pgfleet-shard-0-0'),
-    'no Role rendered',
-  );
-});
 services.run();

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { one, render } from '../../scripts/lib/helm.ts';
-import { ApiServer } from '../../scripts/lib/local/apiserver.ts';
+import { allowed, ApiServer } from '../../scripts/lib/local/apiserver.ts';
 import type { LocalNode } from '../../scripts/lib/local/node.ts';
 
 const objects = render({ values: ['charts/pgfleet/ci/02-etcd3-values.yaml'] }).objects;
@@ -110,4 +110,17 @@ t('while the control plane is frozen a patch waits, and lands at the thaw', asyn
   assert.is(pods[0]!.labels.role, 'primary');
 });
 
+t("the API server stand-in authorises by the rendered Roles: the etcd3 callback may patch only its release's database pods", () => {
+  assert.ok(allowed(objects, 'default', 'db-pgfleet-patroni', 'patch', 'db-pgfleet-shard-1-1'));
+  assert.not.ok(allowed(objects, 'default', 'db-pgfleet-patroni', 'patch', 'other-0'), 'resourceNames hold');
+  assert.not.ok(allowed(objects, 'default', 'db-pgfleet-patroni', 'delete', 'db-pgfleet-shard-1-1'), 'verbs hold');
+  assert.not.ok(allowed(objects, 'other', 'db-pgfleet-patroni', 'patch', 'db-pgfleet-shard-1-1'), "the binding's subject is in the release namespace");
+  assert.not.ok(allowed(objects, 'default', 'default', 'patch', 'db-pgfleet-shard-1-1'), 'another service account');
+  const kube = render().objects;
+  assert.ok(allowed(kube, 'default', 'db-pgfleet-patroni', 'patch', 'anything'), "the Kubernetes DCS's Role has no resourceNames");
+  assert.not.ok(
+    allowed(render({ set: { 'serviceAccount.create': false } }).objects, 'default', 'db-pgfleet-patroni', 'patch', 'db-pgfleet-shard-0-0'),
+    'no Role rendered',
+  );
+});
 t.run();

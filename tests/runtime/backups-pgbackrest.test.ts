@@ -167,7 +167,6 @@ tls('a renewed server certificate is served after the watcher sends SIGHUP, with
     .stdout.split('\n')[1]!
     .trim()
     .replaceAll(', ', ',');
-  // prettier-ignore
   const ok = (argv: string[]) => assert.is(spawnSync('openssl', argv, { stdio: 'ignore' }).status, 0, argv.join(' '));
   ok([
     'req',

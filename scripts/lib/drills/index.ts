@@ -92,8 +92,7 @@ async function healthy(ctx: Ctx): Promise<Member> {
       if (!ms.every((m) => m.role === 'primary' || (m.role === 'replica' && ['running', 'streaming'].includes(m.state)))) return undefined;
       if (sync && ms.length > 1 && !ms.some((m) => m.sync)) return undefined;
       // A stale role label would send clients to a replica, or to no one.
-      const behind = cluster.primaryEndpoints ? await cluster.primaryEndpoints(shard) : [p[0]!.host];
-      if (behind.join() !== p[0]!.host) return undefined;
+      if (cluster.primaryEndpoints && (await cluster.primaryEndpoints(shard)).join() !== p[0]!.host) return undefined;
       return p[0];
     },
     500,

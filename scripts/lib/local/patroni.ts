@@ -24,33 +24,20 @@ export async function patroniApi(p: Pod, path: string, timeoutMs = 1000): Promis
   }
 }
 
-/** Who holds each scope's leader key under `prefix` in etcd (v3 JSON gateway). */
-async function dcsLeaders(etcd: string, prefix: string): Promise<Map<string, string>> {
-  const b64 = (s: string) => Buffer.from(s).toString('base64');
-  const end = prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
-  const r = await fetch(`http://${etcd}/v3/kv/range`, {
-    method: 'POST',
-    body: JSON.stringify({ key: b64(prefix), range_end: b64(end) }),
-    signal: AbortSignal.timeout(1000),
-  });
-  if (!r.ok) throw new Error(`etcd range ${prefix}: HTTP ${r.status}`);
-  const body = (await r.json()) as { kvs?: { key: string; value: string }[] };
-  const leaders = new Map<string, string>();
-  for (const kv of body.kvs ?? []) {
-    const leader = /^(.*)\/leader$/.exec(Buffer.from(kv.key, 'base64').toString().slice(prefix.length));
-    if (leader) leaders.set(leader[1]!, Buffer.from(kv.value ?? '', 'base64').toString());
-  }
-  return leaders;
+/** The member holding the shard's leader key in etcd (v3 JSON gateway), or null when none does. */
+async function dcsLeader(node: LocalNode, shard: string): Promise<string | null> {
+  const key = Buffer.from(`${dcsPrefix(node.objects, shard)}${shard}/leader`).toString('base64');
+  const r = await fetch(`http://${node.etcdIp}:2379/v3/kv/range`, { method: 'POST', body: JSON.stringify({ key }), signal: AbortSignal.timeout(1000) });
+  if (!r.ok) throw new Error(`etcd get of ${shard}'s leader key: HTTP ${r.status}`);
+  const kv = ((await r.json()) as { kvs?: { value?: string }[] }).kvs?.[0];
+  return kv ? Buffer.from(kv.value ?? '', 'base64').toString() : null;
 }
 
 export async function members(node: LocalNode, shard: string): Promise<Member[]> {
   const pods = node.dbPods(shard);
   // Who holds the leader key, read from etcd itself: a member's /cluster answers from its watch cache, which a
   // member resumed after SIGSTOP still fills with its old view (itself as leader) for a moment.
-  const leader = await dcsLeaders(`${node.etcdIp}:2379`, dcsPrefix(node.objects, shard)).then(
-    (v) => v.get(shard) ?? null,
-    () => undefined,
-  );
+  const leader = await dcsLeader(node, shard).catch(() => undefined);
   // The rest of the DCS view (any reachable member answers /cluster, the leader first), completed by each member's own view.
   let view: any;
   for (const p of [...pods].sort((a, b) => Number(b.name === leader) - Number(a.name === leader))) {
