@@ -5,12 +5,14 @@
 // PID and the cluster deleted, also when a step fails.
 // Then the drills through the kube backend on a release with the chart's defaults plus replicas: 2 and
 // synchronous mode (faults made on the nodes themselves: containers killed or frozen by PID, a node paused).
-// Then backups: s3rver on the kind network, ci/22-backups-s3rver installed against it, the restore drill.
+// Then backups: s3rver on the kind network, ci/22-backups-s3rver installed against it, the restore drill, a
+// renewal of the backup server certificate, WAL dropped in an S3 outage.
 // Then the lifecycle (scripts/lib/kind/lifecycle.ts): upgrade from the previous minor release, scaling, reinstall.
 // Usage: npm run e2e:kind [-- --keep] [-- --quick: the defaults install only, no drills]
 //        [-- --drills: the drills only, backups and restore included] [-- --lifecycle: the lifecycle only]
 //        [-- --backups: the backups and restore step only] [-- --drill-runs N] [-- --drill-set a,b,c]
-//        [-- --drills-json FILE] [-- --ci PREFIX: only the ci/ values files named PREFIX...]
+//        [-- --drills-json FILE] [-- --wal-drop-sync: measure dropped WAL with synchronous archiving too]
+//        [-- --ci PREFIX: only the ci/ values files named PREFIX...]
 //        [-- --down: remove what --keep left]
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -31,7 +33,7 @@ import { KIND, PATRONI } from './lib/versions.ts';
 import { chartDir, toolPath } from './lib/tools.ts';
 import { freePort, waitFor } from './lib/proc.ts';
 
-const args = parseArgs(process.argv.slice(2), ['keep', 'quick', 'down', 'drills', 'lifecycle', 'backups']);
+const args = parseArgs(process.argv.slice(2), ['keep', 'quick', 'down', 'drills', 'lifecycle', 'backups', 'wal-drop-sync']);
 if (process.getuid?.() !== 0) {
   console.error("e2e:kind needs root (it may start the project's own dockerd)");
   process.exit(1);
@@ -351,103 +353,123 @@ async function networkPolicyChecks(ns: string, images: KindImages) {
   });
 }
 
+/** A Secret's data, base64-decoded. */
+function secretData(ns: string, name: string): Record<string, Buffer> {
+  const data = JSON.parse(kubectl(['-n', ns, 'get', 'secret', name, '-o', 'json'], { quiet: true })).data as Record<string, string>;
+  return Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v, 'base64')]));
+}
+
 /**
- * A certificate renewal as cert-manager makes it: the TLS Secret replaced in place by a new key and certificate
- * (same names, signed by the release CA). PostgreSQL on every member and every PgBouncer must serve the new one
- * within the kubelet's update and the tls-reload interval, with no container restarted.
+ * A certificate renewal as cert-manager makes it: a new key and a certificate for the same names, signed by the
+ * same CA. Returns the PEM files and the new serial.
+ */
+function renewedCertificate(old: Buffer, caCrt: Buffer, caKey: Buffer): { crt: Buffer; key: Buffer; serial: string } {
+  const dir = mkdtempSync(join(work, 'renew-'));
+  const f = (name: string) => join(dir, name);
+  writeFileSync(f('old.crt'), old);
+  writeFileSync(f('ca.crt'), caCrt);
+  writeFileSync(f('ca.key'), caKey);
+  const openssl = (argv: string[]) => sh('openssl', argv, { quiet: true });
+  const sans = openssl(['x509', '-in', f('old.crt'), '-noout', '-ext', 'subjectAltName'])
+    .split('\n')
+    .slice(1)
+    .join('')
+    .trim()
+    .replaceAll('IP Address:', 'IP:');
+  const subj = ['-subj', '/CN=pgfleet-renewed', '-addext', `subjectAltName=${sans}`];
+  openssl(['req', '-new', '-newkey', 'rsa:2048', '-nodes', '-keyout', f('new.key'), '-out', f('new.csr'), ...subj]);
+  const sign = ['-CA', f('ca.crt'), '-CAkey', f('ca.key'), '-CAcreateserial', '-days', '30', '-copy_extensions', 'copy'];
+  openssl(['x509', '-req', '-in', f('new.csr'), ...sign, '-out', f('new.crt')]);
+  const serial = openssl(['x509', '-in', f('new.crt'), '-noout', '-serial'])
+    .trim()
+    .replace(/^serial=/, '');
+  return { crt: readFileSync(f('new.crt')), key: readFileSync(f('new.key')), serial };
+}
+
+/** The serial of the certificate served at `target`, asked with openssl from a container of `pod`. */
+function servedSerial(ns: string, pod: string, target: string, starttls?: 'postgres'): string {
+  const connect = `openssl s_client ${starttls ? `-starttls ${starttls} ` : ''}-connect "$1" </dev/null 2>/dev/null | openssl x509 -noout -serial`;
+  const argv = ['--kubeconfig', kubeconfig, '-n', ns, 'exec', pod, '-c', 'postgres', '--', 'sh', '-c', connect, 'sh', target];
+  const r = spawnSync(toolPath('kubectl'), argv, { encoding: 'utf8', timeout: 30_000 });
+  return r.stdout.trim().replace(/^serial=/, '');
+}
+
+/** Pods by label selector, with the sum of their containers' restarts. */
+function podsOf(ns: string, selector: string): { pods: any[]; restarts: number } {
+  const pods = JSON.parse(kubectl(['-n', ns, 'get', 'pods', '-l', selector, '-o', 'json'], { quiet: true })).items as any[];
+  const restarts = pods.reduce((n, p) => n + (p.status.containerStatuses ?? []).reduce((m: number, c: any) => m + c.restartCount, 0), 0);
+  return { pods, restarts };
+}
+
+/**
+ * Replaces a TLS Secret's certificate and key in place, as cert-manager renews them, and waits until every
+ * target serves the new certificate (the kubelet's update plus the reload interval), with no container restarted.
+ */
+async function renewAndWait(
+  ns: string,
+  o: {
+    secret: string;
+    files: [crt: string, key: string];
+    ca: Record<'crt' | 'key', Buffer>;
+    selector: string;
+    targets: (pod: any) => [string, string][];
+    starttls?: 'postgres';
+  },
+): Promise<void> {
+  const [crtFile, keyFile] = o.files;
+  const renewed = renewedCertificate(secretData(ns, o.secret)[crtFile]!, o.ca.crt, o.ca.key);
+  const { pods, restarts } = podsOf(ns, o.selector);
+  const patch = { data: { [crtFile]: renewed.crt.toString('base64'), [keyFile]: renewed.key.toString('base64') } };
+  kubectl(['-n', ns, 'patch', 'secret', o.secret, '--type=merge', '-p', JSON.stringify(patch)], { quiet: true });
+  const t0 = Date.now();
+  const targets = pods.flatMap(o.targets);
+  await waitFor(
+    `the new certificate (serial ${renewed.serial}) on ${targets.map(([, t]) => t).join(', ')}`,
+    240_000,
+    async () => targets.every(([pod, t]) => servedSerial(ns, pod, t, o.starttls) === renewed.serial),
+    5000,
+  );
+  console.log(`  served by all ${targets.length} servers ${((Date.now() - t0) / 1000).toFixed(0)} s after the Secret changed`);
+  const after = podsOf(ns, o.selector).restarts;
+  if (after !== restarts) throw new Error(`containers restarted (${restarts} -> ${after} restarts)`);
+}
+
+/**
+ * A renewal of the release's TLS certificate: PostgreSQL on every member and every PgBouncer must serve the new one,
+ * each asked from the first database pod (PostgreSQL's own STARTTLS).
  */
 async function tlsRenewalCheck(ns: string): Promise<void> {
   await check('TLS renewal: a replaced certificate is served by PostgreSQL and PgBouncer without a restart', async () => {
-    const dir = mkdtempSync(join(work, 'renew-'));
-    const secret = (name: string) => JSON.parse(kubectl(['-n', ns, 'get', 'secret', name, '-o', 'json'], { quiet: true })).data as Record<string, string>;
-    const tls = secret('db-pgfleet-tls');
-    const ca = secret('db-pgfleet-tls-ca');
-    for (const [file, b64] of [
-      ['old.crt', tls['tls.crt']!],
-      ['ca.crt', ca['ca.crt']!],
-      ['ca.key', ca['ca.key']!],
-    ] as const)
-      writeFileSync(join(dir, file), Buffer.from(b64, 'base64'));
-    const openssl = (argv: string[]) => sh('openssl', argv, { quiet: true });
-    const sans = openssl(['x509', '-in', join(dir, 'old.crt'), '-noout', '-ext', 'subjectAltName'])
-      .split('\n')
-      .slice(1)
-      .join('')
-      .trim()
-      .replaceAll('IP Address:', 'IP:');
-    openssl([
-      'req',
-      '-new',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-keyout',
-      join(dir, 'new.key'),
-      '-out',
-      join(dir, 'new.csr'),
-      '-subj',
-      '/CN=pgfleet-renewed',
-      '-addext',
-      `subjectAltName=${sans}`,
-    ]);
-    openssl([
-      'x509',
-      '-req',
-      '-in',
-      join(dir, 'new.csr'),
-      '-CA',
-      join(dir, 'ca.crt'),
-      '-CAkey',
-      join(dir, 'ca.key'),
-      '-CAcreateserial',
-      '-days',
-      '30',
-      '-copy_extensions',
-      'copy',
-      '-out',
-      join(dir, 'new.crt'),
-    ]);
-    const serial = openssl(['x509', '-in', join(dir, 'new.crt'), '-noout', '-serial'])
-      .trim()
-      .replace(/^serial=/, '');
-    const pods = () =>
-      JSON.parse(kubectl(['-n', ns, 'get', 'pods', '-l', 'app.kubernetes.io/component in (database,pgbouncer)', '-o', 'json'], { quiet: true })).items as any[];
-    const restarts = () => pods().reduce((n, p) => n + (p.status.containerStatuses ?? []).reduce((m: number, c: any) => m + c.restartCount, 0), 0);
-    const before = restarts();
-    const patch = {
-      data: { 'tls.crt': readFileSync(join(dir, 'new.crt')).toString('base64'), 'tls.key': readFileSync(join(dir, 'new.key')).toString('base64') },
-    };
-    kubectl(['-n', ns, 'patch', 'secret', 'db-pgfleet-tls', '--type=merge', '-p', JSON.stringify(patch)], { quiet: true });
-    const t0 = Date.now();
-    // every member's PostgreSQL (by address) and every PgBouncer pod, asked from the first database pod
-    const db = pods().filter((p) => p.metadata.labels['app.kubernetes.io/component'] === 'database');
-    const targets = pods().map((p) => `${p.status.podIP}:${p.metadata.labels['app.kubernetes.io/component'] === 'database' ? 5432 : 6432}`);
-    const served = (target: string) => {
-      const r = spawnSync(
-        toolPath('kubectl'),
-        [
-          '--kubeconfig',
-          kubeconfig,
-          '-n',
-          ns,
-          'exec',
-          db[0].metadata.name,
-          '-c',
-          'postgres',
-          '--',
-          'sh',
-          '-c',
-          'openssl s_client -starttls postgres -connect "$1" </dev/null 2>/dev/null | openssl x509 -noout -serial',
-          'sh',
-          target,
-        ],
-        { encoding: 'utf8', timeout: 30_000 },
-      );
-      return r.stdout.trim().replace(/^serial=/, '');
-    };
-    await waitFor(`the new certificate (serial ${serial}) on ${targets.join(', ')}`, 240_000, async () => targets.every((t) => served(t) === serial), 5000);
-    console.log(`  served by all ${targets.length} servers ${((Date.now() - t0) / 1000).toFixed(0)} s after the Secret changed`);
-    if (restarts() !== before) throw new Error(`containers restarted (${before} -> ${restarts()} restarts)`);
+    const ca = secretData(ns, 'db-pgfleet-tls-ca');
+    const from = podsOf(ns, 'app.kubernetes.io/component=database').pods[0].metadata.name as string;
+    await renewAndWait(ns, {
+      secret: 'db-pgfleet-tls',
+      files: ['tls.crt', 'tls.key'],
+      ca: { crt: ca['ca.crt']!, key: ca['ca.key']! },
+      selector: 'app.kubernetes.io/component in (database,pgbouncer)',
+      targets: (p) => [[from, `${p.status.podIP}:${p.metadata.labels['app.kubernetes.io/component'] === 'database' ? 5432 : 6432}`]],
+      starttls: 'postgres',
+    });
+  });
+}
+
+/**
+ * A renewal of the backup server certificate (the `pgbackrest` sidecars, mutual TLS with the backup Jobs): each
+ * sidecar must serve the new one, asked inside its own pod (the NetworkPolicy opens 8432 to the backup Jobs only),
+ * with no restart, and a backup Job must then get through it.
+ */
+async function backupTlsRenewalCheck(ns: string, cluster: KubeCluster): Promise<void> {
+  await check('TLS renewal: the pgBackRest servers serve a replaced certificate without a restart, and a backup goes through', async () => {
+    const tls = secretData(ns, 'db-pgfleet-backup-tls');
+    await renewAndWait(ns, {
+      secret: 'db-pgfleet-backup-tls',
+      files: ['server.crt', 'server.key'],
+      ca: { crt: tls['ca.crt']!, key: tls['ca.key']! },
+      selector: 'app.kubernetes.io/component=database',
+      targets: (p) => [[p.metadata.name, '127.0.0.1:8432']],
+    });
+    const [shard] = await cluster.shards();
+    await cluster.backup(shard!, 'full');
   });
 }
 
@@ -520,6 +542,7 @@ async function drills(ociRef: string, version: string, images: KindImages): Prom
   });
   const cluster = new KubeCluster({ context: `kind-${CLUSTER}`, namespace: ns, release: 'db', kubeconfig, nodes: kindNodes(env.DOCKER_HOST!), client: CLIENT });
   const results: DrillResult[] = [];
+  const walDrops: WalDrop[] = [];
   try {
     try {
       for (const name of KIND_DRILLS) {
@@ -536,15 +559,15 @@ async function drills(ociRef: string, version: string, images: KindImages): Prom
       await cluster.close();
     }
     await uninstall(ns);
-    await backups(ociRef, version, images, results);
+    await backups(ociRef, version, images, results, walDrops);
   } finally {
     console.log(table(results));
-    writeDrillsJson(version, runs, results);
+    writeDrillsJson(version, runs, results, walDrops);
   }
 }
 
 /** With --drills-json FILE: the raw results, with the machine, the versions and the values they were measured with. */
-function writeDrillsJson(version: string, runs: number, results: DrillResult[]): void {
+function writeDrillsJson(version: string, runs: number, results: DrillResult[], walDrops: WalDrop[]): void {
   if (!args.flags['drills-json']) return;
   const nodeVersion = JSON.parse(kubectl(['version', '-o', 'json'], { quiet: true })).serverVersion.gitVersion;
   writeFileSync(
@@ -560,6 +583,7 @@ function writeDrillsJson(version: string, runs: number, results: DrillResult[]):
         restoreValues: 'ci/22-backups-s3rver-values.yaml with backups.s3.endpoint = the kind network gateway (s3rver), resources.requests.cpu=100m',
         runs,
         results,
+        ...(walDrops.length ? { walDrops } : {}),
       },
       null,
       2,
@@ -571,9 +595,10 @@ function writeDrillsJson(version: string, runs: number, results: DrillResult[]):
  * Backups on kind: s3rver (TLS, self-signed, real signature checks) on this machine, listening on the kind network's
  * gateway address, which pods reach through their node. The release is ci/22-backups-s3rver pointed at it; helm
  * test, then the restore drill: a full backup, writes, a point-in-time restore of the shard in place (helm upgrade
- * with restore values over the emptied shard) that must bring back exactly the rows acknowledged before the target.
+ * with restore values over the emptied shard) that must bring back exactly the rows acknowledged before the target;
+ * then a renewal of the backup server certificate and WAL dropped on purpose (walDrop).
  */
-async function backups(ociRef: string, version: string, images: KindImages, drillResults: DrillResult[]): Promise<void> {
+async function backups(ociRef: string, version: string, images: KindImages, drillResults: DrillResult[], walDrops: WalDrop[]): Promise<void> {
   const config = JSON.parse(sh('docker', ['network', 'inspect', 'kind', '--format', '{{json .IPAM.Config}}'], { quiet: true })) as { Gateway?: string }[];
   const gateway = config.map((c) => c.Gateway).find((g) => g && /^[0-9.]+$/.test(g));
   if (!gateway) throw new Error(`the kind network has no IPv4 gateway: ${JSON.stringify(config)}`);
@@ -642,9 +667,14 @@ async function backups(ociRef: string, version: string, images: KindImages, dril
     await check('backups: helm test after the restore', () => {
       helmTest(ns);
     });
-    await check('backups: WAL that pgBackRest dropped past pushQueueMax in an S3 outage is named by the next backup Job', () =>
-      walDrop(cluster, ns, upgrade, s3Control),
-    );
+    await backupTlsRenewalCheck(ns, cluster);
+    for (const archiveAsync of WAL_DROP_MODES)
+      await check(
+        `backups: WAL that pgBackRest dropped past pushQueueMax in an S3 outage (${archiveAsync ? 'asynchronous' : 'synchronous'} archiving) is named by the next backup Job`,
+        async () => {
+          walDrops.push(await walDrop(cluster, ns, upgrade, s3Control, archiveAsync));
+        },
+      );
   } finally {
     await cluster.close();
   }
@@ -652,30 +682,56 @@ async function backups(ociRef: string, version: string, images: KindImages, dril
 }
 
 /**
+ * The archiving modes walDrop runs in: asynchronous (the chart's default) always; `--wal-drop-sync` adds
+ * synchronous archiving after it, so that both are measured side by side on one release.
+ */
+const WAL_DROP_MODES = args.flags['wal-drop-sync'] ? [true, false] : [true];
+
+/** What one dropped-WAL run measured: how long S3 was down before pgBackRest dropped, and what the Job named. */
+interface WalDrop {
+  archiveAsync: boolean;
+  pushQueueMax: string;
+  switched: string[];
+  droppedAfterS: number;
+  archiverWhenDropped: string;
+  named: string[];
+  missingSegmentsMetric: number;
+}
+
+/**
  * The dropped-WAL gap on kind: with `pushQueueMax` at two segments, S3 down and six WAL switches, pgBackRest drops
  * queued segments and tells PostgreSQL they were archived; once S3 is back, the next backup Job must name the
- * missing segments (wal-gaps.py) and count them in pgfleet_backup_wal_missing_segments.
+ * missing segments (wal-gaps.py) and count them in pgfleet_backup_wal_missing_segments. Asynchronous archiving is
+ * the chart's default; the release under test (ci/22) archives synchronously until this upgrade sets the mode.
  */
 async function walDrop(
   cluster: KubeCluster,
   ns: string,
   upgrade: (extra: Record<string, string>) => Promise<void>,
   s3: { start: () => Promise<void>; stop: () => Promise<void> },
-): Promise<void> {
-  await upgrade({ 'backups.archiveAsync.pushQueueMax': '32Mi' });
+  archiveAsync: boolean,
+): Promise<WalDrop> {
+  const pushQueueMax = '32Mi';
+  await upgrade({ 'backups.archiveAsync.pushQueueMax': pushQueueMax, 'backups.archiveAsync.enabled': String(archiveAsync) });
   const [shard] = await cluster.shards();
   const on = { member: (await cluster.primary(shard!))!.name };
   // pgbackrest.conf is not in the pods' checksum: the kubelet updates the mounted file, archive-push reads it each time.
-  await waitFor(
-    `${on.member} to see archive-push-queue-max=32MiB`,
-    180_000,
-    async () => (await cluster.sql(on, "SELECT strpos(pg_read_file('/etc/pgbackrest/pgbackrest.conf'), 'archive-push-queue-max=32MiB') > 0"))[0]![0] === 't',
-    5000,
-  );
+  const lines = [`archive-async=${archiveAsync ? 'y' : 'n'}`, 'archive-push-queue-max=32MiB'];
+  const has = lines.map((l) => `strpos(pg_read_file('/etc/pgbackrest/pgbackrest.conf'), '${l}\n') > 0`).join(' AND ');
+  await waitFor(`${on.member} to see ${lines.join(' and ')}`, 180_000, async () => (await cluster.sql(on, `SELECT ${has}`))[0]![0] === 't', 5000);
   // The window the check reads starts at the oldest backup: one before the outage.
   await cluster.backup(shard!, 'full');
-  const lastArchived = async () => (await cluster.sql(on, "SELECT coalesce(last_archived_wal, '') FROM pg_stat_archiver"))[0]![0]!;
+  const archiver = async () =>
+    (
+      await cluster.sql(
+        on,
+        "SELECT coalesce(last_archived_wal, ''), coalesce(last_archived_wal, '-') || ' archived, ' || failed_count || ' failed' FROM pg_stat_archiver",
+      )
+    )[0]!;
+  const lastArchived = async () => (await archiver())[0]!;
   const switched: string[] = [];
+  let droppedAfterS = 0;
+  let archiverWhenDropped = '';
   await s3.stop();
   try {
     await cluster.sql(on, 'CREATE TABLE IF NOT EXISTS e2e_wal_drop (at timestamptz)');
@@ -683,23 +739,25 @@ async function walDrop(
       await cluster.sql(on, 'INSERT INTO e2e_wal_drop VALUES (now())');
       switched.push((await cluster.sql(on, 'SELECT pg_walfile_name(pg_switch_wal())'))[0]![0]!);
     }
-    // Nothing reaches S3 now: a segment of the outage reported archived was dropped. The first archive_command
-    // of the outage hangs on the unreachable S3 until pgBackRest's timeouts (minutes); the next one drops.
-    const archiver = async () => (await cluster.sql(on, "SELECT last_archived_wal || ' archived, ' || failed_count || ' failed' FROM pg_stat_archiver"))[0]![0];
+    // Nothing reaches S3 now: a segment of the outage reported archived was dropped. Synchronously, the first
+    // archive_command of the outage hangs on the unreachable S3 until pgBackRest's timeouts (minutes) and only the
+    // next one drops.
     const started = Date.now();
     await waitFor(
       `pgBackRest to drop WAL of the outage (switched ${switched[0]}..${switched.at(-1)})`,
       540_000,
       async () => {
         if ((await lastArchived()) >= switched[1]!) return true;
-        if ((Date.now() - started) % 60_000 < 2000) console.log(`  ${Math.round((Date.now() - started) / 1000)} s: ${await archiver()}`);
+        if ((Date.now() - started) % 60_000 < 2000) console.log(`  ${Math.round((Date.now() - started) / 1000)} s: ${(await archiver())[1]}`);
         return false;
       },
       2000,
     ).catch(async (err) => {
-      throw new Error(`${(err as Error).message}; the archiver: ${await archiver()}`);
+      throw new Error(`${(err as Error).message}; the archiver: ${(await archiver())[1]}`);
     });
-    console.log(`  dropped after ${Math.round((Date.now() - started) / 1000)} s: ${await archiver()}`);
+    droppedAfterS = Math.round((Date.now() - started) / 1000);
+    archiverWhenDropped = (await archiver())[1]!;
+    console.log(`  dropped after ${droppedAfterS} s: ${archiverWhenDropped}`);
   } finally {
     await s3.start();
   }
@@ -708,12 +766,15 @@ async function walDrop(
   await waitFor(`${after} to be archived once S3 is back`, 240_000, async () => (await lastArchived()) >= after, 2000);
   const job = await cluster.backup(shard!, 'full');
   const log = kubectl(['-n', ns, 'logs', `job/${job}`], { quiet: true });
-  const warning = new RegExp(`WARNING: stanza ${shard} repo1: WAL ([0-9A-F]{24})[^\n]* is missing from the repository`).exec(log);
-  if (!warning || !switched.includes(warning[1]!))
-    throw new Error(`the backup Job did not name a segment of the outage (${switched.join(' ')}) as missing:\n${log.slice(-2000)}`);
-  const count = Number(new RegExp(`pgfleet_backup_wal_missing_segments\\{stanza="${shard}",repo="1"\\} (\\d+)`).exec(log)?.[1] ?? 0);
-  if (count < 1) throw new Error(`pgfleet_backup_wal_missing_segments is not above 0:\n${log.slice(-2000)}`);
-  console.log(`  dropped: ${warning[0]}; pgfleet_backup_wal_missing_segments ${count}`);
+  // Earlier runs' holes are still in the window: only this outage's segments count here.
+  const named = [...log.matchAll(new RegExp(`WARNING: stanza ${shard} repo1: WAL ([0-9A-F]{24})[^\n]* is missing from the repository`, 'g'))]
+    .map((m) => m[1]!)
+    .filter((w) => switched.includes(w));
+  if (!named.length) throw new Error(`the backup Job did not name a segment of the outage (${switched.join(' ')}) as missing:\n${log.slice(-2000)}`);
+  const missingSegmentsMetric = Number(new RegExp(`pgfleet_backup_wal_missing_segments\\{stanza="${shard}",repo="1"\\} (\\d+)`).exec(log)?.[1] ?? 0);
+  if (missingSegmentsMetric < 1) throw new Error(`pgfleet_backup_wal_missing_segments is not above 0:\n${log.slice(-2000)}`);
+  console.log(`  named missing: ${named.join(' ')}; pgfleet_backup_wal_missing_segments ${missingSegmentsMetric}`);
+  return { archiveAsync, pushQueueMax, switched, droppedAfterS, archiverWhenDropped, named, missingSegmentsMetric };
 }
 
 /** The machine a figure was measured on, as it says of itself. */
@@ -822,9 +883,10 @@ try {
   if (!args.flags.quick && (!only || only === 'drills')) await drills(ociRef, chart.version, images);
   if (only === 'backups') {
     const restored: DrillResult[] = [];
-    await backups(ociRef, chart.version, images, restored);
+    const walDrops: WalDrop[] = [];
+    await backups(ociRef, chart.version, images, restored, walDrops);
     console.log(table(restored));
-    writeDrillsJson(chart.version, 1, restored);
+    writeDrillsJson(chart.version, 1, restored, walDrops);
   }
   if (!args.flags.quick && (!only || only === 'lifecycle')) {
     await lifecycle(
